@@ -1,0 +1,48 @@
+# TechBridge — the two commands are `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# One OpenMP thread per process: spin-waiting threads make the embedder 10–30× slower
+# on a 2-core machine whenever anything else runs (see docs/benchmarks.md).
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: setup demo demo-data migrate test lint typecheck messages clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+migrate: setup
+	$(BIN)/techbridge db upgrade
+
+demo-data: migrate
+	$(BIN)/techbridge import offers data/demo/offers.jsonl.gz
+	$(BIN)/techbridge import demands data/demo/demands.jsonl.gz
+
+demo: demo-data
+	@echo "TechBridge demo: http://$(HOST):$(PORT)"
+	$(BIN)/techbridge serve --host $(HOST) --port $(PORT)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/mypy
+
+# Re-extract translatable strings and merge them into the .po catalogs.
+messages: setup
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -o var/messages.pot .
+	$(BIN)/pybabel update -i var/messages.pot -d src/techbridge/web/locales --width 100
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,1 @@
+"""Accounts (账户): users, roles, sessions, API tokens and the audit log (审计日志)."""

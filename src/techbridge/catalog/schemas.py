@@ -1,0 +1,319 @@
+"""Catalog input and output shapes, shared by the API, the CLI and the JSON Lines import.
+
+Every bound lives here once: a listing is rejected with the same message whether it comes
+from a form, an API call or line 5,000 of an import file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Annotated, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from techbridge.catalog.credit_code import validation_error
+
+OrganisationKind = Literal[
+    "university",  # 高校
+    "research_institute",  # 科研院所
+    "enterprise",  # 企业
+    "overseas_institution",  # 海外机构
+    "service_provider",  # 科技服务机构
+    "government_body",  # 政府部门
+    "financial_institution",  # 金融机构
+]
+PersonRole = Literal["tech_manager", "expert", "contact"]  # 技术经理人, 专家, 联系人
+OfferKind = Literal[
+    "patent", "research_result", "know_how", "service"
+]  # 专利, 成果, 技术秘密, 服务
+TransferMode = Literal["transfer", "licence", "joint_development", "equity_investment"]
+ListingStatus = Literal["draft", "published", "withdrawn"]
+Lang = Literal["zh", "en"]
+
+MAX_TITLE = 1_000
+MAX_TEXT = 100_000
+MAX_TAGS = 100
+MAX_FEN = 10**15  # 10 trillion yuan: far above any real deal, far below BIGINT's limit
+
+
+def _clean(text: str) -> str:
+    """Reject what no database can store faithfully: NUL and unpaired UTF-16 surrogates."""
+    if "\x00" in text:
+        raise ValueError("contains a NUL character")
+    if any("\ud800" <= char <= "\udfff" for char in text):
+        raise ValueError("contains an unpaired surrogate (not valid Unicode)")
+    return text
+
+
+def _clean_json(value: object) -> None:
+    """Apply :func:`_clean` to every string (keys included) of a parsed JSON value, and refuse
+    the NaN and infinite numbers that Python's JSON accepts but JSON (and JSONB) does not."""
+    if isinstance(value, str):
+        _clean(value)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("contains a number that JSON cannot hold (NaN or infinity)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _clean_json(key)
+            _clean_json(item)
+    elif isinstance(value, list):
+        for item in value:
+            _clean_json(item)
+
+
+def _credit_code(code: str) -> str:
+    problem = validation_error(code)
+    if problem:
+        raise ValueError(f"invalid 统一社会信用代码: {problem}")
+    return code
+
+
+Clean = AfterValidator(_clean)
+
+
+def _length(low: int, high: int) -> StringConstraints:
+    return StringConstraints(strip_whitespace=True, min_length=low, max_length=high)
+
+
+Title = Annotated[str, _length(1, MAX_TITLE), Clean]
+LongText = Annotated[str, _length(0, MAX_TEXT), Clean]
+Name = Annotated[str, _length(1, 300), Clean]
+Tag = Annotated[str, _length(1, 200), Clean]
+ExternalId = Annotated[str, _length(1, 200), Clean]
+Source = Annotated[str, _length(1, 100), Clean]
+District = Annotated[str, _length(1, 100), Clean]
+Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS)]
+Fen = Annotated[int, Field(ge=0, le=MAX_FEN)]
+TRL = Annotated[int, Field(ge=1, le=9)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+CreditCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_upper=True), AfterValidator(_credit_code)
+]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- organisations and people -------------------------------------------------------------
+
+
+class OrganisationCreate(_Input):
+    name: Name
+    name_en: Name | None = None
+    kind: OrganisationKind | None = None
+    district: District | None = None
+    credit_code: CreditCode | None = None
+
+
+class OrganisationUpdate(_Input):
+    name: Name | None = None
+    name_en: Name | None = None
+    kind: OrganisationKind | None = None
+    district: District | None = None
+    credit_code: CreditCode | None = None
+
+
+class PersonCreate(_Input):
+    name: Name
+    email: (
+        Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
+        | None
+    ) = None
+    organisation_id: int | None = None
+    roles: list[PersonRole] = []
+
+
+# --- listings -----------------------------------------------------------------------------
+
+
+class _OfferFields(BaseModel):
+    title: Title
+    abstract: LongText = ""
+    lang: Lang
+    kind: OfferKind = "research_result"
+    title_translation: Title | None = None
+    abstract_translation: LongText | None = None
+    tags: Tags = []
+    trl: TRL | None = None
+    price_fen: Fen | None = None
+    currency: Currency = "CNY"
+    transfer_modes: list[TransferMode] = []
+
+
+class _DemandFields(BaseModel):
+    title: Title
+    description: LongText = ""
+    lang: Lang
+    title_translation: Title | None = None
+    description_translation: LongText | None = None
+    tags: Tags = []
+    budget_min_fen: Fen | None = None
+    budget_max_fen: Fen | None = None
+    currency: Currency = "CNY"
+    deadline: dt.date | None = None
+    confidential: bool = False
+
+    @model_validator(mode="after")
+    def _budget_ordered(self) -> Self:
+        low, high = self.budget_min_fen, self.budget_max_fen
+        if low is not None and high is not None and low > high:
+            raise ValueError("budget_min_fen must not exceed budget_max_fen")
+        return self
+
+
+class OfferCreate(_OfferFields, _Input):
+    status: ListingStatus = "draft"
+    organisation_id: int | None = None
+    listed_on: dt.date | None = None
+
+
+class DemandCreate(_DemandFields, _Input):
+    status: ListingStatus = "draft"
+    organisation_id: int | None = None
+    listed_on: dt.date | None = None
+
+
+class OfferUpdate(_Input):
+    """Only the fields that are sent change (``model_dump(exclude_unset=True)``)."""
+
+    title: Title | None = None
+    abstract: LongText | None = None
+    lang: Lang | None = None
+    kind: OfferKind | None = None
+    title_translation: Title | None = None
+    abstract_translation: LongText | None = None
+    tags: Tags | None = None
+    trl: TRL | None = None
+    price_fen: Fen | None = None
+    transfer_modes: list[TransferMode] | None = None
+    status: ListingStatus | None = None
+    organisation_id: int | None = None
+
+
+class DemandUpdate(_Input):
+    title: Title | None = None
+    description: LongText | None = None
+    lang: Lang | None = None
+    title_translation: Title | None = None
+    description_translation: LongText | None = None
+    tags: Tags | None = None
+    budget_min_fen: Fen | None = None
+    budget_max_fen: Fen | None = None
+    deadline: dt.date | None = None
+    confidential: bool | None = None
+    status: ListingStatus | None = None
+    organisation_id: int | None = None
+
+
+# --- the JSON Lines import format (DESIGN.md "Data formats") --------------------------------
+
+
+class _Record(BaseModel):
+    """One line of an import file. Unknown fields are kept (``model_extra``) as extras."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    id: ExternalId
+    source: Source
+    date: dt.date | None = None
+    org: Name | None = None
+    org_credit_code: CreditCode | None = None
+    status: ListingStatus = "published"
+
+    @model_validator(mode="after")
+    def _clean_extras(self) -> Self:
+        # Extras are stored as JSON too (JSONB on PostgreSQL, which refuses \u0000).
+        for name, value in (self.model_extra or {}).items():
+            try:
+                _clean_json(name)
+                _clean_json(value)
+            except ValueError as error:
+                raise ValueError(f"unknown field {name!r} {error}") from None
+        return self
+
+
+class OfferRecord(_Record, _OfferFields):
+    pass
+
+
+class DemandRecord(_Record, _DemandFields):
+    pass
+
+
+# --- outputs ------------------------------------------------------------------------------
+
+
+class _Output(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class OrganisationRead(_Output):
+    id: int
+    name: str
+    name_en: str | None
+    kind: str | None
+    district: str | None
+    credit_code: str | None
+
+
+class PersonRead(_Output):
+    id: int
+    name: str
+    email: str | None
+    organisation_id: int | None
+    roles: list[str]
+
+
+class OfferRead(_Output):
+    id: int
+    source: str
+    external_id: str
+    kind: str
+    title: str
+    abstract: str
+    lang: str
+    title_translation: str | None
+    abstract_translation: str | None
+    tags: list[str]
+    trl: int | None
+    price_fen: int | None
+    currency: str
+    transfer_modes: list[str]
+    status: str
+    organisation_id: int | None
+    listed_on: dt.date | None
+
+
+class DemandRead(_Output):
+    id: int
+    source: str
+    external_id: str
+    title: str
+    description: str
+    lang: str
+    title_translation: str | None
+    description_translation: str | None
+    tags: list[str]
+    budget_min_fen: int | None
+    budget_max_fen: int | None
+    currency: str
+    deadline: dt.date | None
+    confidential: bool
+    status: str
+    organisation_id: int | None
+    listed_on: dt.date | None
+
+
+class Counts(BaseModel):
+    organisations: int
+    offers: int
+    demands: int

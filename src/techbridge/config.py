@@ -1,0 +1,43 @@
+"""Settings read from ``TECHBRIDGE_*`` environment variables and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TECHBRIDGE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("var"), description="Where the embedded database and indexes live."
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; defaults to a SQLite file under data_dir. "
+        "PostgreSQL: postgresql+psycopg://user@host/db",
+    )
+    index_dir: Path | None = Field(
+        default=None, description="Search indexes; defaults to data_dir/index."
+    )
+    language: Literal["zh", "en"] = "zh"
+    secret_key: str = Field(default="change-me-in-production", min_length=8)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'techbridge.db').resolve()}"
+
+    @property
+    def resolved_index_dir(self) -> Path:
+        return self.index_dir if self.index_dir is not None else self.data_dir / "index"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

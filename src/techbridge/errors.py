@@ -1,0 +1,43 @@
+"""Typed domain errors. Services raise them; the web and CLI edges map them once, here."""
+
+from __future__ import annotations
+
+
+class TechBridgeError(Exception):
+    """Base class. ``field`` names the offending input field (or ``line:field`` for files)."""
+
+    code = "error"
+    http_status = 400
+    exit_code = 1
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+class Invalid(TechBridgeError):
+    code = "invalid"
+    http_status = 422
+    exit_code = 2
+
+
+class NotFound(TechBridgeError):
+    code = "not_found"
+    http_status = 404
+    exit_code = 3
+
+
+class Forbidden(TechBridgeError):
+    code = "forbidden"
+    http_status = 403
+    exit_code = 4
+
+
+class Conflict(TechBridgeError):
+    code = "conflict"
+    http_status = 409
+    exit_code = 5

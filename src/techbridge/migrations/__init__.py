@@ -1,0 +1,1 @@
+"""Alembic migrations for every domain's tables (run with ``techbridge db upgrade``)."""

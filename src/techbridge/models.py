@@ -1,0 +1,9 @@
+"""Every domain's tables on one metadata, for Alembic and for tests."""
+
+from techbridge.accounts import models as accounts_models
+from techbridge.catalog import models as catalog_models
+from techbridge.db import Base
+
+metadata = Base.metadata
+
+__all__ = ["accounts_models", "catalog_models", "metadata"]

@@ -1,0 +1,57 @@
+"""Pagination shared by every list operation and endpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from techbridge.errors import Invalid
+
+T = TypeVar("T")
+MAX_PER_PAGE = 200
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    per_page: int
+
+
+class PageOut(BaseModel, Generic[T]):
+    items: list[T]
+    total: int = Field(description="Matching items across all pages.")
+    page: int
+    per_page: int
+
+
+def check_page(page: int, per_page: int) -> None:
+    if page < 1:
+        raise Invalid("must be 1 or more", field="page")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise Invalid(f"must be between 1 and {MAX_PER_PAGE}", field="per_page")
+
+
+def paginate(session: Session, query: Select[T], page: int, per_page: int) -> Page[T]:
+    check_page(page, per_page)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    items = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
+    return Page(items=items, total=total, page=page, per_page=per_page)
+
+
+S = TypeVar("S", bound=BaseModel)
+
+
+def page_out(page: Page[Any], schema: type[S]) -> PageOut[S]:
+    """A page of ORM rows as the API's JSON page of ``schema`` items."""
+    return PageOut[schema](  # type: ignore[valid-type]
+        items=[schema.model_validate(item) for item in page.items],
+        total=page.total,
+        page=page.page,
+        per_page=page.per_page,
+    )

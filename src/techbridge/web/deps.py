@@ -1,0 +1,25 @@
+"""FastAPI dependencies: the request's transaction (committed at the edge) and language."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+
+from techbridge.db import unit_of_work
+from techbridge.web.i18n import LANGUAGE_COOKIE, Language, pick_language
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed when the handler returns, rolled back on error."""
+    with unit_of_work(request.app.state.engine) as session:
+        yield session
+
+
+def language(request: Request) -> Language:
+    return pick_language(
+        request.query_params.get("lang"),
+        request.cookies.get(LANGUAGE_COOKIE),
+        request.app.state.settings.language,
+    )

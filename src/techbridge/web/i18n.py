@@ -1,0 +1,59 @@
+"""Translations: gettext catalogs (``web/locales/<lang>/LC_MESSAGES/messages.po``).
+
+Message ids are English; 中文 is the default language. Catalogs are compiled from the .po
+sources in memory when first used, so no binary .mo files are kept in the repository.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+LOCALES = Path(__file__).parent / "locales"
+Language = Literal["zh", "en"]
+LANGUAGES: tuple[Language, ...] = ("zh", "en")
+DEFAULT_LANGUAGE: Language = "zh"
+LANGUAGE_COOKIE = "lang"
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def translations(language: Language) -> Translations:
+    with (LOCALES / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        catalog = read_po(handle, locale=language)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return Translations(compiled)
+
+
+def pick_language(*candidates: str | None) -> Language:
+    """The first supported language among the candidates (query, cookie, …), else the default."""
+    for candidate in candidates:
+        if candidate in LANGUAGES:
+            return candidate
+    return DEFAULT_LANGUAGE
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction whose translation is looked up later (e.g. a code's label)."""
+    return message
+
+
+# Codes shown to people through ``_(code)``: their labels live in the catalogs like any string.
+CODE_LABELS = (
+    N_("patent"),
+    N_("research_result"),
+    N_("know_how"),
+    N_("service"),
+    N_("demand"),
+    N_("transfer"),
+    N_("licence"),
+    N_("joint_development"),
+    N_("equity_investment"),
+)

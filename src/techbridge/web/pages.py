@@ -1,0 +1,93 @@
+"""HTML pages (Jinja2). Pages call domain services and render; they hold no business logic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+
+from techbridge.catalog import service as catalog
+from techbridge.web.deps import db_session, language
+from techbridge.web.i18n import LANGUAGE_COOKIE, LANGUAGES, Language, pick_language, translations
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+router = APIRouter(include_in_schema=False)
+SessionDep = Annotated[Session, Depends(db_session)]
+LanguageDep = Annotated[Language, Depends(language)]
+RECENT = 10
+
+
+def render(
+    request: Request, template: str, lang: Language, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    # The translation functions travel in the context, not the shared environment, because
+    # concurrent requests render in different languages.
+    strings = translations(lang)
+    context = {
+        "lang": lang,
+        "languages": LANGUAGES,
+        "_": strings.gettext,
+        "ngettext": strings.ngettext,
+        **context,
+    }
+    response = TEMPLATES.TemplateResponse(request, template, context, status_code=status_code)
+    if request.query_params.get("lang") == lang:
+        # An explicit switch is remembered for the next visit.
+        response.set_cookie(
+            LANGUAGE_COOKIE, lang, max_age=365 * 24 * 3600, httponly=True, samesite="lax"
+        )
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, session: SessionDep, lang: LanguageDep) -> HTMLResponse:
+    public = catalog.ListingFilter(public_only=True)
+    offers = catalog.list_offers(session, public, per_page=RECENT)
+    demands = catalog.list_demands(session, public, per_page=RECENT)
+    return render(request, "home.html", lang, offers=offers, demands=demands)
+
+
+@router.get("/offers/{offer_id}", response_class=HTMLResponse)
+def offer_page(
+    request: Request, session: SessionDep, lang: LanguageDep, offer_id: int
+) -> HTMLResponse:
+    offer = catalog.get_offer(session, offer_id, public_only=True)
+    return render(request, "listing.html", lang, listing=offer, kind_label=offer.kind)
+
+
+@router.get("/demands/{demand_id}", response_class=HTMLResponse)
+def demand_page(
+    request: Request, session: SessionDep, lang: LanguageDep, demand_id: int
+) -> HTMLResponse:
+    demand = catalog.get_demand(session, demand_id, public_only=True)
+    return render(request, "listing.html", lang, listing=demand, kind_label="demand")
+
+
+def money(fen: int, currency: str) -> str:
+    """Integer 分 shown as yuan with two decimals, never through a float."""
+    yuan, cents = divmod(fen, 100)
+    return f"{currency} {yuan:,}.{cents:02d}"
+
+
+@router.get("/lang/{code}")
+def switch_language(request: Request, code: str) -> Response:
+    """Switch language and go back where the visitor was (same-site paths only)."""
+    lang = pick_language(code)
+    back = request.headers.get("referer", "/")
+    target = "/" if "://" in back and not back.startswith(str(request.base_url)) else back
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        LANGUAGE_COOKIE, lang, max_age=365 * 24 * 3600, httponly=True, samesite="lax"
+    )
+    return response
+
+
+def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
+    lang = pick_language(request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE))
+    return render(
+        request, "error.html", lang, status_code=status_code, status=status_code, message=message
+    )

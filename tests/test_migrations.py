@@ -1,0 +1,100 @@
+"""Alembic migrations: from empty to head and back, and in step with the models on both engines."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+from typer.testing import CliRunner
+
+from techbridge.cli import app
+from techbridge.db import engine_for
+from techbridge.migrate import current, downgrade, head, upgrade
+from techbridge.models import metadata
+
+CATALOG_TABLES = {"organisation", "person", "offer", "demand", "audit_entry"}
+
+
+def _tables(url: str) -> set[str]:
+    engine = engine_for(url)
+    return set(inspect(engine).get_table_names()) - {"alembic_version"}
+
+
+def _differences(url: str) -> list[object]:
+    with engine_for(url).connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+
+def test_there_is_one_head() -> None:
+    assert head() == "0001"
+
+
+def test_upgrade_from_empty_creates_every_table(empty_database_url: str) -> None:
+    assert _tables(empty_database_url) == set()
+    assert current(empty_database_url) is None
+
+    upgrade(empty_database_url)
+
+    assert current(empty_database_url) == head()
+    assert _tables(empty_database_url) == {table.name for table in metadata.sorted_tables}
+    assert _tables(empty_database_url) >= CATALOG_TABLES
+
+
+def test_migrated_schema_matches_the_models(database_url: str) -> None:
+    """Autogenerate-clean: a new revision generated now would be empty."""
+    assert current(database_url) == head()
+    assert _differences(database_url) == []
+
+
+def test_constraints_and_indexes_exist(database_url: str) -> None:
+    inspector = inspect(engine_for(database_url))
+    offer_checks = {check["name"] for check in inspector.get_check_constraints("offer")}
+    assert {"ck_offer_trl_range", "ck_offer_price_nonnegative"} <= offer_checks
+    demand_checks = {check["name"] for check in inspector.get_check_constraints("demand")}
+    assert {"ck_demand_budget_nonnegative", "ck_demand_budget_ordered"} <= demand_checks
+    offer_uniques = inspector.get_unique_constraints("offer")
+    assert ["source", "external_id"] in [unique["column_names"] for unique in offer_uniques]
+    organisation_uniques = [
+        unique["column_names"] for unique in inspector.get_unique_constraints("organisation")
+    ]
+    assert ["name"] in organisation_uniques
+    assert ["credit_code"] in organisation_uniques
+    offer_indexes = {index["name"] for index in inspector.get_indexes("offer")}
+    assert "ix_offer_status_listed_on" in offer_indexes
+
+
+def test_downgrade_to_base_and_upgrade_again(empty_database_url: str) -> None:
+    upgrade(empty_database_url)
+    downgrade(empty_database_url, "base")
+    assert current(empty_database_url) is None
+    assert _tables(empty_database_url) == set()
+
+    upgrade(empty_database_url)
+    assert current(empty_database_url) == head()
+    assert _differences(empty_database_url) == []
+
+
+def test_upgrade_at_head_is_a_no_op(database_url: str) -> None:
+    upgrade(database_url)
+    assert current(database_url) == head()
+    assert _differences(database_url) == []
+
+
+def test_cli_db_upgrade_and_current(
+    empty_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TECHBRIDGE_DATABASE_URL", empty_database_url)
+    runner = CliRunner()
+
+    before = runner.invoke(app, ["db", "current"])
+    assert before.exit_code == 0
+    assert "empty (run `techbridge db upgrade`)" in before.stdout
+
+    upgraded = runner.invoke(app, ["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert f"database at revision {head()}" in upgraded.stdout
+
+    after = runner.invoke(app, ["db", "current"])
+    assert after.stdout.strip() == head()
