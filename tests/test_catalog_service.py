@@ -633,3 +633,9 @@ def test_counts(session: Session) -> None:
     offer(session, status="draft")
     demand(session, confidential=True)
     assert service.counts(session).model_dump() == {"organisations": 1, "offers": 2, "demands": 1}
+
+
+@pytest.mark.parametrize("email", ["a\x00b@example.org", "a@exa\nmple.org", "no-at-sign", "a@b"])
+def test_person_email_rejects_control_characters_and_malformed(email: str) -> None:
+    with pytest.raises(ValidationError):
+        PersonCreate(name="张三", email=email)

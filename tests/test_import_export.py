@@ -523,3 +523,23 @@ def test_unmigrated_database_says_to_run_db_upgrade(
 
     assert cli("db", "upgrade").exit_code == 0
     assert imported(cli("import", "offers", path)).startswith("offers: 3 created")
+
+
+def test_credit_code_for_a_known_organisation(env: dict[str, str], tmp_path: Path) -> None:
+    """A code fills in an organisation that had none; a different code is refused, not dropped."""
+    imported(
+        cli(
+            "import", "offers", write_jsonl(tmp_path / "a.jsonl", [_new("offers", 1, org="丙公司")])
+        )
+    )
+    code = "914403001922038216"
+    lines = [_new("offers", 2, org="丙公司", org_credit_code=code)]
+    imported(cli("import", "offers", write_jsonl(tmp_path / "b.jsonl", lines)))
+    assert snapshot(env["TECHBRIDGE_DATABASE_URL"])["organisations"]["丙公司"][1] == code
+    before = snapshot(env["TECHBRIDGE_DATABASE_URL"])
+    other = "91350100M000100Y43"
+    lines = [_new("offers", 3, org="丙公司", org_credit_code=other)]
+    result = cli("import", "offers", write_jsonl(tmp_path / "c.jsonl", lines))
+    assert result.exit_code == Invalid.exit_code, result.output
+    assert "org_credit_code" in flat(result.stderr) and other in flat(result.stderr)
+    assert snapshot(env["TECHBRIDGE_DATABASE_URL"]) == before

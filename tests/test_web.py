@@ -255,7 +255,7 @@ def test_language_switch_link_sets_cookie_and_stays_on_site(client: TestClient) 
         "/lang/en", headers={"referer": "http://testserver/?x=1"}, follow_redirects=False
     )
     assert response.status_code == 303
-    assert response.headers["location"] == "http://testserver/?x=1"
+    assert response.headers["location"] == "/?x=1"
     assert response.cookies.get("lang") == "en"
     away = client.get(
         "/lang/zh", headers={"referer": "https://evil.example/"}, follow_redirects=False
@@ -350,3 +350,22 @@ def test_english_catalog_has_the_same_messages() -> None:
     zh_ids = {message.id for message in _catalog("zh") if message.id}
     en_ids = {message.id for message in _catalog("en") if message.id}
     assert zh_ids == en_ids
+
+
+@pytest.mark.parametrize(
+    "referer",
+    ["http://testserver//evil.example/", "http://testserver/\\evil.example", "/relative", "junk"],
+)
+def test_language_switch_never_redirects_off_site(client: TestClient, referer: str) -> None:
+    response = client.get("/lang/en", headers={"referer": referer}, follow_redirects=False)
+    assert response.headers["location"] == "/"
+
+
+def test_error_page_uses_the_configured_language(database_url: str, tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=database_url, data_dir=tmp_path / "var", language="en", _env_file=None
+    )  # type: ignore[call-arg]
+    with TestClient(create_app(settings)) as english:
+        page = english.get("/offers/999999")
+    assert page.status_code == 404
+    assert '<html lang="en"' in page.text

@@ -125,7 +125,13 @@ class OrganisationUpdate(_Input):
 class PersonCreate(_Input):
     name: Name
     email: (
-        Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
+        Annotated[
+            str,
+            StringConstraints(
+                pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$",
+                max_length=320,
+            ),
+        ]
         | None
     ) = None
     organisation_id: int | None = None

@@ -470,6 +470,18 @@ def _organisations_for(
             select(Organisation).where(Organisation.name.in_(names))
         )
     }
+    for name, organisation in found.items():
+        given = credit_codes.get(name)
+        if given and organisation.credit_code and given != organisation.credit_code:
+            raise Invalid(
+                f"organisation {name!r} is registered with credit code "
+                f"{organisation.credit_code}, the file gives {given}",
+                field="org_credit_code",
+            )
+        if given and not organisation.credit_code:
+            update_organisation(
+                session, organisation.id, OrganisationUpdate(credit_code=given), actor=actor
+            )
     for name in names:
         if name not in found:
             found[name] = create_organisation(

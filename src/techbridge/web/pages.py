@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -77,17 +78,30 @@ def money(fen: int, currency: str) -> str:
 def switch_language(request: Request, code: str) -> Response:
     """Switch language and go back where the visitor was (same-site paths only)."""
     lang = pick_language(code)
-    back = request.headers.get("referer", "/")
-    target = "/" if "://" in back and not back.startswith(str(request.base_url)) else back
-    response = RedirectResponse(target, status_code=303)
+    response = RedirectResponse(_same_site_path(request), status_code=303)
     response.set_cookie(
         LANGUAGE_COOKIE, lang, max_age=365 * 24 * 3600, httponly=True, samesite="lax"
     )
     return response
 
 
+def _same_site_path(request: Request) -> str:
+    """The referring page's path when it is on this site, else home: never an open redirect."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.url.netloc or not referer.path.startswith("/"):
+        return "/"
+    # "//host" and "/\\host" are read by browsers as other sites.
+    if referer.path.startswith(("//", "/\\")):
+        return "/"
+    return referer.path + (f"?{referer.query}" if referer.query else "")
+
+
 def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
-    lang = pick_language(request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE))
     return render(
-        request, "error.html", lang, status_code=status_code, status=status_code, message=message
+        request,
+        "error.html",
+        language(request),
+        status_code=status_code,
+        status=status_code,
+        message=message,
     )
