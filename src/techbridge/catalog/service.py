@@ -242,18 +242,27 @@ def list_demands(
     return paginate(session, _listing_query(Demand, filters), page, per_page)
 
 
+def offer_ids(session: Session, filters: ListingFilter) -> set[int]:
+    """Ids of the offers that pass the filters (for filtering inside retrieval)."""
+    return set(session.scalars(_listing_query(Offer, filters).with_only_columns(Offer.id)))
+
+
+def demand_ids(session: Session, filters: ListingFilter) -> set[int]:
+    return set(session.scalars(_listing_query(Demand, filters).with_only_columns(Demand.id)))
+
+
 def _get_listing(
     session: Session, model: type[Listing], listing_id: int, *, public_only: bool
 ) -> Listing:
     listing = session.get(model, listing_id)
-    hidden = public_only and listing is not None and not _is_public(listing)
+    hidden = public_only and listing is not None and not is_public(listing)
     if listing is None or hidden:
         # A hidden listing is reported exactly like a missing one, so its existence does not leak.
         raise NotFound(f"{model.__tablename__} {listing_id} does not exist", field="id")
     return listing
 
 
-def _is_public(listing: Offer | Demand) -> bool:
+def is_public(listing: Offer | Demand) -> bool:
     return listing.status == "published" and not getattr(listing, "confidential", False)
 
 

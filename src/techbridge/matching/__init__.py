@@ -1,0 +1,1 @@
+"""Matching: demand → offers, offer → demands and search, lexical + dense + fusion + rerank."""

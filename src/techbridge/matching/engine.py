@@ -1,0 +1,177 @@
+"""The matching pipeline: lexical and dense retrieval, feedback, fusion, in one place.
+
+    candidates = BM25 top N ∪ dense top N               (filters applied inside both)
+    feedback   = query vector moved toward its best first-pass documents (dense Rocchio)
+    score      = cosine(feedback query, doc) + w × lexical share      (see ``fusion``)
+
+Structured signals (tags, readiness, region, recency) are added afterwards by ``rerank``;
+the engine ranks text only, which is what ``match batch`` evaluates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from techbridge.matching.embedders import CachedEmbedder
+from techbridge.matching.fusion import reciprocal_rank_fusion, weighted_score
+from techbridge.matching.lexical import LexicalIndex
+from techbridge.matching.tokenize import Tokeniser
+from techbridge.matching.vectors import DEFAULT_QUANTISATION, VectorIndex
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    candidates: int = 200
+    lexical_weight: float = 0.05
+    feedback_documents: int = 5
+    feedback_weight: float = 0.5
+
+
+@dataclass
+class Scored:
+    """One ranked document and the parts of its score (shown in explanations)."""
+
+    key: int
+    score: float
+    dense: float = 0.0
+    lexical: float = 0.0  # share of the query's BM25 ceiling, 0–1
+    bm25: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Query:
+    text: str
+    tokens: list[str]
+    vector: np.ndarray
+
+
+class Engine:
+    def __init__(
+        self,
+        embedder: CachedEmbedder,
+        tokeniser: Tokeniser | None = None,
+        settings: PipelineSettings | None = None,
+        quantisation: str = DEFAULT_QUANTISATION,
+    ) -> None:
+        self.embedder = embedder
+        self.tokeniser = tokeniser or Tokeniser()
+        self.settings = settings or PipelineSettings()
+        self.lexical = LexicalIndex(self.tokeniser.id)
+        self.vectors = VectorIndex(embedder.dim, quantisation)
+
+    # --- writing -------------------------------------------------------------------------
+
+    def add(
+        self,
+        items: Sequence[tuple[int, str]],
+        progress: Callable[[int], None] | None = None,
+        vectors: np.ndarray | None = None,
+    ) -> None:
+        """Index (key, text) pairs; existing keys are replaced."""
+        if not items:
+            return
+        keys = np.asarray([key for key, _ in items], dtype=np.int64)
+        if vectors is None:
+            vectors = self.embedder.embed([text for _, text in items], "passage", progress)
+        self.vectors.add(keys, vectors)
+        self.lexical.add_many((key, self.tokeniser.tokens(text)) for key, text in items)
+
+    def remove(self, key: int) -> bool:
+        removed = self.lexical.remove(key)
+        return self.vectors.remove(key) or removed
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    # --- reading -------------------------------------------------------------------------
+
+    def prepare(self, texts: Sequence[str]) -> list[Query]:
+        vectors = self.embedder.embed(list(texts), "query")
+        return [
+            Query(text, self.tokeniser.tokens(text), vector)
+            for text, vector in zip(texts, vectors, strict=True)
+        ]
+
+    def lexical_ranking(
+        self, query: Query, k: int, allowed: set[int] | None = None
+    ) -> list[tuple[int, float]]:
+        return self.lexical.search(query.tokens, k, self._slot_mask(allowed))
+
+    def dense_ranking(
+        self,
+        query: Query,
+        k: int,
+        allowed: set[int] | None = None,
+        vector: np.ndarray | None = None,
+    ) -> list[tuple[int, float]]:
+        predicate = None if allowed is None else allowed.__contains__
+        return self.vectors.search(query.vector if vector is None else vector, k, predicate)
+
+    def rrf(self, query: Query, k: int, allowed: set[int] | None = None) -> list[Scored]:
+        n = self.settings.candidates
+        fused = reciprocal_rank_fusion(
+            [
+                [key for key, _ in self.lexical_ranking(query, n, allowed)],
+                [key for key, _ in self.dense_ranking(query, n, allowed)],
+            ]
+        )
+        ranked = sorted(fused.items(), key=lambda item: -item[1])[:k]
+        return [Scored(key, score) for key, score in ranked]
+
+    def search(
+        self, query: Query, k: int, allowed: set[int] | None = None, exclude: Iterable[int] = ()
+    ) -> list[Scored]:
+        """The full pipeline: hybrid candidates, dense feedback, weighted fusion."""
+        settings = self.settings
+        excluded = set(exclude)
+        n = settings.candidates + len(excluded)
+        keys = {key for key, _ in self.lexical_ranking(query, n, allowed)}
+        keys |= {key for key, _ in self.dense_ranking(query, n, allowed)}
+        keys -= excluded
+        if not keys:
+            return []
+        first = self._score(query, query.vector, sorted(keys))
+        if settings.feedback_documents and settings.feedback_weight:
+            best = [s.key for s in first[: settings.feedback_documents]]
+            moved = query.vector + settings.feedback_weight * self._unit(
+                self.vectors.vectors(best)
+            ).mean(axis=0)
+            moved /= np.linalg.norm(moved)
+            more = {key for key, _ in self.dense_ranking(query, n, allowed, moved)} - excluded
+            first = self._score(query, moved, sorted(keys | more))
+        return first[:k]
+
+    def _score(self, query: Query, vector: np.ndarray, keys: list[int]) -> list[Scored]:
+        dense = self._unit(self.vectors.vectors(keys)) @ vector
+        bm25 = self.lexical.scores(query.tokens)
+        ceiling = self.lexical.ceiling(query.tokens) or 1.0
+        out = []
+        for key, cosine in zip(keys, dense.tolist(), strict=True):
+            slot = self.lexical.slot_of.get(key)
+            raw = float(bm25[slot]) if slot is not None else 0.0
+            share = raw / ceiling
+            out.append(
+                Scored(
+                    key,
+                    weighted_score(cosine, share, self.settings.lexical_weight),
+                    dense=cosine,
+                    lexical=share,
+                    bm25=raw,
+                )
+            )
+        out.sort(key=lambda s: (-s.score, s.key))
+        return out
+
+    def _slot_mask(self, allowed: set[int] | None) -> np.ndarray | None:
+        if allowed is None:
+            return None
+        return np.isin(self.lexical.keys, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
+
+    @staticmethod
+    def _unit(vectors: np.ndarray) -> np.ndarray:
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms == 0, 1, norms)

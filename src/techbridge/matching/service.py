@@ -1,0 +1,346 @@
+"""Matching as the rest of the platform uses it: demand → offers, offer → demands, search,
+index rebuild and sync, with confidentiality decided here once.
+
+Confidentiality (保密需求): the demands index holds only what others may see, so a
+confidential demand is never indexed and can never be found, ranked or quoted for anyone
+else. Its owner (and platform staff) can match it: its full text is then the query, and the
+explanations it produces are shown only to that viewer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from techbridge.catalog import service as catalog
+from techbridge.catalog.models import Demand, Offer
+from techbridge.config import Settings
+from techbridge.errors import Invalid, NotFound
+from techbridge.matching import store
+from techbridge.matching.embedders import CachedEmbedder, create_embedder
+from techbridge.matching.embedding_cache import EmbeddingCache
+from techbridge.matching.engine import Engine
+from techbridge.matching.explain import Explanation, explain
+from techbridge.matching.rerank import Signals, shared_tags, structured_bonus
+from techbridge.matching.store import INDEX_KINDS, IndexKind
+from techbridge.matching.text import is_meaningful, listing_text
+
+MAX_QUERY_CHARS = 10_000
+MAX_K = 100
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking: an organisation's member, platform staff, or (default) anonymous."""
+
+    organisation_id: int | None = None
+    staff: bool = False
+
+    def owns(self, listing: Offer | Demand) -> bool:
+        return self.staff or (
+            self.organisation_id is not None and listing.organisation_id == self.organisation_id
+        )
+
+
+ANONYMOUS = Viewer()
+
+
+@dataclass
+class Match:
+    kind: Literal["offer", "demand"]
+    id: int
+    title: str
+    lang: str
+    score: float
+    components: dict[str, float]
+    explanation: Explanation | None = None
+
+
+@dataclass
+class MatchList:
+    query: str | None  # the query text, when the viewer may see it
+    matches: list[Match] = field(default_factory=list)
+
+
+def indexed_text(listing: Offer | Demand) -> str | None:
+    """What the index holds for a listing: its public text with translations (so the other
+    language finds it too), or None when nothing of it is public."""
+    if not catalog.is_public(listing):
+        return None
+    if isinstance(listing, Offer):
+        parts = [listing.abstract, listing.title_translation, listing.abstract_translation]
+    else:
+        parts = [listing.description, listing.title_translation, listing.description_translation]
+    return listing_text(listing.title, "\n".join(part for part in parts if part))
+
+
+def query_text(listing: Offer | Demand) -> str:
+    """The full text a listing is matched by (its owner's view; never shown to others)."""
+    body = listing.abstract if isinstance(listing, Offer) else listing.description
+    return listing_text(listing.title, body)
+
+
+Listing = Offer | Demand
+MODELS: dict[IndexKind, type[Offer] | type[Demand]] = {"offers": Offer, "demands": Demand}
+
+
+def _listings(session: Session, kind: IndexKind, ids: Iterable[int]) -> dict[int, Listing]:
+    model = MODELS[kind]
+    rows: Iterable[Listing] = session.scalars(select(model).where(model.id.in_(list(ids))))
+    return {listing.id: listing for listing in rows}
+
+
+class Indexes:
+    """The live indexes of one installation, opened lazily and kept for the process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._embedder: CachedEmbedder | None = None
+        self._engines: dict[IndexKind, Engine] = {}
+
+    @property
+    def embedder(self) -> CachedEmbedder:
+        if self._embedder is None:
+            model = create_embedder(self.settings.embedder)
+            cache = EmbeddingCache(self.settings.embedding_cache, model.dim)
+            self._embedder = CachedEmbedder(model, cache)
+        return self._embedder
+
+    def directory(self, kind: IndexKind) -> Path:
+        return self.settings.resolved_index_dir / kind
+
+    def engine(self, kind: IndexKind) -> Engine:
+        if kind not in self._engines:
+            loaded = store.load(self.directory(kind), self.embedder)
+            self._engines[kind] = loaded if loaded is not None else store.new_engine(self.embedder)
+        return self._engines[kind]
+
+    def rebuild(
+        self, session: Session, progress: Callable[[IndexKind, int], Progress] | None = None
+    ) -> dict[str, int]:
+        """Rebuild both indexes from the database (the source of truth)."""
+        counts: dict[str, int] = {}
+        for kind in INDEX_KINDS:
+            model = MODELS[kind]
+            rows: Iterable[Listing] = session.scalars(select(model).order_by(model.id))
+            items = [
+                (listing.id, text)
+                for listing in rows
+                if (text := indexed_text(listing)) is not None
+            ]
+            engine = store.new_engine(self.embedder)
+            engine.add(items, progress(kind, len(items)) if progress else None)
+            store.save(engine, self.directory(kind))
+            self._engines[kind] = engine
+            counts[kind] = len(engine)
+        return counts
+
+    def sync(self, session: Session, changed: dict[IndexKind, set[int]]) -> None:
+        """Bring the indexes up to date for listings that were created, edited or withdrawn."""
+        for kind, ids in changed.items():
+            if not ids:
+                continue
+            engine = self.engine(kind)
+            found = _listings(session, kind, ids)
+            upserts = []
+            for listing_id in sorted(ids):
+                listing = found.get(listing_id)
+                text = indexed_text(listing) if listing is not None else None
+                if text is None:
+                    engine.remove(listing_id)
+                else:
+                    upserts.append((listing_id, text))
+            engine.add(upserts)
+            store.save(engine, self.directory(kind))
+
+
+# --- matching ------------------------------------------------------------------------------
+
+
+def match_demand(
+    session: Session,
+    indexes: Indexes,
+    demand_id: int,
+    *,
+    viewer: Viewer = ANONYMOUS,
+    k: int = 10,
+    filters: catalog.ListingFilter | None = None,
+    explain_top: int = 10,
+) -> MatchList:
+    """Offers for a demand. A demand the viewer may not see is reported as missing."""
+    demand = _visible(session, "demands", demand_id, viewer)
+    return _match(
+        session,
+        indexes,
+        demand,
+        "offers",
+        viewer=viewer,
+        k=k,
+        filters=filters,
+        explain_top=explain_top,
+    )
+
+
+def match_offer(
+    session: Session,
+    indexes: Indexes,
+    offer_id: int,
+    *,
+    viewer: Viewer = ANONYMOUS,
+    k: int = 10,
+    filters: catalog.ListingFilter | None = None,
+    explain_top: int = 10,
+) -> MatchList:
+    """Public demands for an offer (confidential demands are not in the index)."""
+    offer = _visible(session, "offers", offer_id, viewer)
+    return _match(
+        session,
+        indexes,
+        offer,
+        "demands",
+        viewer=viewer,
+        k=k,
+        filters=filters,
+        explain_top=explain_top,
+    )
+
+
+def search(
+    session: Session,
+    indexes: Indexes,
+    text: str,
+    *,
+    kinds: Iterable[IndexKind] = INDEX_KINDS,
+    k: int = 10,
+    filters: catalog.ListingFilter | None = None,
+    explain_top: int = 10,
+) -> MatchList:
+    """Free-text search over public offers and demands."""
+    text = check_query(text)
+    merged: list[Match] = []
+    for kind in kinds:
+        merged.extend(_ranked(session, indexes, kind, text, Signals(), None, k=k, filters=filters))
+    merged.sort(key=lambda m: -m.score)
+    merged = merged[:k]
+    _explain(indexes, text, merged[:explain_top], session)
+    return MatchList(query=text, matches=merged)
+
+
+def check_query(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise Invalid("the query is empty", field="q")
+    if len(text) > MAX_QUERY_CHARS:
+        raise Invalid(
+            f"the query is {len(text):,} characters, over the {MAX_QUERY_CHARS:,} limit", field="q"
+        )
+    if not is_meaningful(text):
+        raise Invalid("the query has no words or numbers to match", field="q")
+    return text
+
+
+def _visible(session: Session, kind: IndexKind, listing_id: int, viewer: Viewer) -> Listing:
+    listing = _listings(session, kind, [listing_id]).get(listing_id)
+    if listing is None or not (catalog.is_public(listing) or viewer.owns(listing)):
+        # Hidden and missing look the same, so a confidential demand's existence never leaks.
+        raise NotFound(f"{kind[:-1]} {listing_id} does not exist", field="id")
+    return listing
+
+
+def _signals(listing: Offer | Demand) -> Signals:
+    return Signals(
+        tags=frozenset(listing.tags or ()),
+        district=listing.organisation.district if listing.organisation else None,
+        trl=getattr(listing, "trl", None),
+        listed_on=listing.listed_on,
+    )
+
+
+def _match(
+    session: Session,
+    indexes: Indexes,
+    listing: Offer | Demand,
+    kind: IndexKind,
+    *,
+    viewer: Viewer,
+    k: int,
+    filters: catalog.ListingFilter | None,
+    explain_top: int,
+) -> MatchList:
+    text = query_text(listing)
+    matches = _ranked(
+        session, indexes, kind, text, _signals(listing), listing, k=k, filters=filters
+    )
+    _explain(indexes, text, matches[:explain_top], session)
+    return MatchList(
+        query=text if viewer.owns(listing) or catalog.is_public(listing) else None, matches=matches
+    )
+
+
+def _ranked(
+    session: Session,
+    indexes: Indexes,
+    kind: IndexKind,
+    text: str,
+    signals: Signals,
+    source: Offer | Demand | None,
+    *,
+    k: int,
+    filters: catalog.ListingFilter | None,
+) -> list[Match]:
+    if not 1 <= k <= MAX_K:
+        raise Invalid(f"k must be between 1 and {MAX_K}", field="k")
+    engine = indexes.engine(kind)
+    allowed = None
+    if filters is not None:
+        public = catalog.ListingFilter(**{**filters.__dict__, "public_only": True})
+        allowed = (
+            catalog.offer_ids(session, public)
+            if kind == "offers"
+            else catalog.demand_ids(session, public)
+        )
+    exclude = {source.id} if isinstance(source, MODELS[kind]) else set()
+    (query,) = engine.prepare([text])
+    scored = engine.search(query, k * 3, allowed=allowed, exclude=exclude)
+    listings = _listings(session, kind, [hit.key for hit in scored])
+    today = date.today()
+    matches = []
+    for hit in scored:
+        listing = listings.get(hit.key)
+        if listing is None or not catalog.is_public(listing):
+            continue  # the index lags a change that is not yet synced
+        candidate = _signals(listing)
+        bonus = structured_bonus(signals, candidate, today)
+        match = Match(
+            kind="offer" if kind == "offers" else "demand",
+            id=listing.id,
+            title=listing.title,
+            lang=listing.lang,
+            score=hit.score + sum(bonus.values()),
+            components={"dense": hit.dense, "lexical": hit.lexical, **bonus},
+            explanation=Explanation(shared_tags=shared_tags(signals.tags, candidate.tags)),
+        )
+        matches.append(match)
+    matches.sort(key=lambda m: -m.score)
+    return matches[:k]
+
+
+def _explain(indexes: Indexes, text: str, matches: list[Match], session: Session) -> None:
+    """Explain against each match's public text only (never a confidential one)."""
+    for match in matches:
+        kind: IndexKind = "offers" if match.kind == "offer" else "demands"
+        listing = _listings(session, kind, [match.id]).get(match.id)
+        public_text = indexed_text(listing) if listing is not None else None
+        if public_text is None:
+            continue
+        tags = match.explanation.shared_tags if match.explanation else []
+        match.explanation = explain(
+            indexes.engine(kind), text, public_text, shared_tags=tags, components=match.components
+        )
