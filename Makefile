@@ -9,7 +9,7 @@ PORT ?= 8000
 # on a 2-core machine whenever anything else runs (see docs/benchmarks.md).
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: setup demo demo-data migrate test lint typecheck messages clean
+.PHONY: setup demo demo-data migrate test lint typecheck messages clean bench-match
 
 setup: $(STAMP)
 
@@ -23,9 +23,11 @@ $(STAMP): requirements.lock pyproject.toml
 migrate: setup
 	$(BIN)/techbridge db upgrade
 
+# Bulk loads skip per-listing index updates; one rebuild afterwards embeds in batches.
 demo-data: migrate
-	$(BIN)/techbridge import offers data/demo/offers.jsonl.gz
-	$(BIN)/techbridge import demands data/demo/demands.jsonl.gz
+	TECHBRIDGE_INDEX_SYNC=0 $(BIN)/techbridge import offers data/demo/offers.jsonl.gz
+	TECHBRIDGE_INDEX_SYNC=0 $(BIN)/techbridge import demands data/demo/demands.jsonl.gz
+	$(BIN)/techbridge index rebuild
 
 demo: demo-data
 	@echo "TechBridge demo: http://$(HOST):$(PORT)"
@@ -42,7 +44,12 @@ lint: setup
 # Re-extract translatable strings and merge them into the .po catalogs.
 messages: setup
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -o var/messages.pot .
-	$(BIN)/pybabel update -i var/messages.pot -d src/techbridge/web/locales --width 100
+	$(BIN)/pybabel update --no-fuzzy-matching -i var/messages.pot -d src/techbridge/web/locales --width 100
+
+# Matching quality and speed on the dev sets in ../shared/data (see docs/benchmarks.md).
+SHARED ?= ../shared
+bench-match: setup
+	$(BIN)/python bench/match.py --shared $(SHARED)
 
 clean:
 	rm -rf $(VENV) var

@@ -13,6 +13,8 @@ from techbridge import __version__
 from techbridge.catalog.cli import export_app, import_app
 from techbridge.cli_support import console, err_console, settings
 from techbridge.errors import TechBridgeError
+from techbridge.matching.cli import index_app, match_app
+from techbridge.matching.cli import search as search_command
 from techbridge.stats.cli import app as stats_app
 from techbridge.web.cli import serve
 
@@ -42,6 +44,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(stats_app, name="stats")
+app.add_typer(match_app, name="match")
+app.add_typer(index_app, name="index")
+app.command("search")(search_command)
 app.command("serve")(serve)
 
 

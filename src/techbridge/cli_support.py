@@ -7,11 +7,13 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy.orm import Session
 
 from techbridge.config import Settings
 from techbridge.db import engine_for, unit_of_work
 from techbridge.errors import Invalid
+from techbridge.matching.service import Indexes
 from techbridge.migrate import current, head
 
 console = Console()
@@ -39,4 +41,29 @@ def session_scope(ctx: typer.Context) -> Iterator[Session]:
             field="database",
         )
     with unit_of_work(engine) as session:
+        if settings(ctx).index_sync:
+            from techbridge.matching.sync import track
+
+            track(session, indexes(ctx))
         yield session
+
+
+def indexes(ctx: typer.Context) -> Indexes:
+    """The installation's search indexes, opened once per command."""
+    root = ctx.find_root()
+    if "indexes" not in root.meta:
+        root.meta["indexes"] = Indexes(settings(ctx))
+    found: Indexes = root.meta["indexes"]
+    return found
+
+
+def progress_bar() -> Progress:
+    """The progress display of long commands (on stderr, so --json output stays clean)."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
+    )

@@ -20,7 +20,7 @@ PageQuery = Annotated[int, Query(ge=1, le=1_000_000, description="1-based page n
 PerPageQuery = Annotated[int, Query(ge=1, le=MAX_PER_PAGE)]
 
 
-def _filters(
+def listing_filters(
     lang: Lang | None = None,
     tag: Annotated[str | None, Query(max_length=200)] = None,
     district: Annotated[str | None, Query(max_length=100)] = None,
@@ -37,7 +37,7 @@ def _filters(
     )
 
 
-FiltersDep = Annotated[service.ListingFilter, Depends(_filters)]
+FiltersDep = Annotated[service.ListingFilter, Depends(listing_filters)]
 
 
 @router.get("/offers", response_model=PageOut[OfferRead], summary="Published offers (技术供给)")

@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from techbridge.catalog import service
 from techbridge.catalog.jsonl import read_records, write_records
 from techbridge.catalog.schemas import DemandRecord, OfferRecord
-from techbridge.cli_support import CLI_ACTOR, console, err_console, session_scope
+from techbridge.cli_support import CLI_ACTOR, console, err_console, progress_bar, session_scope
 
 import_app = typer.Typer(help="Import offers or demands from JSON Lines (.jsonl or .jsonl.gz).")
 export_app = typer.Typer(help="Export offers or demands as JSON Lines, in the import format.")
@@ -23,17 +22,6 @@ FileArgument = Annotated[
 ]
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=False,
-    )
-
-
 def _import(
     ctx: typer.Context,
     path: Path,
@@ -41,7 +29,7 @@ def _import(
     record_model: type[OfferRecord] | type[DemandRecord],
     importer: Callable[..., service.ImportResult],
 ) -> None:
-    with _progress() as bar:
+    with progress_bar() as bar:
         size = path.stat().st_size if path.exists() and path.suffix != ".gz" else None
         reading = bar.add_task(f"checking {path.name}", total=size)
         records = read_records(path, record_model, progress=lambda n: bar.advance(reading, n))

@@ -299,7 +299,7 @@ def _ranked(
         raise Invalid(f"k must be between 1 and {MAX_K}", field="k")
     engine = indexes.engine(kind)
     allowed = None
-    if filters is not None:
+    if filters is not None and _constrains(filters):
         public = catalog.ListingFilter(**{**filters.__dict__, "public_only": True})
         allowed = (
             catalog.offer_ids(session, public)
@@ -330,6 +330,11 @@ def _ranked(
         matches.append(match)
     matches.sort(key=lambda m: -m.score)
     return matches[:k]
+
+
+def _constrains(filters: catalog.ListingFilter) -> bool:
+    unconstrained = catalog.ListingFilter(public_only=filters.public_only)
+    return filters != unconstrained
 
 
 def _explain(indexes: Indexes, text: str, matches: list[Match], session: Session) -> None:

@@ -16,6 +16,8 @@ from techbridge.catalog.api import router as catalog_router
 from techbridge.config import Settings, get_settings
 from techbridge.db import engine_for
 from techbridge.errors import TechBridgeError
+from techbridge.matching.api import router as matching_router
+from techbridge.matching.service import Indexes
 from techbridge.web import pages
 
 STATIC = Path(__file__).parent / "static"
@@ -35,12 +37,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine_for(settings.resolved_database_url)
+    app.state.indexes = Indexes(settings)
 
     api = APIRouter(prefix=API_PREFIX)
     api.add_api_route(
         "/health", health, methods=["GET"], tags=["meta"], summary="Liveness and version"
     )
     api.include_router(catalog_router)
+    api.include_router(matching_router)
     app.include_router(api)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -8,12 +8,15 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from techbridge.db import unit_of_work
+from techbridge.matching.sync import track
 from techbridge.web.i18n import LANGUAGE_COOKIE, Language, pick_language
 
 
 def db_session(request: Request) -> Iterator[Session]:
     """One transaction per request: committed when the handler returns, rolled back on error."""
     with unit_of_work(request.app.state.engine) as session:
+        if request.app.state.settings.index_sync:
+            track(session, request.app.state.indexes)
         yield session
 
 

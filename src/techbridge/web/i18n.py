@@ -56,4 +56,11 @@ CODE_LABELS = (
     N_("licence"),
     N_("joint_development"),
     N_("equity_investment"),
+    # score components of a match
+    N_("dense"),
+    N_("lexical"),
+    N_("tags"),
+    N_("district"),
+    N_("readiness"),
+    N_("recency"),
 )

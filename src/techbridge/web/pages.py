@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from techbridge.catalog import service as catalog
+from techbridge.matching import service as matching
 from techbridge.web.deps import db_session, language
 from techbridge.web.i18n import LANGUAGE_COOKIE, LANGUAGES, Language, pick_language, translations
 
@@ -20,6 +21,7 @@ router = APIRouter(include_in_schema=False)
 SessionDep = Annotated[Session, Depends(db_session)]
 LanguageDep = Annotated[Language, Depends(language)]
 RECENT = 10
+PAGE_MATCHES = 5
 
 
 def render(
@@ -57,7 +59,10 @@ def offer_page(
     request: Request, session: SessionDep, lang: LanguageDep, offer_id: int
 ) -> HTMLResponse:
     offer = catalog.get_offer(session, offer_id, public_only=True)
-    return render(request, "listing.html", lang, listing=offer, kind_label=offer.kind)
+    matches = matching.match_offer(session, request.app.state.indexes, offer_id, k=PAGE_MATCHES)
+    return render(
+        request, "listing.html", lang, listing=offer, kind_label=offer.kind, matches=matches
+    )
 
 
 @router.get("/demands/{demand_id}", response_class=HTMLResponse)
@@ -65,7 +70,10 @@ def demand_page(
     request: Request, session: SessionDep, lang: LanguageDep, demand_id: int
 ) -> HTMLResponse:
     demand = catalog.get_demand(session, demand_id, public_only=True)
-    return render(request, "listing.html", lang, listing=demand, kind_label="demand")
+    matches = matching.match_demand(session, request.app.state.indexes, demand_id, k=PAGE_MATCHES)
+    return render(
+        request, "listing.html", lang, listing=demand, kind_label="demand", matches=matches
+    )
 
 
 def money(fen: int, currency: str) -> str:

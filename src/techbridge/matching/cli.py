@@ -1,0 +1,134 @@
+"""``techbridge match …``, ``techbridge search`` and ``techbridge index …``."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from techbridge.cli_support import console, err_console, indexes, progress_bar, session_scope
+from techbridge.errors import Invalid
+from techbridge.matching import batch, service
+from techbridge.matching.embedders import CachedEmbedder, create_embedder
+from techbridge.matching.embedding_cache import EmbeddingCache
+from techbridge.matching.store import INDEX_KINDS, IndexKind, new_engine
+
+match_app = typer.Typer(help="Find counterparts: offers for a demand, demands for an offer.")
+index_app = typer.Typer(help="Search indexes (derived from the database).")
+
+K = Annotated[int, typer.Option("--k", help="How many matches (1–100).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _show(result: service.MatchList, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(asdict(result), ensure_ascii=False, indent=2))
+        return
+    table = Table("#", "kind", "id", "score", "title", "why", show_lines=False)
+    for rank, match in enumerate(result.matches, start=1):
+        why = match.explanation
+        reasons = []
+        if why is not None:
+            reasons += why.shared_terms[:5]
+            reasons += [f"{a}≈{b}" for a, b in why.term_pairs[:3]]
+            reasons += [f"#{tag}" for tag in why.shared_tags[:3]]
+        table.add_row(
+            str(rank),
+            match.kind,
+            str(match.id),
+            f"{match.score:.3f}",
+            match.title[:60],
+            ", ".join(reasons),
+        )
+    console.print(table)
+
+
+@match_app.command("demand")
+def match_demand(ctx: typer.Context, demand_id: int, k: K = 10, as_json: AsJson = False) -> None:
+    """Offers that answer a demand (its owner's view: confidential demands included)."""
+    with session_scope(ctx) as session:
+        result = service.match_demand(
+            session, indexes(ctx), demand_id, viewer=service.Viewer(staff=True), k=k
+        )
+        _show(result, as_json)
+
+
+@match_app.command("offer")
+def match_offer(ctx: typer.Context, offer_id: int, k: K = 10, as_json: AsJson = False) -> None:
+    """Public demands that an offer could answer."""
+    with session_scope(ctx) as session:
+        result = service.match_offer(
+            session, indexes(ctx), offer_id, viewer=service.Viewer(staff=True), k=k
+        )
+        _show(result, as_json)
+
+
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="Free text, Chinese or English.")],
+    kind: Annotated[
+        list[str] | None, typer.Option("--kind", help="offers and/or demands (default both).")
+    ] = None,
+    k: K = 10,
+    as_json: AsJson = False,
+) -> None:
+    """Search public offers and demands by meaning and by keyword, in both languages."""
+    kinds = kind or list(INDEX_KINDS)
+    for name in kinds:
+        if name not in INDEX_KINDS:
+            raise Invalid(f"unknown kind {name!r}: use offers or demands", field="kind")
+    with session_scope(ctx) as session:
+        chosen: list[IndexKind] = [k for k in INDEX_KINDS if k in kinds]
+        _show(service.search(session, indexes(ctx), query, kinds=chosen, k=k), as_json)
+
+
+@match_app.command("batch")
+def match_batch(
+    ctx: typer.Context,
+    corpus: Annotated[Path, typer.Option(help="Offers to rank (.jsonl or .jsonl.gz).")],
+    queries: Annotated[Path, typer.Option(help="Queries: id, title, description or abstract.")],
+    out: Annotated[Path, typer.Option(help="TREC run file to write.")],
+    k: Annotated[int, typer.Option("--k", help="Results per query.", min=1, max=1000)] = 100,
+) -> None:
+    """Rank a corpus for every query with the default pipeline; the live data is untouched."""
+    settings = ctx.find_root().obj
+    corpus_records = batch.read_corpus(corpus)
+    query_records = batch.read_queries(queries)
+    model = create_embedder(settings.embedder)
+    embedder = CachedEmbedder(model, EmbeddingCache(settings.embedding_cache, model.dim))
+    started = time.perf_counter()
+    with progress_bar() as bar:
+        building = bar.add_task("indexing corpus", total=len(corpus_records))
+        index = batch.BatchIndex.build(
+            new_engine(embedder), corpus_records, lambda n: bar.advance(building, n)
+        )
+        querying = bar.add_task("matching queries", total=len(query_records))
+        results = batch.run_queries(
+            index, query_records, k, progress=lambda n: bar.advance(querying, n)
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as handle:
+        lines = batch.write_run(handle, results)
+    err_console.print(
+        f"{len(query_records):,} queries over {len(corpus_records):,} documents: "
+        f"{lines:,} lines in {out} ({time.perf_counter() - started:.1f} s, "
+        f"{embedder.embedded:,} texts embedded, the rest from the cache)"
+    )
+
+
+@index_app.command("rebuild")
+def rebuild(ctx: typer.Context) -> None:
+    """Rebuild the offer and demand indexes from the database, with progress."""
+    with session_scope(ctx) as session, progress_bar() as bar:
+
+        def track(kind: IndexKind, total: int) -> service.Progress:
+            task = bar.add_task(f"indexing {kind}", total=total)
+            return lambda n: bar.advance(task, n)
+
+        counts = indexes(ctx).rebuild(session, track)
+    console.print(f"indexed {counts['offers']:,} offers and {counts['demands']:,} demands")

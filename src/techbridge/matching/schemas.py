@@ -1,0 +1,36 @@
+"""Matching API shapes."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ExplanationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    shared_terms: list[str]
+    term_pairs: list[tuple[str, str]]
+    sentence_pair: tuple[str, str] | None
+    shared_tags: list[str]
+    components: dict[str, float]
+
+
+class MatchOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    kind: Literal["offer", "demand"]
+    id: int
+    title: str
+    lang: str
+    score: float
+    components: dict[str, float]
+    explanation: ExplanationOut | None
+
+
+class MatchListOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    query: str | None
+    matches: list[MatchOut]
