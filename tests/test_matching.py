@@ -1,0 +1,323 @@
+"""The matching engine end to end: indexes, sync, confidentiality, batch runs, bad input."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+import pytest
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from techbridge.catalog import service as catalog
+from techbridge.catalog.schemas import DemandCreate, OfferCreate, OrganisationCreate
+from techbridge.cli import app
+from techbridge.config import Settings
+from techbridge.db import engine_for, unit_of_work
+from techbridge.errors import Conflict, Invalid, NotFound
+from techbridge.matching import service, store
+from techbridge.matching.lexical import LexicalIndex
+from techbridge.matching.sync import track
+from techbridge.matching.tokenize import Tokeniser
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from techbridge.web.app import create_app  # noqa: E402
+
+runner = CliRunner()
+SECRET = "绝密配方：石墨烯改性隔膜"
+
+OFFERS = [
+    ("一种锂离子电池回收方法", "从废旧锂电池中回收钴和锂的湿法冶金工艺。", "zh", ["H01M"]),
+    ("Lithium-ion battery recycling process", "Recovering cobalt from spent cells.", "en", []),
+    ("一种水稻插秧机", "农业机械，用于水稻种植。", "zh", ["A01C"]),
+    ("Wind turbine blade inspection drone", "A drone inspects turbine blades.", "en", []),
+    ("一种石墨烯隔膜制备方法", "用于电池的石墨烯改性隔膜。", "zh", ["H01M"]),
+]
+
+
+# --- lexical index ------------------------------------------------------------------------
+
+
+def test_bm25_matches_bm25s_and_survives_edits() -> None:
+    tokeniser = Tokeniser()
+    texts = [f"{title} {body}" for title, body, _, _ in OFFERS]
+    tokens = [tokeniser.tokens(text) for text in texts]
+    index = LexicalIndex(tokeniser.id)
+    index.add_many(enumerate(tokens))
+    reference = bm25s.BM25(method="lucene", k1=1.2, b=0.75)
+    reference.index(tokens, show_progress=False)
+    query = tokeniser.tokens("电池回收 battery recycling")
+    assert np.allclose(index.scores(query), reference.get_scores(query), atol=1e-5)
+
+    # Removing and re-adding in any order ranks like a fresh build after a merge.
+    index.remove(0)
+    index.add(7, tokens[0])
+    index.add(2, tokens[2])  # replace in place
+    index.merge()
+    fresh = LexicalIndex(tokeniser.id)
+    fresh.add_many([(1, tokens[1]), (2, tokens[2]), (3, tokens[3]), (4, tokens[4]), (7, tokens[0])])
+    assert index.search(query, 5) == pytest.approx(fresh.search(query, 5))
+    assert 0 not in [key for key, _ in index.search(query, 10)]
+
+
+def test_lexical_index_round_trips(tmp_path: Path) -> None:
+    tokeniser = Tokeniser()
+    index = LexicalIndex(tokeniser.id)
+    index.add_many((n, tokeniser.tokens(title)) for n, (title, _, _, _) in enumerate(OFFERS))
+    index.save(tmp_path)
+    loaded = LexicalIndex.load(tmp_path)
+    query = tokeniser.tokens("电池")
+    assert loaded.search(query, 3) == index.search(query, 3)
+
+
+def test_tokeniser_handles_both_languages_and_traditional_chinese() -> None:
+    tokens = Tokeniser().tokens("鋰電池 Batteries recycling, the LED")
+    assert "锂电池" in tokens and "batteri" in tokens and "led" in tokens and "the" not in tokens
+
+
+# --- service ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=database_url, data_dir=tmp_path / "var", _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def listings(settings: Settings) -> dict[str, Any]:
+    """Offers and demands written through a tracked session, as the web and CLI edges do."""
+    indexes = service.Indexes(settings)
+    ids: dict[str, Any] = {"indexes": indexes, "offers": []}
+    with unit_of_work(engine_for(settings.resolved_database_url)) as session:
+        track(session, indexes)
+        owner = catalog.create_organisation(
+            session, OrganisationCreate(name="需求方公司"), actor="t"
+        )
+        rival = catalog.create_organisation(session, OrganisationCreate(name="竞争对手"), actor="t")
+        ids["owner"], ids["rival"] = owner.id, rival.id
+        for title, abstract, lang, tags in OFFERS:
+            offer = catalog.create_offer(
+                session,
+                OfferCreate(
+                    title=title, abstract=abstract, lang=lang, tags=tags, status="published"
+                ),
+                actor="t",
+            )
+            ids["offers"].append(offer.id)
+        ids["public"] = catalog.create_demand(
+            session,
+            DemandCreate(
+                title="寻求废旧电池回收技术", lang="zh", status="published", tags=["H01M"]
+            ),
+            actor="t",
+        ).id
+        ids["secret"] = catalog.create_demand(
+            session,
+            DemandCreate(
+                title=SECRET,
+                description="需要电池隔膜的石墨烯改性工艺",
+                lang="zh",
+                status="published",
+                confidential=True,
+                organisation_id=owner.id,
+            ),
+            actor="t",
+        ).id
+    return ids
+
+
+def test_publishing_indexes_and_withdrawing_removes(
+    settings: Settings, listings: dict[str, Any]
+) -> None:
+    indexes: service.Indexes = listings["indexes"]
+    offers = indexes.engine("offers")
+    assert len(offers) == len(OFFERS)
+    assert len(indexes.engine("demands")) == 1  # the confidential demand is never indexed
+    with unit_of_work(engine_for(settings.resolved_database_url)) as session:
+        track(session, indexes)
+        catalog.withdraw_offer(session, listings["offers"][0], actor="t")
+    assert listings["offers"][0] not in offers.vectors
+    # A fresh process sees the saved index, not just this one's memory.
+    reopened = service.Indexes(settings)
+    assert len(reopened.engine("offers")) == len(OFFERS) - 1
+
+
+def test_rolled_back_edit_never_reaches_the_index(
+    settings: Settings, listings: dict[str, Any]
+) -> None:
+    indexes: service.Indexes = listings["indexes"]
+    with (
+        pytest.raises(RuntimeError),
+        unit_of_work(engine_for(settings.resolved_database_url)) as session,
+    ):
+        track(session, indexes)
+        catalog.withdraw_offer(session, listings["offers"][1], actor="t")
+        session.flush()
+        raise RuntimeError("boom")
+    assert listings["offers"][1] in indexes.engine("offers").vectors
+
+
+def test_demand_finds_offers_across_languages_with_explanations(
+    settings: Settings, listings: dict[str, Any]
+) -> None:
+    with unit_of_work(engine_for(settings.resolved_database_url)) as session:
+        result = service.match_demand(session, listings["indexes"], listings["public"], k=5)
+    titles = [match.title for match in result.matches]
+    assert titles[0] == "一种锂离子电池回收方法"
+    assert titles.index("Lithium-ion battery recycling process") < titles.index("一种水稻插秧机")
+    best = result.matches[0].explanation
+    assert best is not None and "回收" in best.shared_terms and best.shared_tags == ["H01M"]
+    assert best.sentence_pair is not None
+    assert set(best.components) >= {"dense", "lexical", "tags"}
+
+
+def test_confidential_demand_is_for_its_owner_only(
+    settings: Settings, listings: dict[str, Any]
+) -> None:
+    indexes = listings["indexes"]
+    with unit_of_work(engine_for(settings.resolved_database_url)) as session:
+        for viewer in (service.ANONYMOUS, service.Viewer(organisation_id=listings["rival"])):
+            with pytest.raises(NotFound):
+                service.match_demand(session, indexes, listings["secret"], viewer=viewer)
+        owner = service.Viewer(organisation_id=listings["owner"])
+        mine = service.match_demand(session, indexes, listings["secret"], viewer=owner, k=3)
+        assert mine.matches[0].title == "一种石墨烯隔膜制备方法"
+        # Suppliers matching their offers, and searchers, never meet the confidential text.
+        seen = []
+        for offer_id in listings["offers"]:
+            seen.append(service.match_offer(session, indexes, offer_id, k=10))
+        seen.append(service.search(session, indexes, "石墨烯改性隔膜", k=10))
+    dumped = json.dumps([str(result) for result in seen], ensure_ascii=False)
+    assert SECRET not in dumped and "石墨烯改性工艺" not in dumped
+    assert all(m.id != listings["secret"] for r in seen for m in r.matches if m.kind == "demand")
+
+
+@pytest.mark.parametrize("query", ["", "   \n", "！？。…", "😀🚀", "x" * 1_000_000])
+def test_bad_queries_are_refused(settings: Settings, listings: dict[str, Any], query: str) -> None:
+    with unit_of_work(engine_for(settings.resolved_database_url)) as session:
+        with pytest.raises(Invalid) as error:
+            service.search(session, listings["indexes"], query)
+    assert error.value.field == "q"
+
+
+def test_index_built_by_another_embedder_is_refused(
+    settings: Settings, listings: dict[str, Any]
+) -> None:
+    directory = listings["indexes"].directory("offers")
+    manifest = json.loads((directory / store.MANIFEST).read_text())
+    manifest["embedder"] = "some-other-model"
+    (directory / store.MANIFEST).write_text(json.dumps(manifest))
+    before = sorted(p.name for p in directory.iterdir())
+    with pytest.raises(Conflict) as error:
+        service.Indexes(settings).engine("offers")
+    assert "index rebuild" in str(error.value)
+    assert sorted(p.name for p in directory.iterdir()) == before
+
+
+def test_rebuild_from_the_database(settings: Settings, listings: dict[str, Any]) -> None:
+    indexes = service.Indexes(settings)
+    with unit_of_work(engine_for(settings.resolved_database_url)) as session:
+        counts = indexes.rebuild(session)
+    assert counts == {"offers": len(OFFERS), "demands": 1}
+
+
+# --- API ----------------------------------------------------------------------------------
+
+
+def test_api_search_and_matches(settings: Settings, listings: dict[str, Any]) -> None:
+    with TestClient(create_app(settings)) as client:
+        found = client.get("/api/v1/search", params={"q": "battery recycling", "kind": "offers"})
+        assert found.status_code == 200
+        assert found.json()["matches"][0]["title"] == "Lithium-ion battery recycling process"
+        assert client.get(f"/api/v1/demands/{listings['secret']}/matches").status_code == 404
+        public = client.get(f"/api/v1/demands/{listings['public']}/matches", params={"k": 2})
+        assert public.status_code == 200 and len(public.json()["matches"]) == 2
+        assert client.get("/api/v1/search", params={"q": "  "}).status_code == 422
+        assert client.get("/api/v1/search", params={"q": "电池", "k": 0}).status_code == 422
+        page = client.get(f"/demands/{listings['public']}")
+        assert page.status_code == 200 and "一种锂离子电池回收方法" in page.text
+        assert SECRET not in page.text
+
+
+# --- batch --------------------------------------------------------------------------------
+
+
+def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
+    return path
+
+
+def test_match_batch_writes_a_trec_run(env: dict[str, str], tmp_path: Path) -> None:
+    corpus = _write(
+        tmp_path / "corpus.jsonl",
+        [
+            {"id": f"d{n}", "title": t, "abstract": a, "tags": ["LEAK"]}
+            for n, (t, a, _, _) in enumerate(OFFERS)
+        ],
+    )
+    queries = _write(
+        tmp_path / "queries.jsonl",
+        [
+            {"id": "q1", "title": "电池回收", "description": ""},
+            {"id": "q2", "title": "一种锂离子电池回收方法", "doc_id": "d0"},
+        ],
+    )
+    out = tmp_path / "run.tsv"
+    result = runner.invoke(
+        app,
+        [
+            "match",
+            "batch",
+            "--corpus",
+            str(corpus),
+            "--queries",
+            str(queries),
+            "--out",
+            str(out),
+            "--k",
+            "3",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    lines = [line.split() for line in out.read_text().splitlines()]
+    assert [line[0] for line in lines] == ["q1"] * 3 + ["q2"] * 3
+    assert all(line[1] == "Q0" and line[5] == "techbridge" for line in lines)
+    assert [int(line[3]) for line in lines[:3]] == [1, 2, 3]
+    assert "d0" not in [line[2] for line in lines if line[0] == "q2"]
+    assert not Path(env["TECHBRIDGE_DATA_DIR"], "techbridge.db").exists()  # nothing live touched
+
+
+@pytest.mark.parametrize(
+    ("corpus_rows", "query_rows", "message"),
+    [
+        (
+            [{"id": "a", "title": "x"}, {"id": "a", "title": "y"}],
+            [{"id": "q", "title": "x"}],
+            "line 2: id: duplicate",
+        ),
+        ([{"id": "a"}], [{"id": "q", "title": "x"}], "line 1: title"),
+        ([{"id": "a", "title": "x"}], [{"id": "q", "title": "！！"}], "has no words"),
+    ],
+)
+def test_match_batch_bad_input(
+    env: dict[str, str], tmp_path: Path, corpus_rows: list[Any], query_rows: list[Any], message: str
+) -> None:
+    corpus = _write(tmp_path / "corpus.jsonl", corpus_rows)
+    queries = _write(tmp_path / "queries.jsonl", query_rows)
+    out = tmp_path / "run.tsv"
+    result = runner.invoke(
+        app,
+        ["match", "batch", "--corpus", str(corpus), "--queries", str(queries), "--out", str(out)],
+    )
+    assert result.exit_code == Invalid.exit_code
+    assert message in " ".join(result.stderr.split())
+    assert not out.exists()
