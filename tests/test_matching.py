@@ -10,7 +10,6 @@ from typing import Any
 import bm25s
 import numpy as np
 import pytest
-from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from techbridge.catalog import service as catalog
@@ -28,7 +27,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from techbridge.web.app import create_app  # noqa: E402
+from techbridge.web.app import create_app
 
 runner = CliRunner()
 SECRET = "绝密配方：石墨烯改性隔膜"
@@ -201,9 +200,11 @@ def test_confidential_demand_is_for_its_owner_only(
 
 @pytest.mark.parametrize("query", ["", "   \n", "！？。…", "😀🚀", "x" * 1_000_000])
 def test_bad_queries_are_refused(settings: Settings, listings: dict[str, Any], query: str) -> None:
-    with unit_of_work(engine_for(settings.resolved_database_url)) as session:
-        with pytest.raises(Invalid) as error:
-            service.search(session, listings["indexes"], query)
+    with (
+        unit_of_work(engine_for(settings.resolved_database_url)) as session,
+        pytest.raises(Invalid) as error,
+    ):
+        service.search(session, listings["indexes"], query)
     assert error.value.field == "q"
 
 

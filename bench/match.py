@@ -1,0 +1,273 @@
+"""Matching benchmark: quality and speed on the dev sets in ../shared/data, one table.
+
+    make bench-match                      # every set with qrels, then the 100k scale run
+    .venv/bin/python bench/match.py --sets cn_patents xling --no-scale
+
+Systems, measured in the same run on the same indexes: BM25 alone, the dense embedder alone,
+RRF of the two, and the full pipeline. Scores come from ../shared/eval/score.py. Results go to
+bench/results/match.json and docs/benchmarks.md. Embeddings are cached by content hash under
+var/cache, so a second run only pays for the queries' pipeline, not the corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from techbridge.config import Settings
+from techbridge.matching import batch
+from techbridge.matching.embedders import CachedEmbedder, create_embedder
+from techbridge.matching.embedding_cache import EmbeddingCache
+from techbridge.matching.engine import Engine, Scored
+from techbridge.matching.store import new_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+SETS = ("cn_patents", "csl", "scifact", "xling")
+SPEED_SAMPLE = 48
+LATENCY_QUERIES = 40
+
+
+def load_score(shared: Path) -> Any:
+    spec = importlib.util.spec_from_file_location("score", shared / "eval" / "score.py")
+    if spec is None or spec.loader is None:
+        sys.exit(f"no scorer at {shared / 'eval' / 'score.py'}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_set(shared: Path, name: str, work: Path) -> tuple[Path, Path, Path]:
+    """(corpus, queries, qrels); xling is turned into Chinese queries over the English side."""
+    data = shared / "data" / name
+    if name != "xling":
+        return data / "offers.jsonl", data / "dev" / "queries.jsonl", data / "dev" / "qrels.tsv"
+    rows = [json.loads(line) for line in (data / "tatoeba_cmn_eng.jsonl").open(encoding="utf-8")]
+    work.mkdir(parents=True, exist_ok=True)
+    corpus, queries, qrels = work / "xling-en.jsonl", work / "xling-zh.jsonl", work / "xling.qrels"
+    corpus.write_text("".join(json.dumps({"id": r["id"], "title": r["en"]}) + "\n" for r in rows))
+    queries.write_text(
+        "".join(
+            json.dumps({"id": "q-" + r["id"], "title": r["zh"]}, ensure_ascii=False) + "\n"
+            for r in rows
+        ),
+        encoding="utf-8",
+    )
+    qrels.write_text("".join(f"q-{r['id']} 0 {r['id']} 1\n" for r in rows))
+    return corpus, queries, qrels
+
+
+def as_scored(pairs: list[tuple[int, float]]) -> list[Scored]:
+    return [Scored(key, score) for key, score in pairs]
+
+
+def systems(engine: Engine) -> dict[str, batch.System]:
+    return {
+        "BM25": lambda q, k, ex: as_scored(engine.lexical_ranking(q, k)),
+        "dense": lambda q, k, ex: as_scored(engine.dense_ranking(q, k)),
+        "RRF": lambda q, k, ex: engine.rrf(q, k),
+        "full pipeline": batch.full_pipeline(engine),
+    }
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def speed(
+    engine: Engine, corpus: list[batch.CorpusRecord], queries: list[batch.QueryRecord]
+) -> dict[str, float]:
+    """Throughput and latency without the cache: what a new listing or query costs."""
+    model = engine.embedder.embedder
+    sample = [
+        record.text for record in random.Random(7).sample(corpus, min(SPEED_SAMPLE, len(corpus)))
+    ]
+    started = time.perf_counter()
+    model.embed([model.prepare(text) for text in sample], "passage")
+    raw = len(sample) / (time.perf_counter() - started)
+    cold = new_engine(CachedEmbedder(model, None))
+    started = time.perf_counter()
+    cold.add(list(enumerate(sample)))
+    build = len(sample) / (time.perf_counter() - started)
+
+    uncached = CachedEmbedder(model, None)
+    pipeline, baseline = [], []
+    for query in random.Random(11).sample(queries, min(LATENCY_QUERIES, len(queries))):
+        started = time.perf_counter()
+        engine.embedder, saved = uncached, engine.embedder  # type: ignore[assignment]
+        (prepared,) = engine.prepare([query.text])
+        engine.search(prepared, 10)
+        engine.embedder = saved
+        pipeline.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        model.embed([model.prepare(query.text)], "query")
+        engine.lexical.search(prepared.tokens, 10)
+        baseline.append(time.perf_counter() - started)
+    return {
+        "raw_embedder_docs_per_s": round(raw, 2),
+        "index_build_docs_per_s": round(build, 2),
+        "build_vs_raw": round(build / raw, 3),
+        "query_p50_ms": round(1000 * statistics.median(pipeline), 1),
+        "query_p95_ms": round(1000 * percentile(pipeline, 0.95), 1),
+        "one_embedding_plus_bm25_ms": round(1000 * statistics.median(baseline), 1),
+        "bytes_per_offer": round((engine.lexical.nbytes() + engine.vectors.nbytes()) / len(engine)),
+    }
+
+
+def run_set(
+    name: str, shared: Path, embedder: CachedEmbedder, score: Any, log: Callable[[str], None]
+) -> dict[str, Any]:
+    corpus_path, queries_path, qrels_path = load_set(shared, name, RESULTS / "work")
+    corpus, queries = batch.read_corpus(corpus_path), batch.read_queries(queries_path)
+    qrels = score.read_qrels(qrels_path)
+    engine = new_engine(embedder)
+    started = time.perf_counter()
+    index = batch.BatchIndex.build(engine, corpus)
+    log(f"{name}: {len(corpus):,} documents indexed in {time.perf_counter() - started:.0f} s")
+    quality = {}
+    for system, rank in systems(engine).items():
+        results = batch.run_queries(index, queries, 100, rank)
+        run = {query_id: [doc for doc, _ in hits] for query_id, hits in results}
+        quality[system] = score.score(qrels, run)
+        log(f"  {system:14} {quality[system]}")
+    return {
+        "documents": len(corpus),
+        "queries": len(queries),
+        "quality": quality,
+        "speed": speed(engine, corpus, queries),
+    }
+
+
+def scale_run(
+    embedder: CachedEmbedder,
+    sets: dict[str, Any],
+    shared: Path,
+    total: int,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """100k offers: every real document, padded with synthetic ones (speed only).
+
+    Synthetic documents reuse real token lists and jittered real vectors, so postings and the
+    HNSW graph have realistic shapes without embedding 100k texts for an hour."""
+    real: list[batch.CorpusRecord] = []
+    for name in sets:
+        real += batch.read_corpus(load_set(shared, name, RESULTS / "work")[0])
+    vectors = embedder.embed([record.text for record in real], "passage")
+    generator = np.random.default_rng(3)
+    engine = new_engine(embedder)
+    tokens = [engine.tokeniser.tokens(record.text) for record in real]
+    started = time.perf_counter()
+    engine.add(list(enumerate(record.text for record in real)), vectors=vectors)
+    for start in range(len(real), total, 10_000):
+        count = min(10_000, total - start)
+        picks = generator.integers(0, len(real), count)
+        jitter = vectors[picks] + generator.normal(0, 0.02, (count, vectors.shape[1])).astype(
+            np.float32
+        )
+        jitter /= np.linalg.norm(jitter, axis=1, keepdims=True)
+        keys = np.arange(start, start + count)
+        engine.vectors.add(keys, jitter)
+        engine.lexical.add_many(
+            (int(key), tokens[pick]) for key, pick in zip(keys, picks, strict=False)
+        )
+    build_s = time.perf_counter() - started
+    log(f"scale: {len(engine):,} documents indexed (vectors given) in {build_s:.0f} s")
+    queries = [record for record in random.Random(5).sample(real, LATENCY_QUERIES)]
+    result = speed(
+        engine, real, [batch.QueryRecord(id=str(n), title=q.title) for n, q in enumerate(queries)]
+    )
+    result["documents"] = len(engine)
+    result["index_only_build_s"] = round(build_s, 1)
+    return result
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [
+        "| set | system | nDCG@10 | Recall@100 | MRR@10 | × best baseline (nDCG@10) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for name, result in report["sets"].items():
+        quality = result["quality"]
+        best = max(quality["BM25"]["ndcg@10"], quality["dense"]["ndcg@10"]) or 1
+        for system, scores in quality.items():
+            lines.append(
+                f"| {name} | {system} | {scores['ndcg@10']:.4f} | {scores['recall@100']:.4f} | "
+                f"{scores['mrr@10']:.4f} | {scores['ndcg@10'] / best:.3f} |"
+            )
+    lines += [
+        "",
+        "| set | docs | raw embedder docs/s | index build docs/s | build / raw | query p50 ms | query p95 ms | 1 embedding + 1 BM25 ms | bytes per offer |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    rows = {name: {**r["speed"], "documents": r["documents"]} for name, r in report["sets"].items()}
+    if "scale" in report:
+        rows["scale (100k)"] = report["scale"]
+    for name, s in rows.items():
+        lines.append(
+            f"| {name} | {s['documents']:,} | {s['raw_embedder_docs_per_s']} | {s['index_build_docs_per_s']} | "
+            f"{s['build_vs_raw']} | {s['query_p50_ms']} | {s['query_p95_ms']} | "
+            f"{s['one_embedding_plus_bm25_ms']} | {s['bytes_per_offer']} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
+    parser.add_argument("--no-scale", action="store_true", help="skip the 100k speed run")
+    parser.add_argument("--scale-size", type=int, default=100_000)
+    args = parser.parse_args()
+    if not (args.shared / "data").is_dir():
+        sys.exit(f"the benchmark needs the shared data sets: {args.shared / 'data'} not found")
+    settings = Settings()
+    model = create_embedder(settings.embedder)
+    embedder = CachedEmbedder(model, EmbeddingCache(settings.embedding_cache, model.dim))
+    score = load_score(args.shared)
+    report: dict[str, Any] = {
+        "embedder": model.id,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}",
+        "date": time.strftime("%Y-%m-%d"),
+        "sets": {},
+    }
+    for name in args.sets:
+        report["sets"][name] = run_set(name, args.shared, embedder, score, print)
+    if not args.no_scale:
+        report["scale"] = scale_run(embedder, report["sets"], args.shared, args.scale_size, print)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "match.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    table = markdown(report)
+    print(table)
+    docs = ROOT / "docs" / "benchmarks.md"
+    text = (
+        docs.read_text(encoding="utf-8")
+        if docs.exists()
+        else "# Benchmarks\n\n<!-- results -->\n<!-- /results -->\n"
+    )
+    head, _, rest = text.partition("<!-- results -->")
+    _, _, tail = rest.partition("<!-- /results -->")
+    stamp = (
+        f"Measured {report['date']} on {report['machine']}, embedder `{report['embedder']}`.\n\n"
+    )
+    docs.write_text(
+        f"{head}<!-- results -->\n{stamp}{table}\n<!-- /results -->{tail}", encoding="utf-8"
+    )
+
+
+if __name__ == "__main__":
+    main()
