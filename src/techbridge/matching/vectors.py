@@ -1,7 +1,6 @@
-"""Approximate nearest neighbours over listing embeddings (usearch HNSW, int8 by default).
+"""Approximate nearest neighbours over listing embeddings (usearch HNSW, f16).
 
-int8 keeps a 384-dimension vector in 384 bytes; the benchmark compares it with f16 and exact
-search. Filters are applied inside retrieval: the search widens until enough allowed
+f16 rather than int8: e5 vectors have small components (≈ ±0.05) that int8 flattens. Filters are applied inside retrieval: the search widens until enough allowed
 neighbours are found or the whole index has been seen, so a filter never empties a page
 that an unfiltered search truncated.
 """
@@ -14,8 +13,12 @@ from pathlib import Path
 import numpy as np
 from usearch.index import Index
 
-DEFAULT_QUANTISATION = "i8"
-EXPANSION_SEARCH = 128
+DEFAULT_QUANTISATION = "f16"
+EXPANSION_SEARCH = 256
+CONNECTIVITY = 32
+# Below this size an exact scan costs a few milliseconds and never misses: HNSW with default
+# settings lost 13 points of Recall@100 on 10k CSL abstracts (e5 vectors crowd together).
+EXACT_UP_TO = 50_000
 
 
 class VectorIndex:
@@ -23,7 +26,11 @@ class VectorIndex:
         self.dim = dim
         self.quantisation = quantisation
         self._index = Index(
-            ndim=dim, metric="cos", dtype=quantisation, expansion_search=EXPANSION_SEARCH
+            ndim=dim,
+            metric="cos",
+            dtype=quantisation,
+            connectivity=CONNECTIVITY,
+            expansion_search=EXPANSION_SEARCH,
         )
 
     def __len__(self) -> int:
@@ -61,7 +68,7 @@ class VectorIndex:
         count = min(size, k if allowed is None else 4 * k)
         while True:
             matches = self._index.search(
-                np.asarray(query, dtype=np.float32), count, exact=size <= 2 * count
+                np.asarray(query, dtype=np.float32), count, exact=size <= EXACT_UP_TO
             )
             hits = [
                 (int(key), 1.0 - float(distance))
