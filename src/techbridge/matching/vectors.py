@@ -1,8 +1,9 @@
 """Approximate nearest neighbours over listing embeddings (usearch HNSW, f16).
 
-f16 rather than int8: e5 vectors have small components (≈ ±0.05) that int8 flattens. Filters are applied inside retrieval: the search widens until enough allowed
-neighbours are found or the whole index has been seen, so a filter never empties a page
-that an unfiltered search truncated.
+f16 rather than int8: e5 vectors have small components (≈ ±0.05) that int8 flattens.
+Filters are applied inside retrieval: the search widens until enough allowed neighbours
+are found or the whole index has been seen, so a filter never empties a page that an
+unfiltered search truncated.
 """
 
 from __future__ import annotations
