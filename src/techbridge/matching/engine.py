@@ -11,7 +11,7 @@ the engine ranks text only, which is what ``match batch`` evaluates.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -39,7 +39,6 @@ class Scored:
     dense: float = 0.0
     lexical: float = 0.0  # share of the query's BM25 ceiling, 0–1
     bm25: float = 0.0
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -47,6 +46,14 @@ class Query:
     text: str
     tokens: list[str]
     vector: np.ndarray
+
+
+class _LexicalEvidence:
+    """A query's BM25 score of every indexed slot, and the most any document could score."""
+
+    def __init__(self, index: LexicalIndex, tokens: list[str]) -> None:
+        self.scores = index.scores(tokens)
+        self.ceiling = index.ceiling(tokens) or 1.0
 
 
 class Engine:
@@ -129,12 +136,15 @@ class Engine:
         settings = self.settings
         excluded = set(exclude)
         n = settings.candidates + len(excluded)
-        keys = {key for key, _ in self.lexical_ranking(query, n, allowed)}
+        # BM25 over the whole index is the costly lexical step: done once, then reused for the
+        # candidate list and for scoring both passes.
+        lexical = _LexicalEvidence(self.lexical, query.tokens)
+        keys = {key for key, _ in self.lexical.top(lexical.scores, n, self._slot_mask(allowed))}
         keys |= {key for key, _ in self.dense_ranking(query, n, allowed)}
         keys -= excluded
         if not keys:
             return []
-        first = self._score(query, query.vector, sorted(keys))
+        first = self._score(lexical, query.vector, sorted(keys))
         if settings.feedback_documents and settings.feedback_weight:
             best = [s.key for s in first[: settings.feedback_documents]]
             moved = query.vector + settings.feedback_weight * self._unit(
@@ -142,18 +152,18 @@ class Engine:
             ).mean(axis=0)
             moved /= np.linalg.norm(moved)
             more = {key for key, _ in self.dense_ranking(query, n, allowed, moved)} - excluded
-            first = self._score(query, moved, sorted(keys | more))
+            first = self._score(lexical, moved, sorted(keys | more))
         return first[:k]
 
-    def _score(self, query: Query, vector: np.ndarray, keys: list[int]) -> list[Scored]:
+    def _score(
+        self, lexical: _LexicalEvidence, vector: np.ndarray, keys: list[int]
+    ) -> list[Scored]:
         dense = self._unit(self.vectors.vectors(keys)) @ vector
-        bm25 = self.lexical.scores(query.tokens)
-        ceiling = self.lexical.ceiling(query.tokens) or 1.0
         out = []
         for key, cosine in zip(keys, dense.tolist(), strict=True):
             slot = self.lexical.slot_of.get(key)
-            raw = float(bm25[slot]) if slot is not None else 0.0
-            share = raw / ceiling
+            raw = float(lexical.scores[slot]) if slot is not None else 0.0
+            share = raw / lexical.ceiling
             out.append(
                 Scored(
                     key,

@@ -175,7 +175,12 @@ class LexicalIndex:
         self, tokens: list[str], k: int, allowed: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
         """Top ``k`` (key, score) with a positive score; ``allowed`` masks slots before ranking."""
-        scores = self.scores(tokens)
+        return self.top(self.scores(tokens), k, allowed)
+
+    def top(
+        self, scores: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Top ``k`` of scores already computed by :meth:`scores` (one pass serves many uses)."""
         if allowed is not None:
             scores = np.where(allowed, scores, 0)
         hits = np.flatnonzero(scores > 0)
