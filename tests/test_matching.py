@@ -169,7 +169,9 @@ def test_demand_finds_offers_across_languages_with_explanations(
     settings: Settings, listings: dict[str, Any]
 ) -> None:
     with unit_of_work(engine_for(settings.resolved_database_url)) as session:
-        result = service.match_demand(session, listings["indexes"], listings["public"], k=5)
+        result = service.match_listing(
+            session, listings["indexes"], "demands", listings["public"], k=5
+        )
     titles = [match.title for match in result.matches]
     assert titles[0] == "一种锂离子电池回收方法"
     assert titles.index("Lithium-ion battery recycling process") < titles.index("一种水稻插秧机")
@@ -186,14 +188,18 @@ def test_confidential_demand_is_for_its_owner_only(
     with unit_of_work(engine_for(settings.resolved_database_url)) as session:
         for viewer in (service.ANONYMOUS, service.Viewer(organisation_id=listings["rival"])):
             with pytest.raises(NotFound):
-                service.match_demand(session, indexes, listings["secret"], viewer=viewer)
+                service.match_listing(
+                    session, indexes, "demands", listings["secret"], viewer=viewer
+                )
         owner = service.Viewer(organisation_id=listings["owner"])
-        mine = service.match_demand(session, indexes, listings["secret"], viewer=owner, k=3)
+        mine = service.match_listing(
+            session, indexes, "demands", listings["secret"], viewer=owner, k=3
+        )
         assert mine.matches[0].title == "一种石墨烯隔膜制备方法"
         # Suppliers matching their offers, and searchers, never meet the confidential text.
         seen = []
         for offer_id in listings["offers"]:
-            seen.append(service.match_offer(session, indexes, offer_id, k=10))
+            seen.append(service.match_listing(session, indexes, "offers", offer_id, k=10))
         seen.append(service.search(session, indexes, "石墨烯改性隔膜", k=10))
     dumped = json.dumps([str(result) for result in seen], ensure_ascii=False)
     assert SECRET not in dumped and "石墨烯改性工艺" not in dumped

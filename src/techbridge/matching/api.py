@@ -59,8 +59,8 @@ def demand_matches(
     offer_kind: OfferKind | None = None,
     k: KQuery = 10,
 ) -> MatchListOut:
-    result = service.match_demand(
-        session, found, demand_id, k=k, filters=replace(filters, kind=offer_kind)
+    result = service.match_listing(
+        session, found, "demands", demand_id, k=k, filters=replace(filters, kind=offer_kind)
     )
     return MatchListOut.model_validate(result)
 
@@ -74,5 +74,5 @@ def offer_matches(
     session: SessionDep, found: IndexesDep, filters: FiltersDep, offer_id: int, k: KQuery = 10
 ) -> MatchListOut:
     return MatchListOut.model_validate(
-        service.match_offer(session, found, offer_id, k=k, filters=filters)
+        service.match_listing(session, found, "offers", offer_id, k=k, filters=filters)
     )

@@ -48,24 +48,23 @@ def _show(result: service.MatchList, as_json: bool) -> None:
     console.print(table)
 
 
+def _match(ctx: typer.Context, kind: IndexKind, listing_id: int, k: int, as_json: bool) -> None:
+    with session_scope(ctx) as session:
+        staff = service.Viewer(staff=True)
+        result = service.match_listing(session, indexes(ctx), kind, listing_id, viewer=staff, k=k)
+        _show(result, as_json)
+
+
 @match_app.command("demand")
 def match_demand(ctx: typer.Context, demand_id: int, k: K = 10, as_json: AsJson = False) -> None:
     """Offers that answer a demand (its owner's view: confidential demands included)."""
-    with session_scope(ctx) as session:
-        result = service.match_demand(
-            session, indexes(ctx), demand_id, viewer=service.Viewer(staff=True), k=k
-        )
-        _show(result, as_json)
+    _match(ctx, "demands", demand_id, k, as_json)
 
 
 @match_app.command("offer")
 def match_offer(ctx: typer.Context, offer_id: int, k: K = 10, as_json: AsJson = False) -> None:
     """Public demands that an offer could answer."""
-    with session_scope(ctx) as session:
-        result = service.match_offer(
-            session, indexes(ctx), offer_id, viewer=service.Viewer(staff=True), k=k
-        )
-        _show(result, as_json)
+    _match(ctx, "offers", offer_id, k, as_json)
 
 
 def search(

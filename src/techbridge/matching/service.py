@@ -10,7 +10,7 @@ explanations it produces are shown only to that viewer.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -25,7 +25,7 @@ from techbridge.errors import Invalid, NotFound
 from techbridge.matching import store
 from techbridge.matching.embedders import CachedEmbedder, create_embedder
 from techbridge.matching.embedding_cache import EmbeddingCache
-from techbridge.matching.engine import Engine
+from techbridge.matching.engine import Engine, Query
 from techbridge.matching.explain import Explanation, explain
 from techbridge.matching.rerank import Signals, shared_tags, structured_bonus
 from techbridge.matching.store import INDEX_KINDS, IndexKind
@@ -122,6 +122,12 @@ class Indexes:
             self._engines[kind] = loaded if loaded is not None else store.new_engine(self.embedder)
         return self._engines[kind]
 
+    def prepare(self, text: str) -> Query:
+        """A query's tokens and vector, embedded once for both indexes (they share the
+        embedder and tokeniser)."""
+        (query,) = self.engine("offers").prepare([text])
+        return query
+
     def rebuild(
         self, session: Session, progress: Callable[[IndexKind, int], Progress] | None = None
     ) -> dict[str, int]:
@@ -163,53 +169,33 @@ class Indexes:
 
 # --- matching ------------------------------------------------------------------------------
 
+# A listing's counterparts live in the other index: offers answer demands and vice versa.
+COUNTERPART: dict[IndexKind, IndexKind] = {"demands": "offers", "offers": "demands"}
+Ranked = list[tuple[Match, Listing]]
 
-def match_demand(
+
+def match_listing(
     session: Session,
     indexes: Indexes,
-    demand_id: int,
+    kind: IndexKind,
+    listing_id: int,
     *,
     viewer: Viewer = ANONYMOUS,
     k: int = 10,
     filters: catalog.ListingFilter | None = None,
     explain_top: int = 10,
 ) -> MatchList:
-    """Offers for a demand. A demand the viewer may not see is reported as missing."""
-    demand = _visible(session, "demands", demand_id, viewer)
-    return _match(
-        session,
-        indexes,
-        demand,
-        "offers",
-        viewer=viewer,
-        k=k,
-        filters=filters,
-        explain_top=explain_top,
+    """Offers for a demand (``kind="demands"``) or public demands for an offer (``"offers"``;
+    confidential demands are not in the index). A listing the viewer may not see is reported
+    as missing, so only its owner (or staff) can match a confidential demand."""
+    listing = _visible(session, kind, listing_id, viewer)
+    text = query_text(listing)
+    target = COUNTERPART[kind]
+    ranked = _ranked(
+        session, indexes, target, indexes.prepare(text), _signals(listing), k=k, filters=filters
     )
-
-
-def match_offer(
-    session: Session,
-    indexes: Indexes,
-    offer_id: int,
-    *,
-    viewer: Viewer = ANONYMOUS,
-    k: int = 10,
-    filters: catalog.ListingFilter | None = None,
-    explain_top: int = 10,
-) -> MatchList:
-    """Public demands for an offer (confidential demands are not in the index)."""
-    offer = _visible(session, "offers", offer_id, viewer)
-    return _match(
-        session,
-        indexes,
-        offer,
-        "demands",
-        viewer=viewer,
-        k=k,
-        filters=filters,
-        explain_top=explain_top,
-    )
+    _explain(indexes, text, ranked[:explain_top])
+    return MatchList(query=text, matches=[match for match, _ in ranked])
 
 
 def search(
@@ -224,13 +210,14 @@ def search(
 ) -> MatchList:
     """Free-text search over public offers and demands."""
     text = check_query(text)
-    merged: list[Match] = []
+    query = indexes.prepare(text)
+    merged: Ranked = []
     for kind in kinds:
-        merged.extend(_ranked(session, indexes, kind, text, Signals(), None, k=k, filters=filters))
-    merged.sort(key=lambda m: -m.score)
+        merged.extend(_ranked(session, indexes, kind, query, Signals(), k=k, filters=filters))
+    merged.sort(key=lambda pair: -pair[0].score)
     merged = merged[:k]
-    _explain(indexes, text, merged[:explain_top], session)
-    return MatchList(query=text, matches=merged)
+    _explain(indexes, text, merged[:explain_top])
+    return MatchList(query=text, matches=[match for match, _ in merged])
 
 
 def check_query(text: str) -> str:
@@ -263,55 +250,31 @@ def _signals(listing: Offer | Demand) -> Signals:
     )
 
 
-def _match(
-    session: Session,
-    indexes: Indexes,
-    listing: Offer | Demand,
-    kind: IndexKind,
-    *,
-    viewer: Viewer,
-    k: int,
-    filters: catalog.ListingFilter | None,
-    explain_top: int,
-) -> MatchList:
-    text = query_text(listing)
-    matches = _ranked(
-        session, indexes, kind, text, _signals(listing), listing, k=k, filters=filters
-    )
-    _explain(indexes, text, matches[:explain_top], session)
-    return MatchList(
-        query=text if viewer.owns(listing) or catalog.is_public(listing) else None, matches=matches
-    )
-
-
 def _ranked(
     session: Session,
     indexes: Indexes,
     kind: IndexKind,
-    text: str,
+    query: Query,
     signals: Signals,
-    source: Offer | Demand | None,
     *,
     k: int,
     filters: catalog.ListingFilter | None,
-) -> list[Match]:
+) -> Ranked:
+    """The best ``k`` public listings of ``kind``, each with the listing it was made from."""
     if not 1 <= k <= MAX_K:
         raise Invalid(f"k must be between 1 and {MAX_K}", field="k")
-    engine = indexes.engine(kind)
     allowed = None
     if filters is not None and _constrains(filters):
-        public = catalog.ListingFilter(**{**filters.__dict__, "public_only": True})
+        public = replace(filters, public_only=True)
         allowed = (
             catalog.offer_ids(session, public)
             if kind == "offers"
             else catalog.demand_ids(session, public)
         )
-    exclude = {source.id} if isinstance(source, MODELS[kind]) else set()
-    (query,) = engine.prepare([text])
-    scored = engine.search(query, k * 3, allowed=allowed, exclude=exclude)
+    scored = indexes.engine(kind).search(query, k * 3, allowed=allowed)
     listings = _listings(session, kind, [hit.key for hit in scored])
     today = date.today()
-    matches = []
+    ranked: Ranked = []
     for hit in scored:
         listing = listings.get(hit.key)
         if listing is None or not catalog.is_public(listing):
@@ -327,9 +290,9 @@ def _ranked(
             components={"dense": hit.dense, "lexical": hit.lexical, **bonus},
             explanation=Explanation(shared_tags=shared_tags(signals.tags, candidate.tags)),
         )
-        matches.append(match)
-    matches.sort(key=lambda m: -m.score)
-    return matches[:k]
+        ranked.append((match, listing))
+    ranked.sort(key=lambda pair: -pair[0].score)
+    return ranked[:k]
 
 
 def _constrains(filters: catalog.ListingFilter) -> bool:
@@ -337,14 +300,13 @@ def _constrains(filters: catalog.ListingFilter) -> bool:
     return filters != unconstrained
 
 
-def _explain(indexes: Indexes, text: str, matches: list[Match], session: Session) -> None:
+def _explain(indexes: Indexes, text: str, ranked: Ranked) -> None:
     """Explain against each match's public text only (never a confidential one)."""
-    for match in matches:
-        kind: IndexKind = "offers" if match.kind == "offer" else "demands"
-        listing = _listings(session, kind, [match.id]).get(match.id)
-        public_text = indexed_text(listing) if listing is not None else None
+    for match, listing in ranked:
+        public_text = indexed_text(listing)
         if public_text is None:
             continue
+        kind: IndexKind = "offers" if match.kind == "offer" else "demands"
         tags = match.explanation.shared_tags if match.explanation else []
         match.explanation = explain(
             indexes.engine(kind), text, public_text, shared_tags=tags, components=match.components

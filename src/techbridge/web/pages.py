@@ -60,7 +60,9 @@ def offer_page(
     request: Request, session: SessionDep, lang: LanguageDep, offer_id: int
 ) -> HTMLResponse:
     offer = catalog.get_offer(session, offer_id, public_only=True)
-    matches = matching.match_offer(session, request.app.state.indexes, offer_id, k=PAGE_MATCHES)
+    matches = matching.match_listing(
+        session, request.app.state.indexes, "offers", offer_id, k=PAGE_MATCHES
+    )
     return render(
         request, "listing.html", lang, listing=offer, kind_label=offer.kind, matches=matches
     )
@@ -71,7 +73,9 @@ def demand_page(
     request: Request, session: SessionDep, lang: LanguageDep, demand_id: int
 ) -> HTMLResponse:
     demand = catalog.get_demand(session, demand_id, public_only=True)
-    matches = matching.match_demand(session, request.app.state.indexes, demand_id, k=PAGE_MATCHES)
+    matches = matching.match_listing(
+        session, request.app.state.indexes, "demands", demand_id, k=PAGE_MATCHES
+    )
     return render(
         request, "listing.html", lang, listing=demand, kind_label="demand", matches=matches
     )
