@@ -28,9 +28,9 @@ import numpy as np
 
 from techbridge.config import Settings
 from techbridge.matching import batch
-from techbridge.matching.embedders import CachedEmbedder, create_embedder
-from techbridge.matching.embedding_cache import EmbeddingCache
+from techbridge.matching.embedders import CachedEmbedder
 from techbridge.matching.engine import Engine, Scored
+from techbridge.matching.service import Indexes
 from techbridge.matching.store import new_engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -235,12 +235,10 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.shared / "data").is_dir():
         sys.exit(f"the benchmark needs the shared data sets: {args.shared / 'data'} not found")
-    settings = Settings()
-    model = create_embedder(settings.embedder)
-    embedder = CachedEmbedder(model, EmbeddingCache(settings.embedding_cache, model.dim))
+    embedder = Indexes(Settings()).embedder
     score = load_score(args.shared)
     report: dict[str, Any] = {
-        "embedder": model.id,
+        "embedder": embedder.id,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}",
         "date": time.strftime("%Y-%m-%d"),
         "sets": {},

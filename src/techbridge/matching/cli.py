@@ -14,8 +14,6 @@ from rich.table import Table
 from techbridge.cli_support import console, err_console, indexes, progress_bar, session_scope
 from techbridge.errors import Invalid
 from techbridge.matching import batch, service
-from techbridge.matching.embedders import CachedEmbedder, create_embedder
-from techbridge.matching.embedding_cache import EmbeddingCache
 from techbridge.matching.store import INDEX_KINDS, IndexKind, new_engine
 
 match_app = typer.Typer(help="Find counterparts: offers for a demand, demands for an offer.")
@@ -95,11 +93,9 @@ def match_batch(
     k: Annotated[int, typer.Option("--k", help="Results per query.", min=1, max=1000)] = 100,
 ) -> None:
     """Rank a corpus for every query with the default pipeline; the live data is untouched."""
-    settings = ctx.find_root().obj
     corpus_records = batch.read_corpus(corpus)
     query_records = batch.read_queries(queries)
-    model = create_embedder(settings.embedder)
-    embedder = CachedEmbedder(model, EmbeddingCache(settings.embedding_cache, model.dim))
+    embedder = indexes(ctx).embedder  # the installation's model and cache, not its indexes
     started = time.perf_counter()
     with progress_bar() as bar:
         building = bar.add_task("indexing corpus", total=len(corpus_records))
