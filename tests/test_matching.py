@@ -330,3 +330,16 @@ def test_match_batch_bad_input(
     assert result.exit_code == Invalid.exit_code
     assert message in " ".join(result.stderr.split())
     assert not out.exists()
+
+
+def test_filters_apply_inside_retrieval(settings: Settings, listings: dict[str, Any]) -> None:
+    tagged = {listings["offers"][n] for n, offer in enumerate(OFFERS) if offer[3] == ["H01M"]}
+    with unit_of_work(engine_for(settings.resolved_database_url)) as session:
+        result = service.search(
+            session,
+            listings["indexes"],
+            "battery recycling",
+            kinds=("offers",),
+            filters=catalog.ListingFilter(tag="H01M"),
+        )
+    assert {match.id for match in result.matches} == tagged

@@ -242,13 +242,9 @@ def list_demands(
     return paginate(session, _listing_query(Demand, filters), page, per_page)
 
 
-def offer_ids(session: Session, filters: ListingFilter) -> set[int]:
-    """Ids of the offers that pass the filters (for filtering inside retrieval)."""
-    return set(session.scalars(_listing_query(Offer, filters).with_only_columns(Offer.id)))
-
-
-def demand_ids(session: Session, filters: ListingFilter) -> set[int]:
-    return set(session.scalars(_listing_query(Demand, filters).with_only_columns(Demand.id)))
+def listing_ids(session: Session, model: type[Listing], filters: ListingFilter) -> set[int]:
+    """Ids of the offers or demands that pass the filters (for filtering inside retrieval)."""
+    return set(session.scalars(_listing_query(model, filters).with_only_columns(model.id)))
 
 
 def _get_listing(

@@ -267,9 +267,9 @@ def _ranked(
     if filters is not None and _constrains(filters):
         public = replace(filters, public_only=True)
         allowed = (
-            catalog.offer_ids(session, public)
+            catalog.listing_ids(session, Offer, public)
             if kind == "offers"
-            else catalog.demand_ids(session, public)
+            else catalog.listing_ids(session, Demand, public)
         )
     scored = indexes.engine(kind).search(query, k * 3, allowed=allowed)
     listings = _listings(session, kind, [hit.key for hit in scored])
