@@ -5,8 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# One OpenMP thread per process: spin-waiting threads make the embedder 10–30× slower
-# on a 2-core machine whenever anything else runs (see docs/benchmarks.md).
+# One OpenMP thread per process: on 2 cores, more threads only contend with other work
+# (measured in docs/benchmarks.md); build big indexes with one process per core instead.
 export OMP_NUM_THREADS ?= 1
 
 .PHONY: setup demo demo-data migrate test lint typecheck messages clean bench-match
