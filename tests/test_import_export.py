@@ -85,6 +85,7 @@ DEMANDS: list[dict[str, Any]] = [
         "tags": ["电池"],
         "source": "test-demands",
         "confidential": True,
+        "public_summary": "寻求电池材料技术",
     },
     {
         "id": "D3",
@@ -306,6 +307,7 @@ def test_export_without_all_is_public_only(env: dict[str, str], tmp_path: Path) 
     assert [json.loads(line)["id"] for line in offers.stdout.splitlines()] == ["CN1001A"]
     assert [json.loads(line)["id"] for line in demands.stdout.splitlines()] == ["D1"]
     assert "保密" not in demands.stdout  # the confidential demand's text never leaves
+    assert "寻求电池材料技术" not in demands.stdout  # a public export lists public demands
     assert "1 demands exported" in demands.stderr
 
 

@@ -31,6 +31,7 @@ from techbridge.web.app import create_app
 
 runner = CliRunner()
 SECRET = "绝密配方：石墨烯改性隔膜"
+REVEALED = "寻求电池隔膜材料技术，可联合开发"
 
 OFFERS = [
     ("一种锂离子电池回收方法", "从废旧锂电池中回收钴和锂的湿法冶金工艺。", "zh", ["H01M"]),
@@ -131,6 +132,20 @@ def listings(settings: Settings) -> dict[str, Any]:
             ),
             actor="t",
         ).id
+        ids["revealed"] = catalog.create_demand(
+            session,
+            DemandCreate(
+                title="保密项目：新一代固态电池",
+                description=f"{SECRET}。需要电池隔膜的改性工艺。",
+                lang="zh",
+                status="published",
+                confidential=True,
+                public_summary=REVEALED,
+                tags=["H01M"],
+                organisation_id=owner.id,
+            ),
+            actor="t",
+        ).id
     return ids
 
 
@@ -140,7 +155,8 @@ def test_publishing_indexes_and_withdrawing_removes(
     indexes: service.Indexes = listings["indexes"]
     offers = indexes.engine("offers")
     assert len(offers) == len(OFFERS)
-    assert len(indexes.engine("demands")) == 1  # the confidential demand is never indexed
+    # Of the confidential demands only the public summary that one of them has is indexed.
+    assert len(indexes.engine("demands")) == 2
     with unit_of_work(engine_for(settings.resolved_database_url)) as session:
         track(session, indexes)
         catalog.withdraw_offer(session, listings["offers"][0], actor="t")
@@ -181,6 +197,18 @@ def test_demand_finds_offers_across_languages_with_explanations(
     assert set(best.components) >= {"dense", "lexical", "tags"}
 
 
+def test_explanations_show_words_as_written_not_stems(
+    settings: Settings, listings: dict[str, Any]
+) -> None:
+    with unit_of_work(engine_for(settings.resolved_database_url)) as session:
+        result = service.search(
+            session, listings["indexes"], "recycling spent batteries", kinds=["offers"], k=1
+        )
+    explanation = result.matches[0].explanation
+    assert explanation is not None
+    assert "recycling" in explanation.shared_terms and "recycl" not in explanation.shared_terms
+
+
 def test_confidential_demand_is_for_its_owner_only(
     settings: Settings, listings: dict[str, Any]
 ) -> None:
@@ -204,6 +232,28 @@ def test_confidential_demand_is_for_its_owner_only(
     dumped = json.dumps([str(result) for result in seen], ensure_ascii=False)
     assert SECRET not in dumped and "石墨烯改性工艺" not in dumped
     assert all(m.id != listings["secret"] for r in seen for m in r.matches if m.kind == "demand")
+
+
+def test_supplier_sees_only_the_revealed_summary_of_a_confidential_demand(
+    settings: Settings, listings: dict[str, Any]
+) -> None:
+    graphene = listings["offers"][4]
+    with unit_of_work(engine_for(settings.resolved_database_url)) as session:
+        found = service.match_listing(session, listings["indexes"], "offers", graphene, k=5)
+    (match,) = [m for m in found.matches if m.id == listings["revealed"]]
+    assert match.confidential and match.title == REVEALED
+    assert match.explanation is not None and match.explanation.shared_tags == []
+    assert "tags" not in match.components and "recency" not in match.components
+    dumped = json.dumps(str(found), ensure_ascii=False)
+    assert SECRET not in dumped and "固态电池" not in dumped and "改性工艺" not in dumped
+    with TestClient(create_app(settings)) as client:
+        api = client.get(f"/api/v1/offers/{graphene}/matches").json()
+        page = client.get(f"/offers/{graphene}").text
+        assert client.get(f"/demands/{listings['revealed']}").status_code == 404
+    assert any(m["confidential"] and m["title"] == REVEALED for m in api["matches"])
+    assert REVEALED in page and f'href="/demands/{listings["revealed"]}"' not in page
+    for text in (json.dumps(api, ensure_ascii=False), page):
+        assert SECRET not in text and "固态电池" not in text
 
 
 @pytest.mark.parametrize("query", ["", "   \n", "！？。…", "😀🚀", "x" * 1_000_000])
@@ -234,7 +284,7 @@ def test_rebuild_from_the_database(settings: Settings, listings: dict[str, Any])
     indexes = service.Indexes(settings)
     with unit_of_work(engine_for(settings.resolved_database_url)) as session:
         counts = indexes.rebuild(session)
-    assert counts == {"offers": len(OFFERS), "demands": 1}
+    assert counts == {"offers": len(OFFERS), "demands": 2}
 
 
 # --- API ----------------------------------------------------------------------------------

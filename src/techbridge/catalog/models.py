@@ -118,6 +118,9 @@ class Demand(_Listing, Base):
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     deadline: Mapped[date | None] = mapped_column(Date)
     confidential: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    # What the demander chose to reveal of a confidential demand (公开摘要); without it, others
+    # see nothing of the demand at all.
+    public_summary: Mapped[str | None] = mapped_column(Text)
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
 
     organisation: Mapped[Organisation | None] = relationship()

@@ -40,6 +40,7 @@ Lang = Literal["zh", "en"]
 
 MAX_TITLE = 1_000
 MAX_TEXT = 100_000
+MAX_SUMMARY = 2_000  # a confidential demand's public summary: a paragraph, not a second description
 MAX_TAGS = 100
 MAX_FEN = 10**15  # 10 trillion yuan: far above any real deal, far below BIGINT's limit
 
@@ -85,6 +86,7 @@ def _length(low: int, high: int) -> StringConstraints:
 
 Title = Annotated[str, _length(1, MAX_TITLE), Clean]
 LongText = Annotated[str, _length(0, MAX_TEXT), Clean]
+Summary = Annotated[str, _length(1, MAX_SUMMARY), Clean]
 Name = Annotated[str, _length(1, 300), Clean]
 Tag = Annotated[str, _length(1, 200), Clean]
 ExternalId = Annotated[str, _length(1, 200), Clean]
@@ -167,6 +169,7 @@ class _DemandFields(BaseModel):
     currency: Currency = "CNY"
     deadline: dt.date | None = None
     confidential: bool = False
+    public_summary: Summary | None = None
 
     @model_validator(mode="after")
     def _budget_ordered(self) -> Self:
@@ -216,6 +219,7 @@ class DemandUpdate(_Input):
     budget_max_fen: Fen | None = None
     deadline: dt.date | None = None
     confidential: bool | None = None
+    public_summary: Summary | None = None
     status: ListingStatus | None = None
     organisation_id: int | None = None
 
@@ -314,6 +318,7 @@ class DemandRead(_Output):
     currency: str
     deadline: dt.date | None
     confidential: bool
+    public_summary: str | None
     status: str
     organisation_id: int | None
     listed_on: dt.date | None

@@ -262,6 +262,14 @@ def is_public(listing: Offer | Demand) -> bool:
     return listing.status == "published" and not getattr(listing, "confidential", False)
 
 
+def revealed_summary(listing: Offer | Demand) -> str | None:
+    """All that others may see of a published confidential demand: the summary its owner
+    chose to reveal, if any. None for every other listing."""
+    if listing.status != "published" or not getattr(listing, "confidential", False):
+        return None
+    return getattr(listing, "public_summary", None) or None
+
+
 def get_offer(session: Session, offer_id: int, *, public_only: bool = False) -> Offer:
     return _get_listing(session, Offer, offer_id, public_only=public_only)
 

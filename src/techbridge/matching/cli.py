@@ -37,7 +37,7 @@ def _show(result: service.MatchList, as_json: bool) -> None:
             reasons += [f"#{tag}" for tag in why.shared_tags[:3]]
         table.add_row(
             str(rank),
-            match.kind,
+            "demand (confidential)" if match.confidential else match.kind,
             str(match.id),
             f"{match.score:.3f}",
             match.title[:60],

@@ -5,6 +5,7 @@ caller that passes a redacted text can never leak the hidden one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,10 +28,10 @@ class Explanation:
     components: dict[str, float] = field(default_factory=dict)
 
 
-def key_terms(engine: Engine, tokens: list[str], limit: int) -> list[str]:
+def key_terms(engine: Engine, terms: Iterable[str], limit: int) -> list[str]:
     """Distinct terms by weight (IDF), dropping parts of a longer kept term (电池 in 锂电池)."""
     kept: list[str] = []
-    for term in sorted(set(tokens), key=lambda t: (-engine.lexical.idf(t), -len(t), t)):
+    for term in sorted(set(terms), key=lambda t: (-engine.lexical.idf(t), -len(t), t)):
         if len(term) < 2 and not term.isascii():
             continue  # single Chinese characters carry little meaning alone
         if any(term in longer for longer in kept):
@@ -41,49 +42,66 @@ def key_terms(engine: Engine, tokens: list[str], limit: int) -> list[str]:
     return kept
 
 
-def explain(
-    engine: Engine,
-    query_text: str,
-    match_text: str,
-    *,
-    shared_tags: list[str],
-    components: dict[str, float],
-) -> Explanation:
-    tokeniser = engine.tokeniser
-    query_tokens, match_tokens = tokeniser.tokens(query_text), tokeniser.tokens(match_text)
-    shared = key_terms(engine, [t for t in query_tokens if t in set(match_tokens)], MAX_TERMS)
-    explanation = Explanation(
-        shared_terms=shared,
-        shared_tags=shared_tags,
-        components={name: round(value, 4) for name, value in components.items()},
-    )
-    if detect_language(query_text) != detect_language(match_text):
-        explanation.term_pairs = _term_pairs(
-            engine, key_terms(engine, query_tokens, 6), key_terms(engine, match_tokens, 16)
+class _Side:
+    """One text's terms (with the words as written), language and sentences."""
+
+    def __init__(self, engine: Engine, text: str) -> None:
+        self.written: dict[str, str] = {}
+        for term, word in engine.tokeniser.terms(text):
+            self.written.setdefault(term, word)
+        self.language = detect_language(text)
+        self.sentences = [s[:SENTENCE_CHARS] for s in sentences(text)[:MAX_SENTENCES]]
+
+    def words(self, terms: list[str]) -> list[str]:
+        return [self.written[term] for term in terms]
+
+
+class Explainer:
+    """Explains many matches for one query; the query is analysed and embedded once."""
+
+    def __init__(self, engine: Engine, query_text: str) -> None:
+        self.engine = engine
+        self.query = _Side(engine, query_text)
+        self.query_terms = key_terms(engine, self.query.written, 6)
+        self._term_vectors = self._embed(self.query.words(self.query_terms))
+        self._sentence_vectors = self._embed(self.query.sentences)
+
+    def explain(
+        self, match_text: str, *, shared_tags: list[str], components: dict[str, float]
+    ) -> Explanation:
+        match = _Side(self.engine, match_text)
+        shared = key_terms(self.engine, self.query.written.keys() & match.written.keys(), MAX_TERMS)
+        explanation = Explanation(
+            shared_terms=match.words(shared),
+            shared_tags=shared_tags,
+            components={name: round(value, 4) for name, value in components.items()},
         )
-    explanation.sentence_pair = _closest_sentences(engine, query_text, match_text)
-    return explanation
+        if self.query.language != match.language:
+            explanation.term_pairs = self._term_pairs(
+                match.words(key_terms(self.engine, match.written, 16))
+            )
+        explanation.sentence_pair = self._closest_sentences(match.sentences)
+        return explanation
 
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        return self.engine.embedder.embed(texts, "query") if texts else np.empty((0, 0))
 
-def _term_pairs(engine: Engine, left: list[str], right: list[str]) -> list[tuple[str, str]]:
-    if not left or not right:
-        return []
-    vectors = engine.embedder.embed(left + right, "query")
-    similarity = vectors[: len(left)] @ vectors[len(left) :].T
-    pairs = []
-    for row, term in enumerate(left):
-        column = int(np.argmax(similarity[row]))
-        if similarity[row, column] >= TERM_PAIR_MIN_COSINE:
-            pairs.append((float(similarity[row, column]), term, right[column]))
-    return [(a, b) for _, a, b in sorted(pairs, reverse=True)[:MAX_TERMS]]
+    def _term_pairs(self, words: list[str]) -> list[tuple[str, str]]:
+        if not self.query_terms or not words:
+            return []
+        similarity = self._term_vectors @ self._embed(words).T
+        left = self.query.words(self.query_terms)
+        pairs = []
+        for row, term in enumerate(left):
+            column = int(np.argmax(similarity[row]))
+            if similarity[row, column] >= TERM_PAIR_MIN_COSINE:
+                pairs.append((float(similarity[row, column]), term, words[column]))
+        return [(a, b) for _, a, b in sorted(pairs, reverse=True)[:MAX_TERMS]]
 
-
-def _closest_sentences(engine: Engine, left_text: str, right_text: str) -> tuple[str, str] | None:
-    left = [s[:SENTENCE_CHARS] for s in sentences(left_text)[:MAX_SENTENCES]]
-    right = [s[:SENTENCE_CHARS] for s in sentences(right_text)[:MAX_SENTENCES]]
-    if not left or not right:
-        return None
-    vectors = engine.embedder.embed(left + right, "query")
-    similarity = vectors[: len(left)] @ vectors[len(left) :].T
-    row, column = np.unravel_index(int(np.argmax(similarity)), similarity.shape)
-    return left[row], right[column]
+    def _closest_sentences(self, right: list[str]) -> tuple[str, str] | None:
+        left = self.query.sentences
+        if not left or not right:
+            return None
+        similarity = self._sentence_vectors @ self._embed(right).T
+        row, column = np.unravel_index(int(np.argmax(similarity)), similarity.shape)
+        return left[row], right[column]

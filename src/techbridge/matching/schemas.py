@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ExplanationOut(BaseModel):
@@ -27,6 +27,10 @@ class MatchOut(BaseModel):
     score: float
     components: dict[str, float]
     explanation: ExplanationOut | None
+    confidential: bool = Field(
+        description="A confidential demand: `title` is the summary its owner chose to reveal, "
+        "and its page is not public."
+    )
 
 
 class MatchListOut(BaseModel):

@@ -1,8 +1,9 @@
 """Matching as the rest of the platform uses it: demand → offers, offer → demands, search,
 index rebuild and sync, with confidentiality decided here once.
 
-Confidentiality (保密需求): the demands index holds only what others may see, so a
-confidential demand is never indexed and can never be found, ranked or quoted for anyone
+Confidentiality (保密需求): the demands index holds only what others may see. Of a
+confidential demand that is its public summary, if its owner wrote one, and nothing else: no
+title, description, tags, organisation or budget is indexed, ranked on or quoted for anyone
 else. Its owner (and platform staff) can match it: its full text is then the query, and the
 explanations it produces are shown only to that viewer.
 """
@@ -26,7 +27,7 @@ from techbridge.matching import store
 from techbridge.matching.embedders import CachedEmbedder, create_embedder
 from techbridge.matching.embedding_cache import EmbeddingCache
 from techbridge.matching.engine import Engine, Query
-from techbridge.matching.explain import Explanation, explain
+from techbridge.matching.explain import Explainer, Explanation
 from techbridge.matching.rerank import Signals, shared_tags, structured_bonus
 from techbridge.matching.store import INDEX_KINDS, IndexKind
 from techbridge.matching.text import is_meaningful, listing_text
@@ -61,6 +62,7 @@ class Match:
     score: float
     components: dict[str, float]
     explanation: Explanation | None = None
+    confidential: bool = False  # a confidential demand: ``title`` is its public summary
 
 
 @dataclass
@@ -71,9 +73,10 @@ class MatchList:
 
 def indexed_text(listing: Offer | Demand) -> str | None:
     """What the index holds for a listing: its public text with translations (so the other
-    language finds it too), or None when nothing of it is public."""
+    language finds it too), a confidential demand's public summary, or None when nothing of
+    it is public."""
     if not catalog.is_public(listing):
-        return None
+        return catalog.revealed_summary(listing)
     if isinstance(listing, Offer):
         parts = [listing.abstract, listing.title_translation, listing.abstract_translation]
     else:
@@ -277,22 +280,29 @@ def _ranked(
     ranked: Ranked = []
     for hit in scored:
         listing = listings.get(hit.key)
-        if listing is None or not catalog.is_public(listing):
+        if listing is None or indexed_text(listing) is None:
             continue  # the index lags a change that is not yet synced
-        candidate = _signals(listing)
+        summary = catalog.revealed_summary(listing)
+        # A confidential demand's tags, region and dates are not for others to rank on.
+        candidate = Signals() if summary else _signals(listing)
         bonus = structured_bonus(signals, candidate, today)
         match = Match(
             kind="offer" if kind == "offers" else "demand",
             id=listing.id,
-            title=listing.title,
+            title=_headline(summary) if summary else listing.title,
             lang=listing.lang,
             score=hit.score + sum(bonus.values()),
             components={"dense": hit.dense, "lexical": hit.lexical, **bonus},
             explanation=Explanation(shared_tags=shared_tags(signals.tags, candidate.tags)),
+            confidential=summary is not None,
         )
         ranked.append((match, listing))
     ranked.sort(key=lambda pair: -pair[0].score)
     return ranked[:k]
+
+
+def _headline(summary: str, limit: int = 120) -> str:
+    return summary if len(summary) <= limit else summary[: limit - 1] + "…"
 
 
 def _constrains(filters: catalog.ListingFilter) -> bool:
@@ -302,12 +312,15 @@ def _constrains(filters: catalog.ListingFilter) -> bool:
 
 def _explain(indexes: Indexes, text: str, ranked: Ranked) -> None:
     """Explain against each match's public text only (never a confidential one)."""
+    explainers: dict[IndexKind, Explainer] = {}
     for match, listing in ranked:
         public_text = indexed_text(listing)
         if public_text is None:
             continue
         kind: IndexKind = "offers" if match.kind == "offer" else "demands"
+        if kind not in explainers:
+            explainers[kind] = Explainer(indexes.engine(kind), text)
         tags = match.explanation.shared_tags if match.explanation else []
-        match.explanation = explain(
-            indexes.engine(kind), text, public_text, shared_tags=tags, components=match.components
+        match.explanation = explainers[kind].explain(
+            public_text, shared_tags=tags, components=match.components
         )

@@ -53,14 +53,19 @@ class Tokeniser:
     id = f"mixed-jieba{jieba.__version__}-snowball-en-1"
 
     def tokens(self, text: str) -> list[str]:
-        out: list[str] = []
+        return [term for term, _ in self.terms(text)]
+
+    def terms(self, text: str) -> list[tuple[str, str]]:
+        """(index term, the word as written) pairs, so explanations can show "batteries"
+        where the index holds "batteri"."""
+        out: list[tuple[str, str]] = []
         for run in RUNS.findall(to_simplified(text).lower()):
             if CJK_RUN.fullmatch(run):
                 out.extend(
-                    word
+                    (word, word)
                     for word in _segmenter().lcut_for_search(run)
                     if word not in CHINESE_STOP_WORDS
                 )
             elif run not in ENGLISH_STOP_WORDS:
-                out.append(_stemmer().stemWord(run))
+                out.append((_stemmer().stemWord(run), run))
         return out
