@@ -191,7 +191,19 @@ def scale_run(
     )
     result["documents"] = len(engine)
     result["index_only_build_s"] = round(build_s, 1)
+    result["hnsw_recall_at_100"] = round(hnsw_recall(engine, queries), 4)
+    log(f"scale: HNSW recall@100 against an exact scan {result['hnsw_recall_at_100']}")
     return result
+
+
+def hnsw_recall(engine: Engine, queries: list[batch.CorpusRecord]) -> float:
+    """Share of the exact top 100 that the graph search finds: what approximation costs."""
+    found = []
+    for query in engine.prepare([record.title for record in queries]):
+        exact = {key for key, _ in engine.vectors.search(query.vector, 100, exact=True)}
+        graph = {key for key, _ in engine.vectors.search(query.vector, 100, exact=False)}
+        found.append(len(exact & graph) / len(exact))
+    return statistics.mean(found)
 
 
 def markdown(report: dict[str, Any]) -> str:

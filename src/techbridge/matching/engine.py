@@ -1,8 +1,16 @@
 """The matching pipeline: lexical and dense retrieval, feedback, fusion, in one place.
 
     candidates = BM25 top N ∪ dense top N               (filters applied inside both)
+    dense      = cosine(query, doc), blended with the cosines of the doc's nearest fellow
+                 candidates (the cluster hypothesis: a document whose neighbours also match
+                 the query is more likely on topic than a lone look-alike)
     feedback   = query vector moved toward its best first-pass documents (dense Rocchio)
-    score      = cosine(feedback query, doc) + w × lexical share      (see ``fusion``)
+    score      = dense(feedback query, doc) + w × lexical share      (see ``fusion``)
+
+Neighbours and feedback help most when many documents answer a query (same-field patents)
+and can only hurt when one clearly stands out (a translation of the query). Both are
+therefore scaled down by the first pass's clarity: the gap between the best cosine and the
+next few, relative to ``clarity_gap`` (see ``ambiguity``).
 
 Structured signals (tags, readiness, region, recency) are added afterwards by ``rerank``;
 the engine ranks text only, which is what ``match batch`` evaluates.
@@ -28,6 +36,9 @@ class PipelineSettings:
     lexical_weight: float = 0.05
     feedback_documents: int = 5
     feedback_weight: float = 0.5
+    neighbours: int = 10
+    neighbour_weight: float = 2.0
+    clarity_gap: float = 0.02  # in cosine units of the default embedder (e5 cosines bunch up)
 
 
 @dataclass
@@ -36,7 +47,8 @@ class Scored:
 
     key: int
     score: float
-    dense: float = 0.0
+    dense: float = 0.0  # cosine with the (feedback) query
+    neighbours: float = 0.0  # mean cosine of the document's nearest fellow candidates
     lexical: float = 0.0  # share of the query's BM25 ceiling, 0–1
     bm25: float = 0.0
 
@@ -46,6 +58,15 @@ class Query:
     text: str
     tokens: list[str]
     vector: np.ndarray
+
+
+def ambiguity(cosines: np.ndarray, clarity_gap: float, runners_up: int = 5) -> float:
+    """1 when the best cosine does not stand out from the next ``runners_up``, falling to 0
+    as the gap reaches ``clarity_gap``."""
+    if len(cosines) < 2 or clarity_gap <= 0:
+        return 1.0
+    top = np.sort(cosines)[::-1][: runners_up + 1]
+    return float(np.clip(1 - (top[0] - top[1:].mean()) / clarity_gap, 0.0, 1.0))
 
 
 class _LexicalEvidence:
@@ -144,31 +165,50 @@ class Engine:
         keys -= excluded
         if not keys:
             return []
-        first = self._score(lexical, query.vector, sorted(keys))
-        if settings.feedback_documents and settings.feedback_weight:
+        ordered = sorted(keys)
+        vectors = self._unit(self.vectors.vectors(ordered))
+        first = self._score(lexical, query.vector, ordered, vectors)
+        feedback = settings.feedback_weight * ambiguity(
+            np.array([s.dense for s in first]), settings.clarity_gap
+        )
+        if settings.feedback_documents and feedback:
             best = [s.key for s in first[: settings.feedback_documents]]
-            moved = query.vector + settings.feedback_weight * self._unit(
-                self.vectors.vectors(best)
-            ).mean(axis=0)
+            moved = query.vector + feedback * self._unit(self.vectors.vectors(best)).mean(axis=0)
             moved /= np.linalg.norm(moved)
             more = {key for key, _ in self.dense_ranking(query, n, allowed, moved)} - excluded
-            first = self._score(lexical, moved, sorted(keys | more))
+            if more - keys:
+                ordered = sorted(keys | more)
+                vectors = self._unit(self.vectors.vectors(ordered))
+            first = self._score(lexical, moved, ordered, vectors)
         return first[:k]
 
     def _score(
-        self, lexical: _LexicalEvidence, vector: np.ndarray, keys: list[int]
+        self, lexical: _LexicalEvidence, query: np.ndarray, keys: list[int], vectors: np.ndarray
     ) -> list[Scored]:
-        dense = self._unit(self.vectors.vectors(keys)) @ vector
+        settings = self.settings
+        cosines = vectors @ query
+        neighbours = np.zeros_like(cosines)
+        weight = settings.neighbour_weight * ambiguity(cosines, settings.clarity_gap)
+        count = min(settings.neighbours, len(keys) - 1)
+        if weight and count > 0:
+            similarity = vectors @ vectors.T
+            np.fill_diagonal(similarity, -np.inf)
+            nearest = np.argpartition(-similarity, count - 1, axis=1)[:, :count]
+            neighbours = cosines[nearest].mean(axis=1)
+        dense = (cosines + weight * neighbours) / (1 + weight)
         out = []
-        for key, cosine in zip(keys, dense.tolist(), strict=True):
+        for key, cosine, near, blended in zip(
+            keys, cosines.tolist(), neighbours.tolist(), dense.tolist(), strict=True
+        ):
             slot = self.lexical.slot_of.get(key)
             raw = float(lexical.scores[slot]) if slot is not None else 0.0
             share = raw / lexical.ceiling
             out.append(
                 Scored(
                     key,
-                    weighted_score(cosine, share, self.settings.lexical_weight),
+                    weighted_score(blended, share, settings.lexical_weight),
                     dense=cosine,
+                    neighbours=near,
                     lexical=share,
                     bm25=raw,
                 )

@@ -292,7 +292,12 @@ def _ranked(
             title=_headline(summary) if summary else listing.title,
             lang=listing.lang,
             score=hit.score + sum(bonus.values()),
-            components={"dense": hit.dense, "lexical": hit.lexical, **bonus},
+            components={
+                "dense": hit.dense,
+                "neighbours": hit.neighbours,
+                "lexical": hit.lexical,
+                **bonus,
+            },
             explanation=Explanation(shared_tags=shared_tags(signals.tags, candidate.tags)),
             confidential=summary is not None,
         )

@@ -16,7 +16,9 @@ from usearch.index import Index
 
 DEFAULT_QUANTISATION = "f16"
 EXPANSION_SEARCH = 256
-CONNECTIVITY = 32
+# 16 links per node: the graph costs ~150 bytes per listing instead of ~280 at 32, inside the
+# 1.5 KB budget with the f16 vector; the wide expansion keeps recall (see docs/benchmarks.md).
+CONNECTIVITY = 16
 # Below this size an exact scan costs a few milliseconds and never misses: HNSW with default
 # settings lost 13 points of Recall@100 on 10k CSL abstracts (e5 vectors crowd together).
 EXACT_UP_TO = 50_000
@@ -60,17 +62,22 @@ class VectorIndex:
         return np.asarray(found, dtype=np.float32).reshape(len(keys), self.dim)
 
     def search(
-        self, query: np.ndarray, k: int, allowed: Callable[[int], bool] | None = None
+        self,
+        query: np.ndarray,
+        k: int,
+        allowed: Callable[[int], bool] | None = None,
+        exact: bool | None = None,
     ) -> list[tuple[int, float]]:
-        """Top ``k`` (key, cosine similarity), only keys that ``allowed`` accepts."""
+        """Top ``k`` (key, cosine similarity), only keys that ``allowed`` accepts; ``exact``
+        forces a full scan or the graph (default: a scan up to ``EXACT_UP_TO`` listings)."""
         size = len(self._index)
+        if exact is None:
+            exact = size <= EXACT_UP_TO
         if not size or k <= 0:
             return []
         count = min(size, k if allowed is None else 4 * k)
         while True:
-            matches = self._index.search(
-                np.asarray(query, dtype=np.float32), count, exact=size <= EXACT_UP_TO
-            )
+            matches = self._index.search(np.asarray(query, dtype=np.float32), count, exact=exact)
             hits = [
                 (int(key), 1.0 - float(distance))
                 for key, distance in zip(matches.keys, matches.distances, strict=True)
@@ -81,7 +88,9 @@ class VectorIndex:
             count = min(size, count * 4)
 
     def nbytes(self) -> int:
-        return int(self._index.memory_usage)
+        """Bytes of the vectors and graph themselves (``memory_usage`` adds spare capacity that
+        the arena reserves ahead of growth)."""
+        return int(self._index.serialized_length)
 
     def save(self, path: Path) -> None:
         self._index.save(str(path))

@@ -59,6 +59,7 @@ CODE_LABELS = (
     # score components of a match
     N_("dense"),
     N_("lexical"),
+    N_("neighbours"),
     N_("tags"),
     N_("district"),
     N_("readiness"),
