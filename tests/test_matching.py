@@ -19,6 +19,8 @@ from techbridge.config import Settings
 from techbridge.db import engine_for, unit_of_work
 from techbridge.errors import Conflict, Invalid, NotFound
 from techbridge.matching import service, store
+from techbridge.matching.embedders import CachedEmbedder, create_embedder
+from techbridge.matching.engine import Engine, PipelineSettings, Query, ambiguity
 from techbridge.matching.lexical import LexicalIndex
 from techbridge.matching.sync import track
 from techbridge.matching.tokenize import Tokeniser
@@ -85,6 +87,53 @@ def test_tokeniser_handles_both_languages_and_traditional_chinese() -> None:
 
 
 # --- service ------------------------------------------------------------------------------
+
+
+# --- fusion -------------------------------------------------------------------------------
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+
+def _toward(query: np.ndarray, cosine: float, direction: np.ndarray) -> np.ndarray:
+    """A unit vector at ``cosine`` to ``query`` (both unit, ``direction`` orthogonal to it)."""
+    return _unit(cosine * query + np.sqrt(1 - cosine**2) * direction)
+
+
+def test_neighbours_lift_a_document_whose_neighbours_agree_only_when_the_query_is_ambiguous() -> (
+    None
+):
+    embedder = CachedEmbedder(create_embedder(), None)  # vectors are given: it never runs
+    dim = embedder.dim
+    basis = np.eye(dim, dtype=np.float32)
+    query = basis[0]
+    # The single best cosine, but its nearest fellows match the query poorly ...
+    lone = _toward(query, 0.86, basis[3])
+    strays = [_toward(query, 0.70, _unit(basis[3] + 0.3 * basis[40 + n])) for n in range(12)]
+    # ... while these, a little lower each, have each other: all match the query well.
+    cluster = _unit(basis[1] + basis[2])
+    members = [
+        _toward(query, 0.855 - 0.0005 * n, _unit(cluster + 0.2 * basis[10 + n])) for n in range(12)
+    ]
+    vectors = np.stack([lone, *members, *strays])
+
+    def ranking(clarity_gap: float) -> list[int]:
+        engine = Engine(embedder, settings=PipelineSettings(clarity_gap=clarity_gap))
+        engine.add([(key, f"doc {key}") for key in range(len(vectors))], vectors=vectors)
+        return [hit.key for hit in engine.search(Query("q", [], query), 3)]
+
+    # The top cosines are within 0.01 of each other: ambiguous, so the cluster wins.
+    assert ranking(clarity_gap=0.05)[0] == 1
+    # Same cosines judged clear (the gap exceeds clarity_gap): plain cosine order.
+    assert ranking(clarity_gap=0.001)[0] == 0
+
+
+def test_ambiguity_falls_with_the_gap_between_the_best_and_the_rest() -> None:
+    assert ambiguity(np.array([0.9, 0.9, 0.9, 0.9]), 0.02) == 1.0
+    assert ambiguity(np.array([0.95, 0.9, 0.9, 0.9]), 0.02) == 0.0
+    assert ambiguity(np.array([0.91, 0.9, 0.9, 0.9]), 0.02) == pytest.approx(0.5)
+    assert ambiguity(np.array([0.9]), 0.02) == 1.0
 
 
 @pytest.fixture

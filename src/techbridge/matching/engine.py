@@ -1,16 +1,17 @@
-"""The matching pipeline: lexical and dense retrieval, feedback, fusion, in one place.
+"""The matching pipeline: lexical and dense retrieval, neighbour blending, fusion, in one place.
 
     candidates = BM25 top N ∪ dense top N               (filters applied inside both)
     dense      = cosine(query, doc), blended with the cosines of the doc's nearest fellow
                  candidates (the cluster hypothesis: a document whose neighbours also match
                  the query is more likely on topic than a lone look-alike)
-    feedback   = query vector moved toward its best first-pass documents (dense Rocchio)
-    score      = dense(feedback query, doc) + w × lexical share      (see ``fusion``)
+    score      = dense + w × lexical share                        (see ``fusion``)
 
-Neighbours and feedback help most when many documents answer a query (same-field patents)
-and can only hurt when one clearly stands out (a translation of the query). Both are
-therefore scaled down by the first pass's clarity: the gap between the best cosine and the
-next few, relative to ``clarity_gap`` (see ``ambiguity``).
+Neighbours help when many documents answer a query (same-field patents) and can only hurt
+when one clearly stands out (a translation of the query), so their weight falls with the
+clarity of the cosines: the gap between the best and the next few, relative to
+``clarity_gap`` (see ``ambiguity``). Dense pseudo-relevance feedback (Rocchio) was measured
+too and dropped: it gained on patents what it lost on single-answer queries, at the price
+of a second vector search (docs/benchmarks.md).
 
 Structured signals (tags, readiness, region, recency) are added afterwards by ``rerank``;
 the engine ranks text only, which is what ``match batch`` evaluates.
@@ -33,12 +34,10 @@ from techbridge.matching.vectors import DEFAULT_QUANTISATION, VectorIndex
 @dataclass(frozen=True)
 class PipelineSettings:
     candidates: int = 200
-    lexical_weight: float = 0.05
-    feedback_documents: int = 5
-    feedback_weight: float = 0.5
+    lexical_weight: float = 0.1
     neighbours: int = 10
-    neighbour_weight: float = 2.0
-    clarity_gap: float = 0.02  # in cosine units of the default embedder (e5 cosines bunch up)
+    neighbour_weight: float = 1.0
+    clarity_gap: float = 0.015  # in cosine units of the default embedder (e5 cosines bunch up)
 
 
 @dataclass
@@ -47,7 +46,7 @@ class Scored:
 
     key: int
     score: float
-    dense: float = 0.0  # cosine with the (feedback) query
+    dense: float = 0.0  # cosine with the query
     neighbours: float = 0.0  # mean cosine of the document's nearest fellow candidates
     lexical: float = 0.0  # share of the query's BM25 ceiling, 0–1
     bm25: float = 0.0
@@ -130,14 +129,10 @@ class Engine:
         return self.lexical.search(query.tokens, k, self._slot_mask(allowed))
 
     def dense_ranking(
-        self,
-        query: Query,
-        k: int,
-        allowed: set[int] | None = None,
-        vector: np.ndarray | None = None,
+        self, query: Query, k: int, allowed: set[int] | None = None
     ) -> list[tuple[int, float]]:
         predicate = None if allowed is None else allowed.__contains__
-        return self.vectors.search(query.vector if vector is None else vector, k, predicate)
+        return self.vectors.search(query.vector, k, predicate)
 
     def rrf(self, query: Query, k: int, allowed: set[int] | None = None) -> list[Scored]:
         n = self.settings.candidates
@@ -153,39 +148,23 @@ class Engine:
     def search(
         self, query: Query, k: int, allowed: set[int] | None = None, exclude: Iterable[int] = ()
     ) -> list[Scored]:
-        """The full pipeline: hybrid candidates, dense feedback, weighted fusion."""
+        """The full pipeline: hybrid candidates, neighbour-blended cosines, weighted fusion."""
         settings = self.settings
         excluded = set(exclude)
         n = settings.candidates + len(excluded)
         # BM25 over the whole index is the costly lexical step: done once, then reused for the
-        # candidate list and for scoring both passes.
+        # candidate list and for scoring.
         lexical = _LexicalEvidence(self.lexical, query.tokens)
         keys = {key for key, _ in self.lexical.top(lexical.scores, n, self._slot_mask(allowed))}
         keys |= {key for key, _ in self.dense_ranking(query, n, allowed)}
         keys -= excluded
         if not keys:
             return []
-        ordered = sorted(keys)
-        vectors = self._unit(self.vectors.vectors(ordered))
-        first = self._score(lexical, query.vector, ordered, vectors)
-        feedback = settings.feedback_weight * ambiguity(
-            np.array([s.dense for s in first]), settings.clarity_gap
-        )
-        if settings.feedback_documents and feedback:
-            best = [s.key for s in first[: settings.feedback_documents]]
-            moved = query.vector + feedback * self._unit(self.vectors.vectors(best)).mean(axis=0)
-            moved /= np.linalg.norm(moved)
-            more = {key for key, _ in self.dense_ranking(query, n, allowed, moved)} - excluded
-            if more - keys:
-                ordered = sorted(keys | more)
-                vectors = self._unit(self.vectors.vectors(ordered))
-            first = self._score(lexical, moved, ordered, vectors)
-        return first[:k]
+        return self._score(lexical, query.vector, sorted(keys))[:k]
 
-    def _score(
-        self, lexical: _LexicalEvidence, query: np.ndarray, keys: list[int], vectors: np.ndarray
-    ) -> list[Scored]:
+    def _score(self, lexical: _LexicalEvidence, query: np.ndarray, keys: list[int]) -> list[Scored]:
         settings = self.settings
+        vectors = self._unit(self.vectors.vectors(keys))
         cosines = vectors @ query
         neighbours = np.zeros_like(cosines)
         weight = settings.neighbour_weight * ambiguity(cosines, settings.clarity_gap)

@@ -55,7 +55,7 @@ class VectorIndex:
         return bool(self._index.remove(key)) if key in self._index else False
 
     def vectors(self, keys: list[int]) -> np.ndarray:
-        """Stored (dequantised) vectors, e.g. for pseudo-relevance feedback."""
+        """Stored (dequantised) vectors, e.g. to compare candidates with each other."""
         if not keys:
             return np.zeros((0, self.dim), dtype=np.float32)
         found = self._index.get(np.asarray(keys, dtype=np.uint64), dtype="f32")
