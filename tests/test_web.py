@@ -242,6 +242,14 @@ def test_home_is_chinese_by_default_and_english_on_request(
     assert "最新技术供给" in client.get("/").text
 
 
+def test_every_asset_a_page_links_is_served(client: TestClient) -> None:
+    page = client.get("/").text
+    assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', page)
+    assert any(a.endswith(".css") for a in assets) and any(a.endswith(".svg") for a in assets)
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+
+
 def test_home_never_shows_hidden_listings(client: TestClient, seed: Session) -> None:
     publish(seed)
     page = client.get("/").text
