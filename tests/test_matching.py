@@ -22,6 +22,7 @@ from techbridge.matching import service, store
 from techbridge.matching.embedders import CachedEmbedder, create_embedder
 from techbridge.matching.engine import Engine, PipelineSettings, Query, ambiguity
 from techbridge.matching.lexical import LexicalIndex
+from techbridge.matching.lexicon import default_lexicon
 from techbridge.matching.sync import track
 from techbridge.matching.tokenize import Tokeniser
 
@@ -256,6 +257,19 @@ def test_explanations_show_words_as_written_not_stems(
     explanation = result.matches[0].explanation
     assert explanation is not None
     assert "recycling" in explanation.shared_terms and "recycl" not in explanation.shared_terms
+
+
+def test_dictionary_lets_a_chinese_query_match_english_words(
+    settings: Settings, listings: dict[str, Any]
+) -> None:
+    lexicon = default_lexicon()
+    assert "batteri" in lexicon.translate(["电池"]) and "电池" in lexicon.translate(["batteri"])
+    with unit_of_work(engine_for(settings.resolved_database_url)) as session:
+        result = service.search(session, listings["indexes"], "废旧电池回收", kinds=["offers"], k=5)
+    (english,) = [m for m in result.matches if m.title.startswith("Lithium-ion")]
+    assert english.components["lexical"] > 0  # BM25 found it by "battery" and "recycling"
+    assert english.explanation is not None
+    assert ("电池", "battery") in english.explanation.term_pairs
 
 
 def test_confidential_demand_is_for_its_owner_only(

@@ -20,13 +20,14 @@ the engine ranks text only, which is what ``match batch`` evaluates.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from techbridge.matching.embedders import CachedEmbedder
 from techbridge.matching.fusion import reciprocal_rank_fusion, weighted_score
 from techbridge.matching.lexical import LexicalIndex
+from techbridge.matching.lexicon import Lexicon
 from techbridge.matching.tokenize import Tokeniser
 from techbridge.matching.vectors import DEFAULT_QUANTISATION, VectorIndex
 
@@ -48,8 +49,7 @@ class Scored:
     score: float
     dense: float = 0.0  # cosine with the query
     neighbours: float = 0.0  # mean cosine of the document's nearest fellow candidates
-    lexical: float = 0.0  # share of the query's BM25 ceiling, 0–1
-    bm25: float = 0.0
+    lexical: float = 0.0  # share of the query's BM25 ceiling, 0–1 (see _LexicalEvidence)
 
 
 @dataclass
@@ -57,6 +57,7 @@ class Query:
     text: str
     tokens: list[str]
     vector: np.ndarray
+    translated: list[str] = field(default_factory=list)  # tokens in the other language
 
 
 def ambiguity(cosines: np.ndarray, clarity_gap: float, runners_up: int = 5) -> float:
@@ -69,11 +70,18 @@ def ambiguity(cosines: np.ndarray, clarity_gap: float, runners_up: int = 5) -> f
 
 
 class _LexicalEvidence:
-    """A query's BM25 score of every indexed slot, and the most any document could score."""
+    """For every indexed slot, the share of the most a document could score for the query
+    (its BM25 ceiling) that it reaches: by the query's own terms or by their translations,
+    whichever is higher, so a listing in either language can match by its words."""
 
-    def __init__(self, index: LexicalIndex, tokens: list[str]) -> None:
-        self.scores = index.scores(tokens)
-        self.ceiling = index.ceiling(tokens) or 1.0
+    def __init__(self, index: LexicalIndex, query: Query) -> None:
+        self.share = self._share(index, query.tokens)
+        if query.translated:
+            self.share = np.maximum(self.share, self._share(index, query.translated))
+
+    @staticmethod
+    def _share(index: LexicalIndex, tokens: list[str]) -> np.ndarray:
+        return index.scores(tokens) / (index.ceiling(tokens) or 1.0)
 
 
 class Engine:
@@ -83,9 +91,11 @@ class Engine:
         tokeniser: Tokeniser | None = None,
         settings: PipelineSettings | None = None,
         quantisation: str = DEFAULT_QUANTISATION,
+        lexicon: Lexicon | None = None,
     ) -> None:
         self.embedder = embedder
         self.tokeniser = tokeniser or Tokeniser()
+        self.lexicon = lexicon
         self.settings = settings or PipelineSettings()
         self.lexical = LexicalIndex(self.tokeniser.id)
         self.vectors = VectorIndex(embedder.dim, quantisation)
@@ -118,10 +128,12 @@ class Engine:
 
     def prepare(self, texts: Sequence[str]) -> list[Query]:
         vectors = self.embedder.embed(list(texts), "query")
-        return [
-            Query(text, self.tokeniser.tokens(text), vector)
-            for text, vector in zip(texts, vectors, strict=True)
-        ]
+        queries = []
+        for text, vector in zip(texts, vectors, strict=True):
+            tokens = self.tokeniser.tokens(text)
+            translated = self.lexicon.translate(tokens) if self.lexicon else []
+            queries.append(Query(text, tokens, vector, translated))
+        return queries
 
     def lexical_ranking(
         self, query: Query, k: int, allowed: set[int] | None = None
@@ -154,8 +166,8 @@ class Engine:
         n = settings.candidates + len(excluded)
         # BM25 over the whole index is the costly lexical step: done once, then reused for the
         # candidate list and for scoring.
-        lexical = _LexicalEvidence(self.lexical, query.tokens)
-        keys = {key for key, _ in self.lexical.top(lexical.scores, n, self._slot_mask(allowed))}
+        lexical = _LexicalEvidence(self.lexical, query)
+        keys = {key for key, _ in self.lexical.top(lexical.share, n, self._slot_mask(allowed))}
         keys |= {key for key, _ in self.dense_ranking(query, n, allowed)}
         keys -= excluded
         if not keys:
@@ -180,8 +192,7 @@ class Engine:
             keys, cosines.tolist(), neighbours.tolist(), dense.tolist(), strict=True
         ):
             slot = self.lexical.slot_of.get(key)
-            raw = float(lexical.scores[slot]) if slot is not None else 0.0
-            share = raw / lexical.ceiling
+            share = float(lexical.share[slot]) if slot is not None else 0.0
             out.append(
                 Scored(
                     key,
@@ -189,7 +200,6 @@ class Engine:
                     dense=cosine,
                     neighbours=near,
                     lexical=share,
-                    bm25=raw,
                 )
             )
         out.sort(key=lambda s: (-s.score, s.key))

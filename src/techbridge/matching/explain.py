@@ -77,14 +77,31 @@ class Explainer:
             components={name: round(value, 4) for name, value in components.items()},
         )
         if self.query.language != match.language:
-            explanation.term_pairs = self._term_pairs(
-                match.words(key_terms(self.engine, match.written, 16))
-            )
+            pairs = self._dictionary_pairs(match)
+            paired = {left for left, _ in pairs}
+            pairs += [
+                pair
+                for pair in self._term_pairs(match.words(key_terms(self.engine, match.written, 16)))
+                if pair[0] not in paired
+            ]
+            explanation.term_pairs = pairs[:MAX_TERMS]
         explanation.sentence_pair = self._closest_sentences(match.sentences)
         return explanation
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         return self.engine.embedder.embed(texts, "query") if texts else np.empty((0, 0))
+
+    def _dictionary_pairs(self, match: _Side) -> list[tuple[str, str]]:
+        """Query terms whose dictionary translation the match contains (石墨烯 ≈ graphene)."""
+        lexicon = self.engine.lexicon
+        if lexicon is None:
+            return []
+        # Every query term, parts of longer words included: 废旧电池 is not in the dictionary,
+        # 电池 is.
+        return [
+            (self.query.written[left], match.written[right])
+            for left, right in lexicon.pairs(self.query.written, match.written)
+        ]
 
     def _term_pairs(self, words: list[str]) -> list[tuple[str, str]]:
         if not self.query_terms or not words:

@@ -18,6 +18,7 @@ from techbridge.errors import Conflict
 from techbridge.matching.embedders import CachedEmbedder
 from techbridge.matching.engine import Engine
 from techbridge.matching.lexical import LexicalIndex
+from techbridge.matching.lexicon import default_lexicon
 from techbridge.matching.tokenize import Tokeniser
 from techbridge.matching.vectors import DEFAULT_QUANTISATION, VectorIndex
 
@@ -52,7 +53,9 @@ class Manifest:
 
 
 def new_engine(embedder: CachedEmbedder) -> Engine:
-    return Engine(embedder, Tokeniser(), quantisation=DEFAULT_QUANTISATION)
+    return Engine(
+        embedder, Tokeniser(), quantisation=DEFAULT_QUANTISATION, lexicon=default_lexicon()
+    )
 
 
 def load(directory: Path, embedder: CachedEmbedder) -> Engine | None:

@@ -49,6 +49,11 @@ def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
 
 
+def chinese_word_frequency(word: str) -> int:
+    """How common a word is in jieba's dictionary (0 when unknown)."""
+    return int(_segmenter().FREQ.get(word) or 0)
+
+
 class Tokeniser:
     id = f"mixed-jieba{jieba.__version__}-snowball-en-1"
 
