@@ -21,6 +21,7 @@ from techbridge.errors import Conflict, Invalid, NotFound
 from techbridge.matching import service, store
 from techbridge.matching.embedders import CachedEmbedder, create_embedder
 from techbridge.matching.engine import Engine, PipelineSettings, Query, ambiguity
+from techbridge.matching.explain import key_terms
 from techbridge.matching.lexical import LexicalIndex
 from techbridge.matching.lexicon import default_lexicon
 from techbridge.matching.sync import track
@@ -128,6 +129,14 @@ def test_neighbours_lift_a_document_whose_neighbours_agree_only_when_the_query_i
     assert ranking(clarity_gap=0.05)[0] == 1
     # Same cosines judged clear (the gap exceeds clarity_gap): plain cosine order.
     assert ranking(clarity_gap=0.001)[0] == 0
+
+
+def test_key_terms_leave_out_boilerplate_once_the_index_can_tell() -> None:
+    engine = Engine(CachedEmbedder(create_embedder(), None))
+    engine.lexical.add_many((n, ["方法", f"topic{n % 50}"]) for n in range(10))
+    assert "方法" in key_terms(engine, ["方法", "topic1"], 5)  # 10 listings: too few to judge
+    engine.lexical.add_many((n, ["方法", f"topic{n % 50}"]) for n in range(10, 300))
+    assert key_terms(engine, ["方法", "topic1"], 5) == ["topic1"]
 
 
 def test_ambiguity_falls_with_the_gap_between_the_best_and_the_rest() -> None:

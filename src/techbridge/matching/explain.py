@@ -11,12 +11,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from techbridge.matching.engine import Engine
-from techbridge.matching.text import detect_language, sentences
+from techbridge.matching.text import CJK, detect_language, sentences
 
 MAX_TERMS = 8
+BOILERPLATE_SHARE = 0.1
+BOILERPLATE_MIN_DOCUMENTS = 200
 MAX_SENTENCES = 8
 SENTENCE_CHARS = 240
-TERM_PAIR_MIN_COSINE = 0.86  # e5 cosines are high overall; below this pairs look random
+# e5 cosines of single words are high overall: at 0.86 控制/control (0.94) came with
+# 具有/material (0.86); the dictionary pairs first anyway.
+TERM_PAIR_MIN_COSINE = 0.88
 
 
 @dataclass
@@ -29,17 +33,27 @@ class Explanation:
 
 
 def key_terms(engine: Engine, terms: Iterable[str], limit: int) -> list[str]:
-    """Distinct terms by weight (IDF), dropping parts of a longer kept term (电池 in 锂电池)."""
+    """Distinct terms by weight (IDF), dropping parts of a longer kept term (电池 in 锂电池)
+    and, in an index big enough to tell, boilerplate (方法, 装置, system) that a tenth of
+    all listings share."""
+    lexical = engine.lexical
+    judged = len(lexical.keys) >= BOILERPLATE_MIN_DOCUMENTS
     kept: list[str] = []
-    for term in sorted(set(terms), key=lambda t: (-engine.lexical.idf(t), -len(t), t)):
+    for term in sorted(set(terms), key=lambda t: (-lexical.idf(t), -len(t), t)):
         if len(term) < 2 and not term.isascii():
             continue  # single Chinese characters carry little meaning alone
+        if judged and lexical.document_share(term) > BOILERPLATE_SHARE:
+            continue
         if any(term in longer for longer in kept):
             continue
         kept.append(term)
         if len(kept) == limit:
             break
     return kept
+
+
+def _is_chinese(term: str) -> bool:
+    return CJK.search(term) is not None
 
 
 class _Side:
@@ -62,7 +76,13 @@ class Explainer:
     def __init__(self, engine: Engine, query_text: str) -> None:
         self.engine = engine
         self.query = _Side(engine, query_text)
-        self.query_terms = key_terms(engine, self.query.written, 6)
+        # Only the query's own-language terms are paired (an English acronym in a Chinese
+        # query is matched as a shared word, not "translated").
+        self.query_terms = key_terms(
+            engine,
+            [t for t in self.query.written if _is_chinese(t) == (self.query.language == "zh")],
+            6,
+        )
         self._term_vectors = self._embed(self.query.words(self.query_terms))
         self._sentence_vectors = self._embed(self.query.sentences)
 

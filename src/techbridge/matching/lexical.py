@@ -167,6 +167,13 @@ class LexicalIndex:
         df = float(self.document_frequency[term]) if term is not None else 0.0
         return float(np.log1p((len(self.keys) - df + 0.5) / (df + 0.5)))
 
+    def document_share(self, token: str) -> float:
+        """The share of indexed documents that contain ``token``."""
+        term = self.vocabulary.get(token)
+        if term is None or not len(self.keys):
+            return 0.0
+        return float(self.document_frequency[term]) / len(self.keys)
+
     def ceiling(self, tokens: Iterable[str]) -> float:
         """The most any document could score for these tokens: Σ idf (tf/(tf+norm) < 1)."""
         return sum(self.idf(token) for token in set(tokens))
