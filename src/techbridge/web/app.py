@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from techbridge.config import Settings, get_settings
 from techbridge.db import engine_for
 from techbridge.errors import TechBridgeError
 from techbridge.matching.api import router as matching_router
+from techbridge.matching.lexicon import default_lexicon
 from techbridge.matching.service import Indexes
 from techbridge.web import pages
 
@@ -38,6 +40,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine_for(settings.resolved_database_url)
     app.state.indexes = Indexes(settings)
+    # The first query would otherwise wait ~3 s for the dictionary.
+    threading.Thread(target=default_lexicon().load, daemon=True).start()
 
     api = APIRouter(prefix=API_PREFIX)
     api.add_api_route(
