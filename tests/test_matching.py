@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from techbridge.accounts.policy import ANONYMOUS, Principal
 from techbridge.catalog import service as catalog
 from techbridge.catalog.schemas import DemandCreate, OfferCreate, OrganisationCreate
 from techbridge.cli import app
@@ -286,12 +287,17 @@ def test_confidential_demand_is_for_its_owner_only(
 ) -> None:
     indexes = listings["indexes"]
     with unit_of_work(engine_for(settings.resolved_database_url)) as session:
-        for viewer in (service.ANONYMOUS, service.Viewer(organisation_id=listings["rival"])):
+        for viewer in (
+            ANONYMOUS,
+            Principal(user_id=2, organisation_id=listings["rival"], roles=frozenset({"supplier"})),
+        ):
             with pytest.raises(NotFound):
                 service.match_listing(
                     session, indexes, "demands", listings["secret"], viewer=viewer
                 )
-        owner = service.Viewer(organisation_id=listings["owner"])
+        owner = Principal(
+            user_id=1, organisation_id=listings["owner"], roles=frozenset({"demander"})
+        )
         mine = service.match_listing(
             session, indexes, "demands", listings["secret"], viewer=owner, k=3
         )

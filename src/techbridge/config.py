@@ -34,6 +34,23 @@ class Settings(BaseSettings):
         description="Update the search indexes when listings change (off for bulk loads).",
     )
     secret_key: str = Field(default="change-me-in-production", min_length=8)
+    public_url: str | None = Field(
+        default=None,
+        description="The site's address for links in e-mails; defaults to the request's.",
+    )
+    smtp_host: str | None = Field(
+        default=None, description="Mail server; unset, mail is written to data_dir/mail/."
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    mail_sender: str = "TechBridge <noreply@techbridge.local>"
+    session_idle_hours: float = Field(
+        default=8, gt=0, description="A login ends after this long without a request."
+    )
+    session_max_days: float = Field(default=7, gt=0, description="…and after this long at most.")
+    secure_cookies: bool = Field(
+        default=False,
+        description="Mark cookies Secure even when the app sees plain HTTP (behind a TLS proxy).",
+    )
 
     @property
     def resolved_database_url(self) -> str:

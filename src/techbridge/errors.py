@@ -41,3 +41,21 @@ class Conflict(TechBridgeError):
     code = "conflict"
     http_status = 409
     exit_code = 5
+
+
+class Unauthenticated(TechBridgeError):
+    """No valid login or token: log in first."""
+
+    code = "unauthenticated"
+    http_status = 401
+    exit_code = 6
+
+
+class RateLimited(TechBridgeError):
+    code = "rate_limited"
+    http_status = 429
+    exit_code = 7
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after

@@ -1,13 +1,49 @@
-"""Account operations. For now: recording and reading the audit trail."""
+"""Account operations: registration, e-mail verification, login sessions, password reset,
+API tokens, user administration and the audit trail (审计日志).
+
+Like every service, nothing here commits: the edge does. Secrets handed to people (session
+ids, tokens, e-mail links) are random; only their SHA-256 digests are stored.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from techbridge.accounts.models import AuditEntry
+from techbridge.accounts import mail
+from techbridge.accounts.models import ApiToken, AuditEntry, EmailLink, LoginSession, User
+from techbridge.accounts.policy import Principal, can_change_users, require
+from techbridge.accounts.schemas import (
+    SCOPES,
+    Login,
+    PasswordReset,
+    ProfileUpdate,
+    Registration,
+    TokenCreate,
+    UserAdminUpdate,
+)
+from techbridge.config import Settings
+from techbridge.db import utcnow
+from techbridge.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
+from techbridge.pagination import Page, paginate
+
+HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
+VERIFY_HOURS = 48
+RESET_HOURS = 2
+# Failed logins tolerated per window, per address and per client IP.
+LOGIN_WINDOW = timedelta(minutes=15)
+LOGIN_FAILURES_PER_EMAIL = 5
+LOGIN_FAILURES_PER_IP = 30
+MAILS_PER_ADDRESS_PER_HOUR = 3
+TOKEN_PREFIX = "tb_"
 
 
 def record_audit(
@@ -31,11 +67,520 @@ def record_audit(
 
 
 def audit_trail(
-    session: Session, *, entity_type: str | None = None, entity_id: str | int | None = None
+    session: Session,
+    *,
+    entity_type: str | None = None,
+    entity_id: str | int | None = None,
+    action: str | None = None,
 ) -> list[AuditEntry]:
     query = select(AuditEntry).order_by(AuditEntry.id)
     if entity_type is not None:
         query = query.where(AuditEntry.entity_type == entity_type)
     if entity_id is not None:
         query = query.where(AuditEntry.entity_id == str(entity_id))
+    if action is not None:
+        query = query.where(AuditEntry.action == action)
     return list(session.scalars(query))
+
+
+def audit_page(
+    session: Session, principal: Principal, *, page: int = 1, per_page: int = 50
+) -> Page[AuditEntry]:
+    require(principal.is_admin, principal, "read the audit log")
+    return paginate(session, select(AuditEntry).order_by(AuditEntry.id.desc()), page, per_page)
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a request tells the services about where it came from."""
+
+    base_url: str  # for links in e-mails
+    client_ip: str = "unknown"
+    language: str = "zh"
+
+
+# --- users ---------------------------------------------------------------------------------
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} does not exist", field="user_id")
+    return user
+
+
+def user_by_email(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    name: str,
+    password: str,
+    roles: list[str],
+    organisation_id: int | None = None,
+    verified: bool = False,
+    language: str | None = None,
+    actor: str,
+) -> User:
+    email = email.strip().lower()
+    if user_by_email(session, email) is not None:
+        raise Conflict("an account with this e-mail address already exists", field="email")
+    user = User(
+        email=email,
+        name=name,
+        password_hash=HASHER.hash(password),
+        organisation_id=organisation_id,
+        roles=sorted(set(roles)),
+        language=language,
+        email_verified_at=utcnow() if verified else None,
+        active=True,
+    )
+    session.add(user)
+    session.flush()
+    record_audit(
+        session,
+        actor=actor,
+        action="create",
+        entity_type="user",
+        entity_id=user.id,
+        changes={"email": [None, email], "roles": [None, user.roles]},
+    )
+    return user
+
+
+def register(session: Session, data: Registration, context: Context) -> User:
+    """A new account, unverified until the link sent by mail is followed. Naming a new
+    organisation creates it with the user as its first member; joining an existing one is
+    an administrator's decision (anyone could otherwise join a rival and read its
+    confidential demands)."""
+    from techbridge.catalog import service as catalog
+    from techbridge.catalog.schemas import OrganisationCreate
+
+    organisation_id = None
+    if data.organisation_name is not None:
+        if catalog.organisation_named(session, data.organisation_name) is not None:
+            raise Conflict(
+                "this organisation is already registered: ask a platform administrator to add "
+                "you to it, or register without an organisation",
+                field="organisation_name",
+            )
+        organisation = catalog.create_organisation(
+            session,
+            OrganisationCreate(name=data.organisation_name, kind=data.organisation_kind),
+            actor=f"register:{data.email}",
+        )
+        organisation_id = organisation.id
+    user = create_user(
+        session,
+        email=data.email,
+        name=data.name,
+        password=data.password,
+        roles=list(data.roles),
+        organisation_id=organisation_id,
+        language=data.language,
+        actor=f"register:{data.email}",
+    )
+    send_verification(session, user, context)
+    return user
+
+
+def _new_link(session: Session, user: User, purpose: str, hours: int) -> str:
+    secret = secrets.token_urlsafe(32)
+    session.add(
+        EmailLink(
+            digest=digest(secret),
+            purpose=purpose,
+            user_id=user.id,
+            expires_at=utcnow() + timedelta(hours=hours),
+        )
+    )
+    return secret
+
+
+def _mails_sent_recently(session: Session, user: User, purpose: str) -> int:
+    since = utcnow() - timedelta(hours=1)
+    query = select(func.count(EmailLink.id)).where(
+        EmailLink.user_id == user.id, EmailLink.purpose == purpose, EmailLink.created_at >= since
+    )
+    return session.scalar(query) or 0
+
+
+def send_verification(session: Session, user: User, context: Context) -> None:
+    if user.email_verified_at is not None:
+        return
+    if _mails_sent_recently(session, user, "verify") >= MAILS_PER_ADDRESS_PER_HOUR:
+        raise RateLimited("too many verification mails; try again in an hour", retry_after=3600)
+    secret = _new_link(session, user, "verify", VERIFY_HOURS)
+    link = f"{context.base_url.rstrip('/')}/verify?token={secret}"
+    mail.queue_mail(
+        session,
+        to=user.email,
+        subject="TechBridge: 请验证您的邮箱 / verify your e-mail address",
+        body=(
+            f"{user.name}，您好：\n\n"
+            f"请打开以下链接验证邮箱（{VERIFY_HOURS} 小时内有效）：\n{link}\n\n"
+            f"Hello {user.name},\n\nOpen this link to verify your e-mail address "
+            f"(valid for {VERIFY_HOURS} hours):\n{link}\n"
+        ),
+    )
+
+
+def _use_link(session: Session, secret: str, purpose: str) -> User:
+    link = session.scalar(select(EmailLink).where(EmailLink.digest == digest(secret)))
+    if link is None or link.purpose != purpose or link.used_at is not None:
+        raise Invalid("this link is not valid (it may have been used already)", field="token")
+    if link.expires_at < utcnow():
+        raise Invalid("this link has expired; ask for a new one", field="token")
+    link.used_at = utcnow()
+    return get_user(session, link.user_id)
+
+
+def verify_email(session: Session, secret: str) -> User:
+    user = _use_link(session, secret, "verify")
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+        record_audit(
+            session,
+            actor=f"user:{user.id}",
+            action="verify_email",
+            entity_type="user",
+            entity_id=user.id,
+        )
+    return user
+
+
+# --- login and sessions --------------------------------------------------------------------
+
+
+def _recent_failures(session: Session, *, email: str | None = None, ip: str | None = None) -> int:
+    query = select(func.count(AuditEntry.id)).where(
+        AuditEntry.action == "login_failed", AuditEntry.at >= utcnow() - LOGIN_WINDOW
+    )
+    if email is not None:
+        query = query.where(AuditEntry.entity_id == email)
+    if ip is not None:
+        query = query.where(AuditEntry.actor == f"ip:{ip}")
+    return session.scalar(query) or 0
+
+
+def authenticate(session: Session, data: Login, context: Context) -> User | None:
+    """The user these credentials belong to, or None (the failure is recorded: the edge must
+    answer without rolling back). Wrong e-mail and wrong password get the same answer;
+    repeated failures for an address or from a client are refused for a while."""
+    too_many = _recent_failures(session, email=data.email) >= LOGIN_FAILURES_PER_EMAIL or (
+        _recent_failures(session, ip=context.client_ip) >= LOGIN_FAILURES_PER_IP
+    )
+    if too_many:
+        raise RateLimited(
+            "too many failed logins; wait 15 minutes and try again",
+            retry_after=int(LOGIN_WINDOW.total_seconds()),
+        )
+    user = user_by_email(session, data.email)
+    if user is None or not _password_matches(user, data.password):
+        record_audit(
+            session,
+            actor=f"ip:{context.client_ip}",
+            action="login_failed",
+            entity_type="user",
+            entity_id=data.email,
+        )
+        return None
+    if not user.active:
+        raise Forbidden("this account has been disabled", field="email")
+    if user.email_verified_at is None:
+        raise Forbidden("verify your e-mail address first: follow the link we sent", field="email")
+    if HASHER.check_needs_rehash(user.password_hash):
+        user.password_hash = HASHER.hash(data.password)
+    return user
+
+
+def _password_matches(user: User, password: str) -> bool:
+    try:
+        return HASHER.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def start_session(session: Session, user: User, settings: Settings, context: Context) -> str:
+    secret = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(
+        LoginSession(
+            digest=digest(secret),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(hours=settings.session_idle_hours),
+        )
+    )
+    record_audit(
+        session,
+        actor=f"user:{user.id}",
+        action="login",
+        entity_type="user",
+        entity_id=user.id,
+        changes={"ip": context.client_ip},
+    )
+    return secret
+
+
+def session_user(session: Session, secret: str, settings: Settings) -> User | None:
+    """The user logged in with this session id, extending its idle timeout; None when the
+    session is unknown, expired or its user disabled."""
+    found = session.scalar(select(LoginSession).where(LoginSession.digest == digest(secret)))
+    now = utcnow()
+    if found is None or found.expires_at <= now or not found.user.active:
+        return None
+    limit = found.created_at + timedelta(days=settings.session_max_days)
+    if now - found.last_seen_at > timedelta(minutes=1):  # not a write on every request
+        found.last_seen_at = now
+        found.expires_at = min(now + timedelta(hours=settings.session_idle_hours), limit)
+    return found.user
+
+
+def end_session(session: Session, secret: str) -> None:
+    found = session.scalar(select(LoginSession).where(LoginSession.digest == digest(secret)))
+    if found is not None:
+        record_audit(
+            session,
+            actor=f"user:{found.user_id}",
+            action="logout",
+            entity_type="user",
+            entity_id=found.user_id,
+        )
+        session.delete(found)
+
+
+def _end_all_sessions(session: Session, user: User) -> None:
+    for found in session.scalars(select(LoginSession).where(LoginSession.user_id == user.id)):
+        session.delete(found)
+
+
+# --- password reset ------------------------------------------------------------------------
+
+
+def request_password_reset(session: Session, email: str, context: Context) -> None:
+    """Mail a reset link if the address has an account. The answer is the same either way,
+    so the form does not tell who is registered."""
+    user = user_by_email(session, email)
+    if user is None or not user.active:
+        return
+    if _mails_sent_recently(session, user, "reset") >= MAILS_PER_ADDRESS_PER_HOUR:
+        return
+    secret = _new_link(session, user, "reset", RESET_HOURS)
+    link = f"{context.base_url.rstrip('/')}/password/reset?token={secret}"
+    mail.queue_mail(
+        session,
+        to=user.email,
+        subject="TechBridge: 重置密码 / reset your password",
+        body=(
+            f"请打开以下链接设置新密码（{RESET_HOURS} 小时内有效）：\n{link}\n"
+            "如果不是您本人操作，请忽略本邮件。\n\n"
+            f"Open this link to choose a new password (valid for {RESET_HOURS} hours):\n{link}\n"
+            "If you did not ask for this, ignore this mail.\n"
+        ),
+    )
+    record_audit(
+        session,
+        actor=f"ip:{context.client_ip}",
+        action="password_reset_requested",
+        entity_type="user",
+        entity_id=user.id,
+    )
+
+
+def reset_password(session: Session, data: PasswordReset) -> User:
+    user = _use_link(session, data.token, "reset")
+    user.password_hash = HASHER.hash(data.password)
+    # A reset is often a response to a stolen password: every login ends; a verified link
+    # also proves the address.
+    _end_all_sessions(session, user)
+    user.email_verified_at = user.email_verified_at or utcnow()
+    record_audit(
+        session,
+        actor=f"user:{user.id}",
+        action="password_reset",
+        entity_type="user",
+        entity_id=user.id,
+    )
+    return user
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    if not _password_matches(user, current):
+        raise Invalid("the current password is wrong", field="current_password")
+    user.password_hash = HASHER.hash(new)
+    _end_all_sessions(session, user)
+    record_audit(
+        session,
+        actor=f"user:{user.id}",
+        action="password_change",
+        entity_type="user",
+        entity_id=user.id,
+    )
+
+
+def update_profile(session: Session, user: User, data: ProfileUpdate) -> User:
+    for name, value in data.model_dump(exclude_unset=True).items():
+        if value is not None:
+            setattr(user, name, value)
+    user.updated_at = utcnow()
+    return user
+
+
+# --- API tokens ----------------------------------------------------------------------------
+
+
+def create_token(session: Session, user: User, data: TokenCreate) -> tuple[ApiToken, str]:
+    """A new token and its secret (the only time the secret is available)."""
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    days = data.expires_in_days
+    token = ApiToken(
+        digest=digest(secret),
+        prefix=secret[:10],
+        name=data.name,
+        user_id=user.id,
+        scopes=[scope for scope in SCOPES if scope in data.scopes],
+        expires_at=utcnow() + timedelta(days=days) if days else None,
+    )
+    session.add(token)
+    session.flush()
+    record_audit(
+        session,
+        actor=f"user:{user.id}",
+        action="token_create",
+        entity_type="api_token",
+        entity_id=token.id,
+        changes={"name": [None, token.name], "scopes": [None, token.scopes]},
+    )
+    return token, secret
+
+
+def list_tokens(session: Session, user: User) -> list[ApiToken]:
+    query = select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+    return list(session.scalars(query))
+
+
+def revoke_token(session: Session, user: User, token_id: int) -> ApiToken:
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFound(f"token {token_id} does not exist", field="token_id")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        record_audit(
+            session,
+            actor=f"user:{user.id}",
+            action="token_revoke",
+            entity_type="api_token",
+            entity_id=token.id,
+        )
+    return token
+
+
+def token_user(session: Session, secret: str) -> tuple[User, frozenset[str]] | None:
+    """The user and scopes of a live token; None when unknown, revoked or expired."""
+    token = session.scalar(select(ApiToken).where(ApiToken.digest == digest(secret)))
+    now = utcnow()
+    if token is None or token.revoked_at is not None or not token.user.active:
+        return None
+    if token.expires_at is not None and token.expires_at <= now:
+        return None
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        token.last_used_at = now
+    return token.user, frozenset(token.scopes)
+
+
+# --- principals and administration ---------------------------------------------------------
+
+
+def principal_for(session: Session, user: User, scopes: frozenset[str] | None = None) -> Principal:
+    from techbridge.catalog import service as catalog
+
+    return Principal(
+        user_id=user.id,
+        organisation_id=user.organisation_id,
+        roles=frozenset(user.roles),
+        scopes=scopes if scopes is not None else frozenset(SCOPES),
+        assigned_demands=frozenset(catalog.assigned_demand_ids(session, user.id)),
+    )
+
+
+def list_users(
+    session: Session,
+    principal: Principal,
+    *,
+    search: str | None = None,
+    role: str | None = None,
+    organisation_id: int | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> Page[User]:
+    require(principal.is_admin, principal, "list users")
+    query = select(User).order_by(User.id)
+    if search:
+        pattern = f"%{search.lower()}%"
+        query = query.where(or_(User.email.like(pattern), func.lower(User.name).like(pattern)))
+    if organisation_id is not None:
+        query = query.where(User.organisation_id == organisation_id)
+    if role is None:
+        return paginate(session, query, page, per_page)
+    # Roles are a small JSON list; filter in Python so the query is the same on both engines.
+    matching = [user for user in session.scalars(query) if role in user.roles]
+    start = (page - 1) * per_page
+    return Page(matching[start : start + per_page], len(matching), page, per_page)
+
+
+def update_user(
+    session: Session, principal: Principal, user_id: int, data: UserAdminUpdate
+) -> User:
+    require(can_change_users(principal), principal, "change users")
+    from techbridge.catalog import service as catalog
+
+    user = get_user(session, user_id)
+    values = data.model_dump(exclude_unset=True)
+    if values.get("organisation_id") is not None:
+        catalog.get_organisation(session, values["organisation_id"])
+    if "roles" in values:
+        values["roles"] = sorted(set(values["roles"] or []))
+    if user.id == principal.user_id and (
+        values.get("active") is False or "administrator" not in values.get("roles", user.roles)
+    ):
+        raise Invalid(
+            "administrators cannot disable themselves or drop their own role", field="roles"
+        )
+    changes = {
+        name: [getattr(user, name), value]
+        for name, value in values.items()
+        if getattr(user, name) != value
+    }
+    if not changes:
+        return user
+    for name, value in values.items():
+        setattr(user, name, value)
+    user.updated_at = utcnow()
+    if values.get("active") is False:
+        _end_all_sessions(session, user)
+    record_audit(
+        session,
+        actor=principal.actor,
+        action="user_update",
+        entity_type="user",
+        entity_id=user.id,
+        changes=changes,
+    )
+    return user
+
+
+def last_login(session: Session, user_id: int) -> datetime | None:
+    return session.scalar(
+        select(func.max(AuditEntry.at)).where(
+            AuditEntry.action == "login", AuditEntry.entity_id == str(user_id)
+        )
+    )

@@ -67,6 +67,8 @@ class _Listing:
     lang: Mapped[str] = mapped_column(String(2))
     title_translation: Mapped[str | None] = mapped_column(String(1000))
     tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # Which of the nine service-chain segments (服务链环节) the listing belongs to, if any.
+    segment: Mapped[str | None] = mapped_column(String(40), index=True)
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
     listed_on: Mapped[date | None] = mapped_column(Date)
     extras: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
@@ -124,3 +126,16 @@ class Demand(_Listing, Base):
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
 
     organisation: Mapped[Organisation | None] = relationship()
+
+
+class DemandManager(Base):
+    """A tech manager (技术经理人) assigned to a demand: they may see and curate it even when
+    it is confidential."""
+
+    __tablename__ = "demand_manager"
+    __table_args__ = (UniqueConstraint("demand_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    demand_id: Mapped[int] = mapped_column(ForeignKey("demand.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

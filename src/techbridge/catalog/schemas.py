@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal, Self, get_args
 
 from pydantic import (
     AfterValidator,
@@ -35,6 +35,20 @@ OfferKind = Literal[
     "patent", "research_result", "know_how", "service"
 ]  # 专利, 成果, 技术秘密, 服务
 TransferMode = Literal["transfer", "licence", "joint_development", "equity_investment"]
+# The nine service-chain segments (服务链环节): 研究开发, 检验检测, 科技咨询, 技术转移转化,
+# 概念验证与创业孵化, 科技金融, 知识产权, 科技数据与情报信息, 科技人才培养.
+Segment = Literal[
+    "research_development",
+    "testing_inspection",
+    "consulting",
+    "technology_transfer",
+    "incubation",
+    "finance",
+    "intellectual_property",
+    "data_intelligence",
+    "talent",
+]
+SEGMENTS: tuple[str, ...] = get_args(Segment)
 ListingStatus = Literal["draft", "published", "withdrawn"]
 Lang = Literal["zh", "en"]
 
@@ -151,6 +165,7 @@ class _OfferFields(BaseModel):
     title_translation: Title | None = None
     abstract_translation: LongText | None = None
     tags: Tags = []
+    segment: Segment | None = None
     trl: TRL | None = None
     price_fen: Fen | None = None
     currency: Currency = "CNY"
@@ -164,6 +179,7 @@ class _DemandFields(BaseModel):
     title_translation: Title | None = None
     description_translation: LongText | None = None
     tags: Tags = []
+    segment: Segment | None = None
     budget_min_fen: Fen | None = None
     budget_max_fen: Fen | None = None
     currency: Currency = "CNY"
@@ -201,6 +217,7 @@ class OfferUpdate(_Input):
     title_translation: Title | None = None
     abstract_translation: LongText | None = None
     tags: Tags | None = None
+    segment: Segment | None = None
     trl: TRL | None = None
     price_fen: Fen | None = None
     transfer_modes: list[TransferMode] | None = None
@@ -215,6 +232,7 @@ class DemandUpdate(_Input):
     title_translation: Title | None = None
     description_translation: LongText | None = None
     tags: Tags | None = None
+    segment: Segment | None = None
     budget_min_fen: Fen | None = None
     budget_max_fen: Fen | None = None
     deadline: dt.date | None = None
@@ -294,6 +312,7 @@ class OfferRead(_Output):
     title_translation: str | None
     abstract_translation: str | None
     tags: list[str]
+    segment: str | None
     trl: int | None
     price_fen: int | None
     currency: str
@@ -313,6 +332,7 @@ class DemandRead(_Output):
     title_translation: str | None
     description_translation: str | None
     tags: list[str]
+    segment: str | None
     budget_min_fen: int | None
     budget_max_fen: int | None
     currency: str

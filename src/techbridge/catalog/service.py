@@ -16,8 +16,10 @@ from pydantic import BaseModel
 from sqlalchemy import Select, String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from techbridge.accounts import policy
+from techbridge.accounts.policy import Principal
 from techbridge.accounts.service import record_audit
-from techbridge.catalog.models import Demand, Offer, Organisation, Person
+from techbridge.catalog.models import Demand, DemandManager, Offer, Organisation, Person
 from techbridge.catalog.schemas import (
     Counts,
     DemandCreate,
@@ -31,7 +33,7 @@ from techbridge.catalog.schemas import (
     PersonCreate,
 )
 from techbridge.db import utcnow
-from techbridge.errors import Conflict, Invalid, NotFound
+from techbridge.errors import Conflict, Forbidden, Invalid, NotFound
 from techbridge.pagination import Page, check_page, paginate
 
 Listing = TypeVar("Listing", Offer, Demand)
@@ -99,6 +101,10 @@ def update_organisation(
     )
     _apply(session, organisation, values, actor=actor, entity_type="organisation")
     return organisation
+
+
+def organisation_named(session: Session, name: str) -> Organisation | None:
+    return session.scalar(select(Organisation).where(Organisation.name == name.strip()))
 
 
 def organisation_by_name(session: Session, name: str, *, actor: str) -> Organisation:
@@ -191,11 +197,14 @@ class ListingFilter:
     kind: str | None = None  # offers only
     lang: str | None = None
     tag: str | None = None
+    segment: str | None = None
     organisation_id: int | None = None
     district: str | None = None
     listed_from: dt.date | None = None
     listed_to: dt.date | None = None
     title_contains: str | None = None
+    # Only what this principal may see (see accounts.policy); None: no such restriction.
+    viewer: Principal | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -205,12 +214,16 @@ def _listing_query(model: type[Listing], filters: ListingFilter) -> Select[Listi
         query = query.where(model.status == "published")
         if model is Demand:
             query = query.where(Demand.confidential.is_(False))
+    if filters.viewer is not None:
+        query = query.where(policy.visible_listings(filters.viewer, model))
     if filters.status is not None:
         query = query.where(model.status == filters.status)
     if filters.kind is not None and model is Offer:
         query = query.where(Offer.kind == filters.kind)
     if filters.lang is not None:
         query = query.where(model.lang == filters.lang)
+    if filters.segment is not None:
+        query = query.where(model.segment == filters.segment)
     if filters.organisation_id is not None:
         query = query.where(model.organisation_id == filters.organisation_id)
     if filters.district is not None:
@@ -248,9 +261,17 @@ def listing_ids(session: Session, model: type[Listing], filters: ListingFilter) 
 
 
 def _get_listing(
-    session: Session, model: type[Listing], listing_id: int, *, public_only: bool
+    session: Session,
+    model: type[Listing],
+    listing_id: int,
+    *,
+    public_only: bool,
+    viewer: Principal | None = None,
 ) -> Listing:
     listing = session.get(model, listing_id)
+    if viewer is not None:
+        kind: policy.ListingKind = "offer" if model is Offer else "demand"
+        policy.require_visible(viewer, listing, kind, listing_id)
     hidden = public_only and listing is not None and not is_public(listing)
     if listing is None or hidden:
         # A hidden listing is reported exactly like a missing one, so its existence does not leak.
@@ -270,18 +291,44 @@ def revealed_summary(listing: Offer | Demand) -> str | None:
     return getattr(listing, "public_summary", None) or None
 
 
-def get_offer(session: Session, offer_id: int, *, public_only: bool = False) -> Offer:
-    return _get_listing(session, Offer, offer_id, public_only=public_only)
+def get_offer(
+    session: Session, offer_id: int, *, public_only: bool = False, viewer: Principal | None = None
+) -> Offer:
+    return _get_listing(session, Offer, offer_id, public_only=public_only, viewer=viewer)
 
 
-def get_demand(session: Session, demand_id: int, *, public_only: bool = False) -> Demand:
-    return _get_listing(session, Demand, demand_id, public_only=public_only)
+def get_demand(
+    session: Session, demand_id: int, *, public_only: bool = False, viewer: Principal | None = None
+) -> Demand:
+    return _get_listing(session, Demand, demand_id, public_only=public_only, viewer=viewer)
+
+
+# Who changes a listing: a Principal (a user, checked by accounts.policy) or, as a plain
+# string, a trusted operator of the installation (the CLI, an import) named in the audit trail.
+Actor = Principal | str
+
+
+def _actor_name(actor: Actor) -> str:
+    return actor.actor if isinstance(actor, Principal) else actor
+
+
+def _kind_of(model: type[Listing]) -> policy.ListingKind:
+    return "offer" if model is Offer else "demand"
 
 
 def _create_listing(
-    session: Session, model: type[Listing], data: OfferCreate | DemandCreate, *, actor: str
+    session: Session, model: type[Listing], data: OfferCreate | DemandCreate, *, actor: Actor
 ) -> Listing:
     values = data.model_dump()
+    if isinstance(actor, Principal):
+        kind = _kind_of(model)
+        policy.require(
+            policy.can_create_listing(actor, kind, values.get("kind")), actor, f"create {kind}s"
+        )
+        if values["organisation_id"] is None:
+            values["organisation_id"] = actor.organisation_id
+        elif not (actor.is_admin or actor.member_of(values["organisation_id"])):
+            raise Forbidden("you may only list for your own organisation", field="organisation_id")
     if values["organisation_id"] is not None:
         get_organisation(session, values["organisation_id"])
     listing = model(**values, source="techbridge", external_id="")
@@ -291,7 +338,7 @@ def _create_listing(
     listing.external_id = str(listing.id)
     record_audit(
         session,
-        actor=actor,
+        actor=_actor_name(actor),
         action="create",
         entity_type=model.__tablename__,
         entity_id=listing.id,
@@ -300,28 +347,52 @@ def _create_listing(
     return listing
 
 
-def create_offer(session: Session, data: OfferCreate, *, actor: str) -> Offer:
+def create_offer(session: Session, data: OfferCreate, *, actor: Actor) -> Offer:
     return _create_listing(session, Offer, data, actor=actor)
 
 
-def create_demand(session: Session, data: DemandCreate, *, actor: str) -> Demand:
+def create_demand(session: Session, data: DemandCreate, *, actor: Actor) -> Demand:
     return _create_listing(session, Demand, data, actor=actor)
 
 
-def update_offer(session: Session, offer_id: int, data: OfferUpdate, *, actor: str) -> Offer:
-    offer = get_offer(session, offer_id)
-    _apply(session, offer, _checked_listing_values(session, data), actor=actor, entity_type="offer")
+def _editable(session: Session, model: type[Listing], listing_id: int, actor: Actor) -> Listing:
+    listing = _get_listing(session, model, listing_id, public_only=False)
+    if isinstance(actor, Principal):
+        kind = _kind_of(model)
+        policy.require_visible(actor, listing, kind, listing_id)
+        policy.require(policy.can_edit_listing(actor, listing, kind), actor, f"edit this {kind}")
+    return listing
+
+
+def _check_owner_change(actor: Actor, values: dict[str, Any]) -> None:
+    if isinstance(actor, Principal) and "organisation_id" in values and not actor.is_admin:
+        raise Forbidden(
+            "only an administrator may move a listing to another organisation",
+            field="organisation_id",
+        )
+
+
+def update_offer(session: Session, offer_id: int, data: OfferUpdate, *, actor: Actor) -> Offer:
+    offer = _editable(session, Offer, offer_id, actor)
+    values = _checked_listing_values(session, data)
+    _check_owner_change(actor, values)
+    if isinstance(actor, Principal) and "kind" in values:
+        # A service provider who is not a supplier may only list services.
+        probe = Offer(kind=values["kind"], organisation_id=offer.organisation_id)
+        policy.require(policy.can_edit_listing(actor, probe, "offer"), actor, "change the kind")
+    _apply(session, offer, values, actor=_actor_name(actor), entity_type="offer")
     return offer
 
 
-def update_demand(session: Session, demand_id: int, data: DemandUpdate, *, actor: str) -> Demand:
-    demand = get_demand(session, demand_id)
+def update_demand(session: Session, demand_id: int, data: DemandUpdate, *, actor: Actor) -> Demand:
+    demand = _editable(session, Demand, demand_id, actor)
     values = _checked_listing_values(session, data)
+    _check_owner_change(actor, values)
     low = values.get("budget_min_fen", demand.budget_min_fen)
     high = values.get("budget_max_fen", demand.budget_max_fen)
     if low is not None and high is not None and low > high:
         raise Invalid("budget_min_fen must not exceed budget_max_fen", field="budget_min_fen")
-    _apply(session, demand, values, actor=actor, entity_type="demand")
+    _apply(session, demand, values, actor=_actor_name(actor), entity_type="demand")
     return demand
 
 
@@ -349,12 +420,89 @@ def _checked_listing_values(session: Session, data: OfferUpdate | DemandUpdate) 
     return values
 
 
-def withdraw_offer(session: Session, offer_id: int, *, actor: str) -> Offer:
-    return update_offer(session, offer_id, OfferUpdate(status="withdrawn"), actor=actor)
+def _withdraw(session: Session, model: type[Listing], listing_id: int, actor: Actor) -> Listing:
+    listing = _get_listing(session, model, listing_id, public_only=False)
+    if isinstance(actor, Principal):
+        kind = _kind_of(model)
+        policy.require_visible(actor, listing, kind, listing_id)
+        allowed = policy.can_withdraw_listing(actor, listing, kind)
+        policy.require(allowed, actor, f"withdraw this {kind}")
+    _apply(
+        session,
+        listing,
+        {"status": "withdrawn"},
+        actor=_actor_name(actor),
+        entity_type=model.__tablename__,
+    )
+    return listing
 
 
-def withdraw_demand(session: Session, demand_id: int, *, actor: str) -> Demand:
-    return update_demand(session, demand_id, DemandUpdate(status="withdrawn"), actor=actor)
+def withdraw_offer(session: Session, offer_id: int, *, actor: Actor) -> Offer:
+    return _withdraw(session, Offer, offer_id, actor)
+
+
+def withdraw_demand(session: Session, demand_id: int, *, actor: Actor) -> Demand:
+    return _withdraw(session, Demand, demand_id, actor)
+
+
+# --- tech managers assigned to demands (技术经理人) -----------------------------------------
+
+
+def assigned_demand_ids(session: Session, user_id: int) -> list[int]:
+    query = select(DemandManager.demand_id).where(DemandManager.user_id == user_id)
+    return list(session.scalars(query))
+
+
+def demand_manager_ids(session: Session, demand_id: int) -> list[int]:
+    query = select(DemandManager.user_id).where(DemandManager.demand_id == demand_id)
+    return list(session.scalars(query.order_by(DemandManager.id)))
+
+
+def assign_manager(session: Session, demand_id: int, user_id: int, *, actor: Actor) -> None:
+    """Give a tech manager (a user holding that role) access to a demand."""
+    from techbridge.accounts.service import get_user
+
+    demand = _get_listing(session, Demand, demand_id, public_only=False)
+    if isinstance(actor, Principal):
+        policy.require_visible(actor, demand, "demand", demand_id)
+        policy.require(policy.can_assign_managers(actor, demand), actor, "assign tech managers")
+    manager = get_user(session, user_id)
+    if "tech_manager" not in manager.roles:
+        raise Invalid("this user is not a tech manager", field="user_id")
+    if user_id in demand_manager_ids(session, demand_id):
+        return
+    session.add(DemandManager(demand_id=demand_id, user_id=user_id))
+    record_audit(
+        session,
+        actor=_actor_name(actor),
+        action="assign_manager",
+        entity_type="demand",
+        entity_id=demand_id,
+        changes={"manager": [None, user_id]},
+    )
+
+
+def unassign_manager(session: Session, demand_id: int, user_id: int, *, actor: Actor) -> None:
+    demand = _get_listing(session, Demand, demand_id, public_only=False)
+    if isinstance(actor, Principal):
+        policy.require_visible(actor, demand, "demand", demand_id)
+        policy.require(policy.can_assign_managers(actor, demand), actor, "assign tech managers")
+    found = session.scalar(
+        select(DemandManager).where(
+            DemandManager.demand_id == demand_id, DemandManager.user_id == user_id
+        )
+    )
+    if found is None:
+        raise NotFound(f"user {user_id} is not assigned to demand {demand_id}", field="user_id")
+    session.delete(found)
+    record_audit(
+        session,
+        actor=_actor_name(actor),
+        action="unassign_manager",
+        entity_type="demand",
+        entity_id=demand_id,
+        changes={"manager": [user_id, None]},
+    )
 
 
 def counts(session: Session) -> Counts:

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from techbridge.accounts.policy import SYSTEM
 from techbridge.cli_support import console, err_console, indexes, progress_bar, session_scope
 from techbridge.errors import Invalid
 from techbridge.matching import batch, service
@@ -48,7 +49,7 @@ def _show(result: service.MatchList, as_json: bool) -> None:
 
 def _match(ctx: typer.Context, kind: IndexKind, listing_id: int, k: int, as_json: bool) -> None:
     with session_scope(ctx) as session:
-        staff = service.Viewer(staff=True)
+        staff = SYSTEM
         result = service.match_listing(session, indexes(ctx), kind, listing_id, viewer=staff, k=k)
         _show(result, as_json)
 

@@ -1,11 +1,12 @@
 """Matching as the rest of the platform uses it: demand → offers, offer → demands, search,
-index rebuild and sync, with confidentiality decided here once.
+index rebuild and sync.
 
 Confidentiality (保密需求): the demands index holds only what others may see. Of a
 confidential demand that is its public summary, if its owner wrote one, and nothing else: no
 title, description, tags, organisation or budget is indexed, ranked on or quoted for anyone
-else. Its owner (and platform staff) can match it: its full text is then the query, and the
-explanations it produces are shown only to that viewer.
+else. Those whom ``accounts.policy`` lets see it (its organisation, its tech managers,
+administrators) can match it: its full text is then the query, and the explanations it
+produces are shown only to that viewer.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from techbridge.accounts import policy
+from techbridge.accounts.policy import ANONYMOUS, Principal
 from techbridge.catalog import service as catalog
 from techbridge.catalog.models import Demand, Offer
 from techbridge.config import Settings
-from techbridge.errors import Invalid, NotFound
+from techbridge.errors import Invalid
 from techbridge.matching import store
 from techbridge.matching.embedders import CachedEmbedder, create_embedder
 from techbridge.matching.embedding_cache import EmbeddingCache
@@ -35,22 +38,6 @@ from techbridge.matching.text import is_meaningful, listing_text
 MAX_QUERY_CHARS = 10_000
 MAX_K = 100
 Progress = Callable[[int], None]
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who is asking: an organisation's member, platform staff, or (default) anonymous."""
-
-    organisation_id: int | None = None
-    staff: bool = False
-
-    def owns(self, listing: Offer | Demand) -> bool:
-        return self.staff or (
-            self.organisation_id is not None and listing.organisation_id == self.organisation_id
-        )
-
-
-ANONYMOUS = Viewer()
 
 
 @dataclass
@@ -183,7 +170,7 @@ def match_listing(
     kind: IndexKind,
     listing_id: int,
     *,
-    viewer: Viewer = ANONYMOUS,
+    viewer: Principal = ANONYMOUS,
     k: int = 10,
     filters: catalog.ListingFilter | None = None,
     explain_top: int = 10,
@@ -236,12 +223,11 @@ def check_query(text: str) -> str:
     return text
 
 
-def _visible(session: Session, kind: IndexKind, listing_id: int, viewer: Viewer) -> Listing:
+def _visible(session: Session, kind: IndexKind, listing_id: int, viewer: Principal) -> Listing:
     listing = _listings(session, kind, [listing_id]).get(listing_id)
-    if listing is None or not (catalog.is_public(listing) or viewer.owns(listing)):
-        # Hidden and missing look the same, so a confidential demand's existence never leaks.
-        raise NotFound(f"{kind[:-1]} {listing_id} does not exist", field="id")
-    return listing
+    return policy.require_visible(
+        viewer, listing, "offer" if kind == "offers" else "demand", listing_id
+    )
 
 
 def _signals(listing: Offer | Demand) -> Signals:

@@ -1,0 +1,115 @@
+"""Outgoing mail through an outbox (发件箱).
+
+Services only *queue* a message, in the caller's transaction. A deliverer sends what is
+queued after it commits: over SMTP when ``TECHBRIDGE_SMTP_HOST`` is set, otherwise into
+``<data_dir>/mail/`` as ``.eml`` files (and the console), so a demo works without a mail
+server. A message that fails is retried up to ``MAX_ATTEMPTS`` times.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import threading
+from email.message import EmailMessage
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from techbridge.accounts.models import OutboxMessage
+from techbridge.config import Settings
+from techbridge.db import unit_of_work, utcnow
+
+MAX_ATTEMPTS = 5
+log = logging.getLogger("techbridge.mail")
+
+
+def queue_mail(session: Session, *, to: str, subject: str, body: str) -> OutboxMessage:
+    message = OutboxMessage(recipient=to, subject=subject, body=body)
+    session.add(message)
+    return message
+
+
+def _as_email(message: OutboxMessage, sender: str) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = sender
+    email["To"] = message.recipient
+    email["Subject"] = message.subject
+    email.set_content(message.body)
+    return email
+
+
+def _send(email: EmailMessage, settings: Settings, message_id: int) -> None:
+    if settings.smtp_host:
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
+            smtp.send_message(email)
+        return
+    folder = settings.data_dir / "mail"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = Path(folder / f"{message_id:08d}.eml")
+    path.write_bytes(email.as_bytes())
+    log.warning("mail to %s written to %s (no SMTP server set)", email["To"], path)
+
+
+def deliver_pending(engine: Engine, settings: Settings) -> int:
+    """Send every queued message; returns how many were sent."""
+    sent = 0
+    with unit_of_work(engine) as session:
+        pending = list(
+            session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS)
+                .order_by(OutboxMessage.id)
+            )
+        )
+        for message in pending:
+            message.attempts += 1
+            try:
+                _send(_as_email(message, settings.mail_sender), settings, message.id)
+            except (OSError, smtplib.SMTPException) as error:
+                message.last_error = f"{type(error).__name__}: {error}"
+                log.warning("mail %s to %s failed: %s", message.id, message.recipient, error)
+                continue
+            message.sent_at = utcnow()
+            message.last_error = None
+            sent += 1
+    return sent
+
+
+class Mailer:
+    """Delivers in a background thread, woken when a transaction that queued mail commits."""
+
+    def __init__(self, engine: Engine, settings: Settings, interval: float = 60.0) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.interval = interval  # retries of failed messages happen on this beat
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="mailer", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                deliver_pending(self.engine, self.settings)
+            except Exception:  # the thread must outlive a database hiccup
+                log.exception("mail delivery failed")
