@@ -9,9 +9,9 @@ PORT ?= 8000
 # (measured in docs/benchmarks.md); build big indexes with one process per core instead.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: setup demo demo-data migrate test lint typecheck messages clean bench-match
+.PHONY: setup assets browser demo demo-data migrate test lint typecheck messages clean bench-match
 
-setup: $(STAMP)
+setup: $(STAMP) assets
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON)"; exit 1; }
@@ -19,6 +19,27 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
+
+# htmx and ECharts come from the npm registry at pinned versions and are served by the app
+# itself (no CDN).
+VENDOR := src/techbridge/web/static/vendor
+assets: $(VENDOR)/.installed
+
+$(VENDOR)/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "needs npm (Node.js) for the browser assets"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)
+	cp node_modules/htmx.org/dist/htmx.min.js node_modules/echarts/dist/echarts.min.js $(VENDOR)/
+	@touch $@
+
+# The browser tests drive Debian's chromium (Playwright cannot download browsers here).
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { \
+		echo "installing chromium and CJK fonts from Debian for the browser tests"; \
+		$$(command -v sudo) apt-get install -y -q chromium fonts-noto-cjk >/dev/null || \
+		{ $$(command -v sudo) apt-get update -q >/dev/null && \
+		  $$(command -v sudo) apt-get install -y -q chromium fonts-noto-cjk >/dev/null; }; }
 
 migrate: setup
 	$(BIN)/techbridge db upgrade
@@ -33,7 +54,7 @@ demo: demo-data
 	@echo "TechBridge demo: http://$(HOST):$(PORT)"
 	$(BIN)/techbridge serve --host $(HOST) --port $(PORT)
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest -q
 
 lint: setup
@@ -52,4 +73,4 @@ bench-match: setup
 	$(BIN)/python bench/match.py --shared $(SHARED)
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var node_modules $(VENDOR)

@@ -14,7 +14,7 @@ import threading
 from email.message import EmailMessage
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
 from techbridge.accounts.models import OutboxMessage
@@ -75,6 +75,28 @@ def deliver_pending(engine: Engine, settings: Settings) -> int:
             message.last_error = None
             sent += 1
     return sent
+
+
+def wake_on_commit(session: Session, mailer: Mailer) -> None:
+    """Wake the mailer when a transaction that queued mail commits (never on rollback)."""
+    queued = False
+
+    @event.listens_for(session, "after_flush")
+    def collect(flushed: Session, _context: object) -> None:
+        nonlocal queued
+        queued = queued or any(isinstance(item, OutboxMessage) for item in flushed.new)
+
+    @event.listens_for(session, "after_commit")
+    def wake(_session: Session) -> None:
+        nonlocal queued
+        if queued:
+            queued = False
+            mailer.wake()
+
+    @event.listens_for(session, "after_rollback")
+    def forget(_session: Session) -> None:
+        nonlocal queued
+        queued = False
 
 
 class Mailer:

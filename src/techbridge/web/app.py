@@ -3,24 +3,39 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from techbridge import __version__
-from techbridge.catalog.api import router as catalog_router
+from techbridge.accounts import admin_api
+from techbridge.accounts import api as accounts_api
+from techbridge.accounts.mail import Mailer
+from techbridge.catalog import api as catalog_api
 from techbridge.config import Settings, get_settings
 from techbridge.db import engine_for
-from techbridge.errors import TechBridgeError
-from techbridge.matching.api import router as matching_router
+from techbridge.deals import api as deals_api
+from techbridge.errors import RateLimited, TechBridgeError, Unauthenticated
+from techbridge.matching import api as matching_api
 from techbridge.matching.lexicon import default_lexicon
 from techbridge.matching.service import Indexes
-from techbridge.web import pages
+from techbridge.web import (
+    account_pages,
+    admin_pages,
+    listing_pages,
+    pages,
+    search_pages,
+    workspace_pages,
+)
+from techbridge.web.auth import CSRFMiddleware
 
 STATIC = Path(__file__).parent / "static"
 API_PREFIX = "/api/v1"
@@ -28,7 +43,18 @@ API_PREFIX = "/api/v1"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    engine = engine_for(settings.resolved_database_url)
+    mailer = Mailer(engine, settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        mailer.start()
+        mailer.wake()  # anything queued while the app was down
+        yield
+        mailer.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="TechBridge API",
         version=__version__,
         description="Technology supply–demand platform (科技服务平台). Public listings are open; "
@@ -38,7 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.engine = engine_for(settings.resolved_database_url)
+    app.state.engine = engine
+    app.state.mailer = mailer
     app.state.indexes = Indexes(settings)
     # The first query would otherwise wait ~3 s for the dictionary.
     threading.Thread(target=default_lexicon().load, daemon=True).start()
@@ -47,12 +74,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.add_api_route(
         "/health", health, methods=["GET"], tags=["meta"], summary="Liveness and version"
     )
-    api.include_router(catalog_router)
-    api.include_router(matching_router)
+    for router in (accounts_api, admin_api, catalog_api, matching_api, deals_api):
+        api.include_router(router.router)
     app.include_router(api)
-    app.include_router(pages.router)
+    for page_module in (
+        pages,
+        account_pages,
+        listing_pages,
+        workspace_pages,
+        search_pages,
+        admin_pages,
+    ):
+        app.include_router(page_module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _install_error_handlers(app)
+    app.add_middleware(
+        CSRFMiddleware, secret=settings.secret_key, secure_cookie=settings.secure_cookies
+    )
     return app
 
 
@@ -70,9 +108,16 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TechBridgeError)
     async def domain_error(request: Request, error: TechBridgeError) -> Response:
         body = _error_body(error.code, error.message, error.field)
+        headers = {}
+        if isinstance(error, RateLimited):
+            headers["Retry-After"] = str(error.retry_after)
         if request.url.path.startswith(API_PREFIX):
-            return JSONResponse(body, status_code=error.http_status)
-        return pages.error_page(request, error.http_status, error.message)
+            return JSONResponse(body, status_code=error.http_status, headers=headers)
+        if isinstance(error, Unauthenticated) and request.method == "GET":
+            # A page that needs a login sends the visitor there and back again.
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+        return pages.error_page(request, error.http_status, error.message, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> Response:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from fastapi import Request
 from sqlalchemy.orm import Session
 
+from techbridge.accounts.mail import wake_on_commit
 from techbridge.db import unit_of_work
 from techbridge.matching.sync import track
 from techbridge.web.i18n import LANGUAGE_COOKIE, Language, pick_language
@@ -17,12 +18,17 @@ def db_session(request: Request) -> Iterator[Session]:
     with unit_of_work(request.app.state.engine) as session:
         if request.app.state.settings.index_sync:
             track(session, request.app.state.indexes)
+        wake_on_commit(session, request.app.state.mailer)
         yield session
 
 
 def language(request: Request) -> Language:
+    """The page's language: an explicit switch, the visitor's cookie, the logged-in user's
+    choice (remembered across browsers), then the installation's default."""
+    user = getattr(request.state, "user", None)
     return pick_language(
         request.query_params.get("lang"),
         request.cookies.get(LANGUAGE_COOKIE),
+        user.language if user is not None else None,
         request.app.state.settings.language,
     )

@@ -11,13 +11,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
+from techbridge.accounts.policy import ANONYMOUS
 from techbridge.catalog import service as catalog
 from techbridge.matching import service as matching
+from techbridge.web.auth import csrf_token, principal
 from techbridge.web.deps import db_session, language
 from techbridge.web.i18n import LANGUAGE_COOKIE, LANGUAGES, Language, pick_language, translations
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
-router = APIRouter(include_in_schema=False)
+# Every page knows who is asking (for the menu, the language and the policy).
+router = APIRouter(include_in_schema=False, dependencies=[Depends(principal)])
 SessionDep = Annotated[Session, Depends(db_session)]
 LanguageDep = Annotated[Language, Depends(language)]
 RECENT = 10
@@ -36,6 +39,9 @@ def render(
         "_": strings.gettext,
         "ngettext": strings.ngettext,
         "money": money,
+        "user": getattr(request.state, "user", None),
+        "principal": getattr(request.state, "principal", ANONYMOUS),
+        "csrf_token": lambda: csrf_token(request),
         **context,
     }
     response = TEMPLATES.TemplateResponse(request, template, context, status_code=status_code)
@@ -109,8 +115,10 @@ def _same_site_path(request: Request) -> str:
     return referer.path + (f"?{referer.query}" if referer.query else "")
 
 
-def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
-    return render(
+def error_page(
+    request: Request, status_code: int, message: str, headers: dict[str, str] | None = None
+) -> HTMLResponse:
+    response = render(
         request,
         "error.html",
         language(request),
@@ -118,3 +126,5 @@ def error_page(request: Request, status_code: int, message: str) -> HTMLResponse
         status=status_code,
         message=message,
     )
+    response.headers.update(headers or {})
+    return response

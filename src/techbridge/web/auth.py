@@ -1,0 +1,132 @@
+"""Who is asking, at the HTTP edge: a bearer token (API) or a session cookie (browser).
+
+Also the CSRF protection (asgi-csrf's double-submit cookie: every form carries the token,
+htmx and fetch send it as the ``x-csrftoken`` header; bearer-token calls are exempt because
+a browser never adds that header by itself).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from asgi_csrf import asgi_csrf
+from fastapi import Depends, Request, Response
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from techbridge.accounts import service as accounts
+from techbridge.accounts.policy import ANONYMOUS, Principal
+from techbridge.errors import Unauthenticated
+from techbridge.web.deps import db_session
+
+SESSION_COOKIE = "tb_session"
+
+
+def client_context(request: Request) -> accounts.Context:
+    settings = request.app.state.settings
+    base_url = settings.public_url or str(request.base_url)
+    host = request.client.host if request.client else "unknown"
+    return accounts.Context(base_url=base_url, client_ip=host)
+
+
+# Declared as FastAPI security schemes so that OpenAPI documents both ways in.
+_bearer_scheme = HTTPBearer(auto_error=False, description="A personal API token (tb_…).")
+_cookie_scheme = APIKeyCookie(
+    name=SESSION_COOKIE, auto_error=False, description="The browser session after logging in."
+)
+
+
+def principal(
+    request: Request,
+    session: Annotated[Session, Depends(db_session)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
+    cookie: Annotated[str | None, Depends(_cookie_scheme)],
+) -> Principal:
+    """The request's principal: a bearer token's user within its scopes, else the session
+    cookie's user, else anonymous. The user is kept on ``request.state`` for the templates."""
+    user = None
+    scopes = None
+    if bearer is not None:
+        found = accounts.token_user(session, bearer.credentials)
+        if found is None:
+            raise Unauthenticated("this API token is not valid (unknown, expired or revoked)")
+        user, scopes = found
+    elif cookie:
+        user = accounts.session_user(session, cookie, request.app.state.settings)
+    request.state.user = user
+    request.state.principal = (
+        ANONYMOUS if user is None else accounts.principal_for(session, user, scopes)
+    )
+    result: Principal = request.state.principal
+    return result
+
+
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def secure(request: Request) -> bool:
+    return request.url.scheme == "https" or bool(request.app.state.settings.secure_cookies)
+
+
+def set_session_cookie(request: Request, response: Response, secret: str) -> None:
+    settings = request.app.state.settings
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=int(settings.session_max_days * 24 * 3600),
+        httponly=True,
+        samesite="lax",
+        secure=secure(request),
+        path="/",
+    )
+
+
+def clear_session_cookie(request: Request, response: Response) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE, httponly=True, samesite="lax", secure=secure(request), path="/"
+    )
+
+
+def csrf_token(request: Request) -> str:
+    """The token a form or htmx request must send back (sets the cookie when missing)."""
+    getter: Any = request.scope.get("csrftoken")
+    return str(getter()) if getter is not None else ""
+
+
+class CSRFMiddleware:
+    """asgi-csrf as a Starlette middleware class; refusals use the platform's error body."""
+
+    def __init__(self, app: ASGIApp, *, secret: str, secure_cookie: bool) -> None:
+        self.app = asgi_csrf(
+            app,
+            signing_secret=secret,
+            cookie_secure=secure_cookie,
+            send_csrf_failed=_csrf_failed,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+async def _csrf_failed(scope: Scope, send: Send, message_id: Any) -> None:
+    body = json.dumps(
+        {
+            "error": {
+                "code": "csrf",
+                "message": "the form's security token is missing or stale: reload the page "
+                "and try again (表单已过期，请刷新页面后重试)",
+                "field": "csrftoken",
+            }
+        },
+        ensure_ascii=False,
+    ).encode("utf-8")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 403,
+            "headers": [(b"content-type", b"application/json; charset=utf-8")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,64 @@
+"""Helpers for tests of the web application: users, logins and CSRF tokens."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from techbridge.accounts import service as accounts
+from techbridge.accounts.models import User
+from techbridge.config import Settings
+from techbridge.db import engine_for, unit_of_work
+from techbridge.web.auth import SESSION_COOKIE
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # TestClient's notice about a future httpx
+    from fastapi.testclient import TestClient
+
+PASSWORD = "correct horse battery"
+
+
+def test_settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=database_url, data_dir=tmp_path / "var", _env_file=None)  # type: ignore[call-arg]
+
+
+def make_user(
+    session: Session,
+    email: str,
+    roles: Iterable[str] = (),
+    organisation_id: int | None = None,
+    *,
+    password: str = PASSWORD,
+    verified: bool = True,
+) -> User:
+    return accounts.create_user(
+        session,
+        email=email,
+        name=email.split("@")[0],
+        password=password,
+        roles=list(roles),
+        organisation_id=organisation_id,
+        verified=verified,
+        actor="test",
+    )
+
+
+def log_in(client: TestClient, database_url: str, user_id: int) -> None:
+    """Give the client a session cookie for this user (as the login form would)."""
+    settings = test_settings(database_url, Path("/nonexistent"))
+    with unit_of_work(engine_for(database_url)) as session:
+        user = accounts.get_user(session, user_id)
+        context = accounts.Context(base_url="http://testserver", client_ip="testclient")
+        secret = accounts.start_session(session, user, settings, context)
+    client.cookies.set(SESSION_COOKIE, secret)
+
+
+def csrf(client: TestClient, page: str = "/") -> str:
+    """The CSRF token for form posts: a page sets the cookie, forms echo it back."""
+    client.get(page)
+    token = client.cookies.get("csrftoken")
+    assert token, "the page did not set a csrftoken cookie"
+    return token
