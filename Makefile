@@ -46,6 +46,7 @@ migrate: setup
 
 # Bulk loads skip per-listing index updates; one rebuild afterwards embeds in batches.
 demo-data: migrate
+	$(BIN)/techbridge users add admin@techbridge.example --name Admin --role administrator --verified --if-missing
 	TECHBRIDGE_INDEX_SYNC=0 $(BIN)/techbridge import offers data/demo/offers.jsonl.gz
 	TECHBRIDGE_INDEX_SYNC=0 $(BIN)/techbridge import demands data/demo/demands.jsonl.gz
 	$(BIN)/techbridge index rebuild

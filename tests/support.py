@@ -6,6 +6,7 @@ import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
+from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
 from techbridge.accounts import service as accounts
@@ -19,6 +20,9 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 PASSWORD = "correct horse battery"
+# argon2id at its cheapest, for tests that hash many passwords (monkeypatch accounts.HASHER);
+# the real parameters are tested by the accounts tests.
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
 def test_settings(database_url: str, tmp_path: Path) -> Settings:
@@ -62,3 +66,19 @@ def csrf(client: TestClient, page: str = "/") -> str:
     token = client.cookies.get("csrftoken")
     assert token, "the page did not set a csrftoken cookie"
     return token
+
+
+def bearer(
+    database_url: str, user_id: int, scopes: Iterable[str] = ("read", "write")
+) -> dict[str, str]:
+    """Headers for JSON API calls as this user, through a personal API token."""
+    from techbridge.accounts.schemas import TokenCreate
+
+    with unit_of_work(engine_for(database_url)) as session:
+        user = accounts.get_user(session, user_id)
+        _token, secret = accounts.create_token(
+            session,
+            user,
+            TokenCreate(name="test", scopes=list(scopes)),  # type: ignore[arg-type]
+        )
+    return {"authorization": f"Bearer {secret}"}

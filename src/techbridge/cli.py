@@ -10,6 +10,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from techbridge import __version__
+from techbridge.accounts.cli import mail_app, users_app
 from techbridge.catalog.cli import export_app, import_app
 from techbridge.cli_support import console, err_console, settings
 from techbridge.errors import TechBridgeError
@@ -46,6 +47,8 @@ app.add_typer(export_app, name="export")
 app.add_typer(stats_app, name="stats")
 app.add_typer(match_app, name="match")
 app.add_typer(index_app, name="index")
+app.add_typer(users_app, name="users")
+app.add_typer(mail_app, name="mail")
 app.command("search")(search_command)
 app.command("serve")(serve)
 

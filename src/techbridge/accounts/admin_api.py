@@ -1,7 +1,107 @@
-"""JSON API (/api/v1): see the module's routes."""
+"""Administration JSON API (/api/v1/admin, 平台管理): users, roles, organisations, audit log.
+
+Every operation goes through a service that asks ``accounts.policy``; only administrators
+pass, and a read-only token can look but not change.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Path, Query
+from sqlalchemy.orm import Session
+
+from techbridge.accounts import service
+from techbridge.accounts.schemas import AuditRead, Role, UserAdminUpdate, UserRead
+from techbridge.catalog import service as catalog
+from techbridge.catalog.schemas import (
+    Clean,
+    OrganisationCreate,
+    OrganisationRead,
+    OrganisationUpdate,
+)
+from techbridge.pagination import MAX_PER_PAGE, PageOut, page_out
+from techbridge.web.auth import PrincipalDep
+from techbridge.web.deps import db_session
+
+router = APIRouter(prefix="/admin", tags=["administration"])
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
+PageQuery = Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number.")]
+PerPageQuery = Annotated[int, Query(ge=1, le=MAX_PER_PAGE)]
+SearchQuery = Annotated[
+    str | None,
+    Query(max_length=200, description="Part of the e-mail address or the name."),
+    Clean,
+]
+IdQuery = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
+IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+@router.get("/users", response_model=PageOut[UserRead], summary="Users (用户), filtered")
+def list_users(
+    session: SessionDep,
+    principal: PrincipalDep,
+    search: SearchQuery = None,
+    role: Role | None = None,
+    organisation_id: IdQuery = None,
+    page: PageQuery = 1,
+    per_page: PerPageQuery = 50,
+) -> PageOut[UserRead]:
+    users = service.list_users(
+        session,
+        principal,
+        search=search,
+        role=role,
+        organisation_id=organisation_id,
+        page=page,
+        per_page=per_page,
+    )
+    return page_out(users, UserRead)
+
+
+@router.get("/users/{user_id}", response_model=UserRead, summary="One user")
+def get_user(session: SessionDep, principal: PrincipalDep, user_id: IdPath) -> UserRead:
+    return UserRead.model_validate(service.user_for_admin(session, principal, user_id))
+
+
+@router.patch(
+    "/users/{user_id}",
+    response_model=UserRead,
+    summary="Change a user's name, roles, organisation or whether the account is active",
+)
+def update_user(
+    session: SessionDep, principal: PrincipalDep, user_id: IdPath, data: UserAdminUpdate
+) -> UserRead:
+    return UserRead.model_validate(service.update_user(session, principal, user_id, data))
+
+
+@router.post(
+    "/organisations",
+    response_model=OrganisationRead,
+    status_code=201,
+    summary="Register an organisation (机构)",
+)
+def create_organisation(
+    session: SessionDep, principal: PrincipalDep, data: OrganisationCreate
+) -> OrganisationRead:
+    organisation = catalog.create_organisation(session, data, actor=principal)
+    return OrganisationRead.model_validate(organisation)
+
+
+@router.patch(
+    "/organisations/{organisation_id}",
+    response_model=OrganisationRead,
+    summary="Change an organisation",
+)
+def update_organisation(
+    session: SessionDep, principal: PrincipalDep, organisation_id: IdPath, data: OrganisationUpdate
+) -> OrganisationRead:
+    organisation = catalog.update_organisation(session, organisation_id, data, actor=principal)
+    return OrganisationRead.model_validate(organisation)
+
+
+@router.get("/audit", response_model=PageOut[AuditRead], summary="The audit log, newest first")
+def audit(
+    session: SessionDep, principal: PrincipalDep, page: PageQuery = 1, per_page: PerPageQuery = 50
+) -> PageOut[AuditRead]:
+    return page_out(service.audit_page(session, principal, page=page, per_page=per_page), AuditRead)

@@ -1,7 +1,182 @@
-"""JSON API (/api/v1): see the module's routes."""
+"""Accounts JSON API (/api/v1): registration, login, password reset, profile, API tokens.
+
+Logging in sets the same session cookie as the login page; calls made with that cookie must
+send the CSRF token as ``x-csrftoken``. Token and password changes need a browser session.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from techbridge.accounts import policy
+from techbridge.accounts import service as accounts
+from techbridge.accounts.models import User
+from techbridge.accounts.schemas import (
+    EmailVerification,
+    Login,
+    PasswordChange,
+    PasswordReset,
+    PasswordResetRequest,
+    ProfileUpdate,
+    Registration,
+    TokenCreate,
+    TokenCreated,
+    TokenRead,
+    UserRead,
+)
+from techbridge.web.auth import (
+    SESSION_COOKIE,
+    PrincipalDep,
+    clear_session_cookie,
+    client_context,
+    set_session_cookie,
+)
+from techbridge.web.deps import db_session
+
+router = APIRouter(tags=["accounts"])
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
+TokenId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+WRONG_CREDENTIALS = "wrong e-mail address or password"
+RESET_ACCEPTED = "if an account uses this address, a link to reset its password is on its way"
+
+
+class Accepted(BaseModel):
+    message: str
+
+
+def own_account(session: Session, principal: policy.Principal, allowed: bool, what: str) -> User:
+    """The caller's own user, once the policy allows what they ask (401 when anonymous)."""
+    policy.require(allowed, principal, what)
+    assert principal.user_id is not None  # require() refused anonymous callers
+    return accounts.get_user(session, principal.user_id)
+
+
+def log_in_response(request: Request, response: Response, session: Session, user: User) -> None:
+    """Start a fresh session (never reuse one a visitor arrived with) and set its cookie."""
+    secret = accounts.start_session(
+        session, user, request.app.state.settings, client_context(request)
+    )
+    set_session_cookie(request, response, secret)
+
+
+@router.post(
+    "/auth/register",
+    status_code=201,
+    response_model=UserRead,
+    summary="Register; a verification link is mailed (注册)",
+)
+def register(request: Request, session: SessionDep, data: Registration) -> UserRead:
+    return UserRead.model_validate(accounts.register(session, data, client_context(request)))
+
+
+@router.post("/auth/verify", response_model=UserRead, summary="Verify an e-mail address")
+def verify(session: SessionDep, data: EmailVerification) -> UserRead:
+    return UserRead.model_validate(accounts.verify_email(session, data.token))
+
+
+@router.post(
+    "/auth/login",
+    response_model=UserRead,
+    responses={401: {"description": "Wrong e-mail address or password"}},
+    summary="Log in: sets the session cookie (登录)",
+)
+def login(request: Request, session: SessionDep, data: Login) -> Response:
+    user = accounts.authenticate(session, data, client_context(request))
+    if user is None:
+        # Returned, not raised: the failed attempt must be committed for the rate limit.
+        body = {"error": {"code": "unauthenticated", "message": WRONG_CREDENTIALS, "field": None}}
+        return JSONResponse(body, status_code=401)
+    result = JSONResponse(UserRead.model_validate(user).model_dump(mode="json"))
+    log_in_response(request, result, session, user)
+    return result
+
+
+@router.post("/auth/logout", status_code=204, summary="End this browser session")
+def logout(request: Request, response: Response, session: SessionDep) -> None:
+    secret = request.cookies.get(SESSION_COOKIE)
+    if secret:
+        accounts.end_session(session, secret)
+    clear_session_cookie(request, response)
+
+
+@router.post(
+    "/auth/password/forgot",
+    status_code=202,
+    response_model=Accepted,
+    summary="Mail a password reset link (the answer never says whether the address exists)",
+)
+def forgot_password(request: Request, session: SessionDep, data: PasswordResetRequest) -> Accepted:
+    accounts.request_password_reset(session, data.email, client_context(request))
+    return Accepted(message=RESET_ACCEPTED)
+
+
+@router.post(
+    "/auth/password/reset",
+    response_model=UserRead,
+    summary="Choose a new password with a mailed link; every session of the account ends",
+)
+def reset_password(session: SessionDep, data: PasswordReset) -> UserRead:
+    return UserRead.model_validate(accounts.reset_password(session, data))
+
+
+@router.get("/me", response_model=UserRead, summary="The caller's account")
+def me(session: SessionDep, principal: PrincipalDep) -> UserRead:
+    user = own_account(session, principal, principal.authenticated, "see your account")
+    return UserRead.model_validate(user)
+
+
+@router.patch("/me", response_model=UserRead, summary="Change your name or language")
+def update_me(session: SessionDep, principal: PrincipalDep, data: ProfileUpdate) -> UserRead:
+    allowed = policy.can_change_own_account(principal)
+    user = own_account(session, principal, allowed, "change your profile")
+    return UserRead.model_validate(accounts.update_profile(session, user, data))
+
+
+@router.post(
+    "/me/password",
+    status_code=204,
+    summary="Change your password (browser session only); your other sessions end",
+)
+def change_password(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: PrincipalDep,
+    data: PasswordChange,
+) -> None:
+    allowed = policy.can_manage_credentials(principal)
+    user = own_account(session, principal, allowed, "change the password")
+    accounts.change_password(session, user, data.current_password, data.password)
+    log_in_response(request, response, session, user)  # this browser stays logged in
+
+
+@router.get("/me/tokens", response_model=list[TokenRead], summary="Your API tokens")
+def list_tokens(session: SessionDep, principal: PrincipalDep) -> list[TokenRead]:
+    user = own_account(session, principal, principal.authenticated, "list your API tokens")
+    return [TokenRead.model_validate(token) for token in accounts.list_tokens(session, user)]
+
+
+@router.post(
+    "/me/tokens",
+    status_code=201,
+    response_model=TokenCreated,
+    summary="Create an API token (browser session only); its secret is shown once",
+)
+def create_token(session: SessionDep, principal: PrincipalDep, data: TokenCreate) -> TokenCreated:
+    allowed = policy.can_manage_credentials(principal)
+    user = own_account(session, principal, allowed, "create API tokens")
+    token, secret = accounts.create_token(session, user, data)
+    shown = TokenRead.model_validate(token).model_dump()
+    return TokenCreated(**shown, token=secret)
+
+
+@router.delete("/me/tokens/{token_id}", response_model=TokenRead, summary="Revoke an API token")
+def revoke_token(session: SessionDep, principal: PrincipalDep, token_id: TokenId) -> TokenRead:
+    allowed = policy.can_change_own_account(principal)
+    user = own_account(session, principal, allowed, "revoke API tokens")
+    return TokenRead.model_validate(accounts.revoke_token(session, user, token_id))

@@ -39,6 +39,7 @@ class Principal:
     roles: frozenset[str] = frozenset()
     scopes: frozenset[str] = frozenset({"read", "write"})
     assigned_demands: frozenset[int] = field(default_factory=frozenset)
+    via_token: bool = False  # an API token rather than a browser login
 
     @property
     def authenticated(self) -> bool:
@@ -142,6 +143,11 @@ def can_assign_managers(principal: Principal, demand: Demand) -> bool:
 # --- organisations, users, introductions ---------------------------------------------------
 
 
+def can_create_organisation(principal: Principal) -> bool:
+    """Users register their own organisation through the trusted registration path only."""
+    return principal.can_write and principal.is_admin
+
+
 def can_edit_organisation(principal: Principal, organisation: Organisation) -> bool:
     return principal.can_write and principal.is_admin
 
@@ -153,6 +159,17 @@ def can_administer(principal: Principal) -> bool:
 
 def can_change_users(principal: Principal) -> bool:
     return principal.is_admin and principal.can_write
+
+
+def can_change_own_account(principal: Principal) -> bool:
+    """One's own profile and tokens: any login, but a read-only token changes nothing."""
+    return principal.can_write
+
+
+def can_manage_credentials(principal: Principal) -> bool:
+    """Minting API tokens and changing the password need a browser login: a stolen token
+    must not be able to entrench itself or lock its owner out."""
+    return principal.can_write and not principal.via_token
 
 
 def can_request_introduction(principal: Principal) -> bool:

@@ -69,6 +69,11 @@ class PasswordReset(_Input):
     password: Password
 
 
+class PasswordChange(_Input):
+    current_password: AnyPassword
+    password: Password
+
+
 class EmailVerification(_Input):
     token: Secret
 

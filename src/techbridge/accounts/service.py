@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from techbridge.accounts import mail
 from techbridge.accounts.models import ApiToken, AuditEntry, EmailLink, LoginSession, User
-from techbridge.accounts.policy import Principal, can_change_users, require
+from techbridge.accounts.policy import Principal, can_administer, can_change_users, require
 from techbridge.accounts.schemas import (
     SCOPES,
     Login,
@@ -509,6 +509,7 @@ def principal_for(session: Session, user: User, scopes: frozenset[str] | None = 
         roles=frozenset(user.roles),
         scopes=scopes if scopes is not None else frozenset(SCOPES),
         assigned_demands=frozenset(catalog.assigned_demand_ids(session, user.id)),
+        via_token=scopes is not None,
     )
 
 
@@ -525,8 +526,14 @@ def list_users(
     require(principal.is_admin, principal, "list users")
     query = select(User).order_by(User.id)
     if search:
-        pattern = f"%{search.lower()}%"
-        query = query.where(or_(User.email.like(pattern), func.lower(User.name).like(pattern)))
+        # autoescape: % and _ are literal, and no pattern can end in an escape character.
+        needle = search.lower()
+        query = query.where(
+            or_(
+                User.email.contains(needle, autoescape=True),
+                func.lower(User.name).contains(needle, autoescape=True),
+            )
+        )
     if organisation_id is not None:
         query = query.where(User.organisation_id == organisation_id)
     if role is None:
@@ -537,6 +544,12 @@ def list_users(
     return Page(matching[start : start + per_page], len(matching), page, per_page)
 
 
+def user_for_admin(session: Session, principal: Principal, user_id: int) -> User:
+    """One user's account as the administration area shows it."""
+    require(can_administer(principal), principal, "see user accounts")
+    return get_user(session, user_id)
+
+
 def update_user(
     session: Session, principal: Principal, user_id: int, data: UserAdminUpdate
 ) -> User:
@@ -545,6 +558,9 @@ def update_user(
 
     user = get_user(session, user_id)
     values = data.model_dump(exclude_unset=True)
+    for required in ("name", "active"):  # NOT NULL columns: an explicit null is refused here
+        if required in values and values[required] is None:
+            raise Invalid("cannot be empty", field=required)
     if values.get("organisation_id") is not None:
         catalog.get_organisation(session, values["organisation_id"])
     if "roles" in values:

@@ -6,18 +6,40 @@ import datetime as dt
 from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy.orm import Session
 
+from techbridge.accounts import policy
+from techbridge.accounts import service as accounts
+from techbridge.accounts.policy import SYSTEM, Principal
 from techbridge.catalog import service
-from techbridge.catalog.schemas import DemandRead, Lang, OfferKind, OfferRead
+from techbridge.catalog.schemas import (
+    DemandCreate,
+    DemandManagers,
+    DemandRead,
+    DemandUpdate,
+    Lang,
+    OfferCreate,
+    OfferKind,
+    OfferRead,
+    OfferUpdate,
+    OrganisationKind,
+    OrganisationProfile,
+    OrganisationRead,
+)
 from techbridge.pagination import MAX_PER_PAGE, PageOut, page_out
+from techbridge.web.auth import PrincipalDep
 from techbridge.web.deps import db_session
 
 router = APIRouter(tags=["catalog"])
-SessionDep = Annotated[Session, Depends(db_session)]
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 PageQuery = Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number.")]
 PerPageQuery = Annotated[int, Query(ge=1, le=MAX_PER_PAGE)]
+IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
+MineQuery = Annotated[
+    bool,
+    Query(description="Only my organisation's listings, in every status (needs a login)."),
+]
 
 
 def listing_filters(
@@ -40,36 +62,193 @@ def listing_filters(
 FiltersDep = Annotated[service.ListingFilter, Depends(listing_filters)]
 
 
+def mine_or_public(
+    filters: service.ListingFilter, principal: Principal, mine: bool
+) -> service.ListingFilter:
+    """``mine``: every listing of the caller's organisation that the policy lets them see;
+    otherwise the public listings."""
+    if not mine:
+        return filters
+    policy.require(principal.authenticated, principal, "list your organisation's listings")
+    # A user without an organisation has no listings: -1 is an id no organisation has.
+    return replace(
+        filters,
+        public_only=False,
+        viewer=principal,
+        organisation_id=principal.organisation_id or -1,
+    )
+
+
+# --- offers (技术供给) ---------------------------------------------------------------------
+
+
 @router.get("/offers", response_model=PageOut[OfferRead], summary="Published offers (技术供给)")
 def list_offers(
     session: SessionDep,
+    principal: PrincipalDep,
     filters: FiltersDep,
     kind: OfferKind | None = None,
+    mine: MineQuery = False,
     page: PageQuery = 1,
     per_page: PerPageQuery = 20,
 ) -> PageOut[OfferRead]:
-    result = service.list_offers(session, replace(filters, kind=kind), page=page, per_page=per_page)
-    return page_out(result, OfferRead)
+    chosen = replace(mine_or_public(filters, principal, mine), kind=kind)
+    return page_out(service.list_offers(session, chosen, page=page, per_page=per_page), OfferRead)
 
 
-@router.get("/offers/{offer_id}", response_model=OfferRead, summary="One published offer")
-def get_offer(session: SessionDep, offer_id: int) -> OfferRead:
-    return OfferRead.model_validate(service.get_offer(session, offer_id, public_only=True))
+@router.post("/offers", response_model=OfferRead, status_code=201, summary="List an offer")
+def create_offer(session: SessionDep, principal: PrincipalDep, data: OfferCreate) -> OfferRead:
+    return OfferRead.model_validate(service.create_offer(session, data, actor=principal))
+
+
+@router.get(
+    "/offers/{offer_id}",
+    response_model=OfferRead,
+    summary="One offer: published, or any of your organisation's",
+)
+def get_offer(session: SessionDep, principal: PrincipalDep, offer_id: IdPath) -> OfferRead:
+    return OfferRead.model_validate(service.get_offer(session, offer_id, viewer=principal))
+
+
+@router.patch("/offers/{offer_id}", response_model=OfferRead, summary="Change an offer")
+def update_offer(
+    session: SessionDep, principal: PrincipalDep, offer_id: IdPath, data: OfferUpdate
+) -> OfferRead:
+    return OfferRead.model_validate(service.update_offer(session, offer_id, data, actor=principal))
+
+
+@router.post("/offers/{offer_id}/withdraw", response_model=OfferRead, summary="Withdraw an offer")
+def withdraw_offer(session: SessionDep, principal: PrincipalDep, offer_id: IdPath) -> OfferRead:
+    return OfferRead.model_validate(service.withdraw_offer(session, offer_id, actor=principal))
+
+
+# --- demands (技术需求) --------------------------------------------------------------------
 
 
 @router.get(
     "/demands",
     response_model=PageOut[DemandRead],
-    summary="Published demands (技术需求); confidential ones never appear",
+    summary="Published demands (技术需求); others' confidential ones never appear",
 )
 def list_demands(
-    session: SessionDep, filters: FiltersDep, page: PageQuery = 1, per_page: PerPageQuery = 20
+    session: SessionDep,
+    principal: PrincipalDep,
+    filters: FiltersDep,
+    mine: MineQuery = False,
+    page: PageQuery = 1,
+    per_page: PerPageQuery = 20,
 ) -> PageOut[DemandRead]:
-    return page_out(
-        service.list_demands(session, filters, page=page, per_page=per_page), DemandRead
+    chosen = mine_or_public(filters, principal, mine)
+    return page_out(service.list_demands(session, chosen, page=page, per_page=per_page), DemandRead)
+
+
+@router.post("/demands", response_model=DemandRead, status_code=201, summary="Post a demand")
+def create_demand(session: SessionDep, principal: PrincipalDep, data: DemandCreate) -> DemandRead:
+    return DemandRead.model_validate(service.create_demand(session, data, actor=principal))
+
+
+@router.get(
+    "/demands/{demand_id}",
+    response_model=DemandRead,
+    summary="One demand: public, or confidential for its organisation and tech managers",
+)
+def get_demand(session: SessionDep, principal: PrincipalDep, demand_id: IdPath) -> DemandRead:
+    return DemandRead.model_validate(service.get_demand(session, demand_id, viewer=principal))
+
+
+@router.patch("/demands/{demand_id}", response_model=DemandRead, summary="Change a demand")
+def update_demand(
+    session: SessionDep, principal: PrincipalDep, demand_id: IdPath, data: DemandUpdate
+) -> DemandRead:
+    demand = service.update_demand(session, demand_id, data, actor=principal)
+    return DemandRead.model_validate(demand)
+
+
+@router.post(
+    "/demands/{demand_id}/withdraw", response_model=DemandRead, summary="Withdraw a demand"
+)
+def withdraw_demand(session: SessionDep, principal: PrincipalDep, demand_id: IdPath) -> DemandRead:
+    return DemandRead.model_validate(service.withdraw_demand(session, demand_id, actor=principal))
+
+
+@router.get(
+    "/demands/{demand_id}/managers",
+    response_model=DemandManagers,
+    summary="The tech managers (技术经理人) assigned to a demand",
+)
+def demand_managers(
+    session: SessionDep, principal: PrincipalDep, demand_id: IdPath
+) -> DemandManagers:
+    service.get_demand(session, demand_id, viewer=principal)
+    return DemandManagers(
+        demand_id=demand_id, user_ids=service.demand_manager_ids(session, demand_id)
     )
 
 
-@router.get("/demands/{demand_id}", response_model=DemandRead, summary="One public demand")
-def get_demand(session: SessionDep, demand_id: int) -> DemandRead:
-    return DemandRead.model_validate(service.get_demand(session, demand_id, public_only=True))
+@router.put(
+    "/demands/{demand_id}/managers/{user_id}",
+    response_model=DemandManagers,
+    summary="Assign a tech manager to a demand",
+)
+def assign_manager(
+    session: SessionDep, principal: PrincipalDep, demand_id: IdPath, user_id: IdPath
+) -> DemandManagers:
+    service.assign_manager(session, demand_id, user_id, actor=principal)
+    return demand_managers(session, principal, demand_id)
+
+
+@router.delete(
+    "/demands/{demand_id}/managers/{user_id}",
+    response_model=DemandManagers,
+    summary="Unassign a tech manager from a demand",
+)
+def unassign_manager(
+    session: SessionDep, principal: PrincipalDep, demand_id: IdPath, user_id: IdPath
+) -> DemandManagers:
+    service.unassign_manager(session, demand_id, user_id, actor=principal)
+    return demand_managers(session, principal, demand_id)
+
+
+# --- organisations (机构) ------------------------------------------------------------------
+
+
+@router.get(
+    "/organisations",
+    response_model=PageOut[OrganisationRead],
+    summary="Organisations (机构), by name, kind and district",
+)
+def list_organisations(
+    session: SessionDep,
+    kind: OrganisationKind | None = None,
+    district: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Part of the name.")] = None,
+    page: PageQuery = 1,
+    per_page: PerPageQuery = 20,
+) -> PageOut[OrganisationRead]:
+    found = service.list_organisations(
+        session, kind=kind, district=district, name_contains=q, page=page, per_page=per_page
+    )
+    return page_out(found, OrganisationRead)
+
+
+@router.get(
+    "/organisations/{organisation_id}",
+    response_model=OrganisationProfile,
+    summary="One organisation with its public listing counts",
+)
+def get_organisation(session: SessionDep, organisation_id: IdPath) -> OrganisationProfile:
+    return organisation_profile(session, organisation_id)
+
+
+def organisation_profile(session: Session, organisation_id: int) -> OrganisationProfile:
+    """An organisation with what anyone may know of it: public listings and member count."""
+    organisation = service.get_organisation(session, organisation_id)
+    public = service.ListingFilter(public_only=True, organisation_id=organisation_id)
+    # The member count is public; counting needs no one's permission (SYSTEM).
+    members = accounts.list_users(session, SYSTEM, organisation_id=organisation_id, per_page=1)
+    return OrganisationProfile(
+        **OrganisationRead.model_validate(organisation).model_dump(),
+        public_offers=service.list_offers(session, public, per_page=1).total,
+        public_demands=service.list_demands(session, public, per_page=1).total,
+        members=members.total,
+    )

@@ -109,6 +109,7 @@ District = Annotated[str, _length(1, 100), Clean]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS)]
 Fen = Annotated[int, Field(ge=0, le=MAX_FEN)]
 TRL = Annotated[int, Field(ge=1, le=9)]
+RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]  # a reference to another row (INTEGER key)
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 CreditCode = Annotated[
     str, StringConstraints(strip_whitespace=True, to_upper=True), AfterValidator(_credit_code)
@@ -150,7 +151,7 @@ class PersonCreate(_Input):
         ]
         | None
     ) = None
-    organisation_id: int | None = None
+    organisation_id: RowId | None = None
     roles: list[PersonRole] = []
 
 
@@ -197,13 +198,13 @@ class _DemandFields(BaseModel):
 
 class OfferCreate(_OfferFields, _Input):
     status: ListingStatus = "draft"
-    organisation_id: int | None = None
+    organisation_id: RowId | None = None
     listed_on: dt.date | None = None
 
 
 class DemandCreate(_DemandFields, _Input):
     status: ListingStatus = "draft"
-    organisation_id: int | None = None
+    organisation_id: RowId | None = None
     listed_on: dt.date | None = None
 
 
@@ -222,7 +223,7 @@ class OfferUpdate(_Input):
     price_fen: Fen | None = None
     transfer_modes: list[TransferMode] | None = None
     status: ListingStatus | None = None
-    organisation_id: int | None = None
+    organisation_id: RowId | None = None
 
 
 class DemandUpdate(_Input):
@@ -239,7 +240,7 @@ class DemandUpdate(_Input):
     confidential: bool | None = None
     public_summary: Summary | None = None
     status: ListingStatus | None = None
-    organisation_id: int | None = None
+    organisation_id: RowId | None = None
 
 
 # --- the JSON Lines import format (DESIGN.md "Data formats") --------------------------------
@@ -348,3 +349,18 @@ class Counts(BaseModel):
     organisations: int
     offers: int
     demands: int
+
+
+class OrganisationProfile(OrganisationRead):
+    """An organisation's public page: how many public listings it has and how many users."""
+
+    public_offers: int
+    public_demands: int
+    members: int
+
+
+class DemandManagers(BaseModel):
+    """The tech managers (技术经理人) assigned to a demand."""
+
+    demand_id: int
+    user_ids: list[int]

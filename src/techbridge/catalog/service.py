@@ -70,14 +70,18 @@ def _ensure_unique_organisation(
             )
 
 
-def create_organisation(session: Session, data: OrganisationCreate, *, actor: str) -> Organisation:
+def create_organisation(
+    session: Session, data: OrganisationCreate, *, actor: Actor
+) -> Organisation:
+    if isinstance(actor, Principal):
+        policy.require(policy.can_create_organisation(actor), actor, "create organisations")
     _ensure_unique_organisation(session, name=data.name, credit_code=data.credit_code)
     organisation = Organisation(**data.model_dump())
     session.add(organisation)
     session.flush()
     record_audit(
         session,
-        actor=actor,
+        actor=_actor_name(actor),
         action="create",
         entity_type="organisation",
         entity_id=organisation.id,
@@ -87,9 +91,12 @@ def create_organisation(session: Session, data: OrganisationCreate, *, actor: st
 
 
 def update_organisation(
-    session: Session, organisation_id: int, data: OrganisationUpdate, *, actor: str
+    session: Session, organisation_id: int, data: OrganisationUpdate, *, actor: Actor
 ) -> Organisation:
     organisation = get_organisation(session, organisation_id)
+    if isinstance(actor, Principal):
+        allowed = policy.can_edit_organisation(actor, organisation)
+        policy.require(allowed, actor, "change organisations")
     values = data.model_dump(exclude_unset=True)
     if "name" in values and values["name"] is None:
         raise Invalid("cannot be empty", field="name")
@@ -99,7 +106,7 @@ def update_organisation(
         credit_code=values.get("credit_code"),
         exclude_id=organisation_id,
     )
-    _apply(session, organisation, values, actor=actor, entity_type="organisation")
+    _apply(session, organisation, values, actor=_actor_name(actor), entity_type="organisation")
     return organisation
 
 

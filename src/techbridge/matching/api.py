@@ -9,14 +9,16 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from techbridge.catalog.api import listing_filters
-from techbridge.catalog.schemas import OfferKind
+from techbridge.catalog.schemas import OfferKind, Segment
 from techbridge.catalog.service import ListingFilter
 from techbridge.matching import service
-from techbridge.matching.schemas import MatchListOut
+from techbridge.matching.schemas import MatchListOut, SearchOut
+from techbridge.stats import service as stats
+from techbridge.web.auth import PrincipalDep
 from techbridge.web.deps import db_session
 
 router = APIRouter(tags=["matching"])
-SessionDep = Annotated[Session, Depends(db_session)]
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 FiltersDep = Annotated[ListingFilter, Depends(listing_filters)]
 KQuery = Annotated[int, Query(ge=1, le=service.MAX_K, description="How many matches.")]
 
@@ -29,21 +31,39 @@ def indexes(request: Request) -> service.Indexes:
 IndexesDep = Annotated[service.Indexes, Depends(indexes)]
 
 
-@router.get("/search", response_model=MatchListOut, summary="Search public offers and demands")
+@router.get(
+    "/search",
+    response_model=SearchOut,
+    summary="Search public offers and demands, with facet counts",
+)
 def search(
     session: SessionDep,
     found: IndexesDep,
     filters: FiltersDep,
     q: Annotated[str, Query(max_length=service.MAX_QUERY_CHARS, description="Free text.")],
     kind: Literal["offers", "demands"] | None = None,
-    offer_kind: OfferKind | None = None,
+    offer_kind: Annotated[
+        OfferKind | None, Query(description="Only offers of this kind (implies kind=offers).")
+    ] = None,
+    segment: Segment | None = None,
     k: KQuery = 10,
-) -> MatchListOut:
-    kinds: tuple[Literal["offers", "demands"], ...] = (kind,) if kind else ("offers", "demands")
-    result = service.search(
-        session, found, q, kinds=kinds, k=k, filters=replace(filters, kind=offer_kind)
-    )
-    return MatchListOut.model_validate(result)
+) -> SearchOut:
+    kinds = search_kinds(kind, offer_kind)
+    filters = replace(filters, kind=offer_kind, segment=segment)
+    # The facets count the whole candidate pool (the top MAX_K), not just the k returned.
+    pool = service.search(session, found, q, kinds=kinds, k=service.MAX_K, filters=filters)
+    facets = stats.match_facets(session, ((m.kind, m.id, m.confidential) for m in pool.matches))
+    listed = MatchListOut.model_validate(pool)
+    return SearchOut(query=listed.query, matches=listed.matches[:k], facets=facets)
+
+
+def search_kinds(
+    kind: Literal["offers", "demands"] | None, offer_kind: str | None
+) -> tuple[Literal["offers", "demands"], ...]:
+    """Which indexes a search covers: an offer kind means offers only."""
+    if offer_kind is not None:
+        return ("offers",) if kind in (None, "offers") else ()
+    return (kind,) if kind else ("offers", "demands")
 
 
 @router.get(
@@ -53,6 +73,7 @@ def search(
 )
 def demand_matches(
     session: SessionDep,
+    principal: PrincipalDep,
     found: IndexesDep,
     filters: FiltersDep,
     demand_id: int,
@@ -60,7 +81,13 @@ def demand_matches(
     k: KQuery = 10,
 ) -> MatchListOut:
     result = service.match_listing(
-        session, found, "demands", demand_id, k=k, filters=replace(filters, kind=offer_kind)
+        session,
+        found,
+        "demands",
+        demand_id,
+        viewer=principal,
+        k=k,
+        filters=replace(filters, kind=offer_kind),
     )
     return MatchListOut.model_validate(result)
 
@@ -71,8 +98,15 @@ def demand_matches(
     summary="Public demands for an offer, with explanations",
 )
 def offer_matches(
-    session: SessionDep, found: IndexesDep, filters: FiltersDep, offer_id: int, k: KQuery = 10
+    session: SessionDep,
+    principal: PrincipalDep,
+    found: IndexesDep,
+    filters: FiltersDep,
+    offer_id: int,
+    k: KQuery = 10,
 ) -> MatchListOut:
     return MatchListOut.model_validate(
-        service.match_listing(session, found, "offers", offer_id, k=k, filters=filters)
+        service.match_listing(
+            session, found, "offers", offer_id, viewer=principal, k=k, filters=filters
+        )
     )

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from techbridge.stats.schemas import Facets
+
 
 class ExplanationOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -38,3 +40,11 @@ class MatchListOut(BaseModel):
 
     query: str | None
     matches: list[MatchOut]
+
+
+class SearchOut(MatchListOut):
+    facets: Facets = Field(
+        description="Facet → values with how many of the top matches have each (search "
+        "parameters: kind, offer_kind, segment, lang, district, tag). A confidential demand "
+        "counts only under kind."
+    )

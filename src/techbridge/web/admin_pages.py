@@ -1,9 +1,390 @@
-"""HTML pages (Jinja2): see the module's routes. Pages call services and render."""
+"""Administration pages (平台管理): users and their roles, organisations, the audit log.
+
+Only administrators get in: the router's dependency asks ``accounts.policy`` once for the
+whole area (anonymous visitors are sent to the login page, others see 403), and every
+service called below checks its own operation again.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from contextlib import suppress
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from techbridge.web.auth import principal
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(principal)])
+from techbridge.accounts import policy
+from techbridge.accounts import service as accounts
+from techbridge.accounts.policy import Principal
+from techbridge.accounts.schemas import ROLES, Role, UserAdminUpdate
+from techbridge.catalog import service as catalog
+from techbridge.catalog.models import Organisation
+from techbridge.catalog.schemas import (
+    Clean,
+    OrganisationCreate,
+    OrganisationKind,
+    OrganisationUpdate,
+)
+from techbridge.errors import NotFound, TechBridgeError
+from techbridge.web.auth import PrincipalDep
+from techbridge.web.deps import db_session, language
+from techbridge.web.i18n import Language
+from techbridge.web.pages import render
+
+
+def administrator(principal: PrincipalDep) -> Principal:
+    policy.require(policy.can_administer(principal), principal, "use the administration area")
+    return principal
+
+
+router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[Depends(administrator)])
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
+LanguageDep = Annotated[Language, Depends(language)]
+AdminDep = Annotated[Principal, Depends(administrator)]
+IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
+PageQuery = Annotated[int, Query(ge=1, le=1_000_000)]
+SearchQuery = Annotated[str, Query(max_length=200), Clean]
+PER_PAGE = 50
+ORGANISATION_CHOICES = 100
+FormText = Annotated[str, Form()]
+OrganisationKinds = OrganisationKind.__args__  # type: ignore[attr-defined]
+
+
+def _page_url(request: Request, page: int) -> str:
+    """This page's address with another page number (the other filters kept)."""
+    query = {**request.query_params, "page": str(page)}
+    return f"{request.url.path}?{urlencode(query)}"
+
+
+def _field_errors(error: ValidationError | TechBridgeError) -> dict[str, str]:
+    """Messages by form field, shown next to the field they are about."""
+    if isinstance(error, TechBridgeError):
+        return {error.field or "form": error.message}
+    errors: dict[str, str] = {}
+    for problem in error.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else "form"
+        errors.setdefault(field, str(problem["msg"]))
+    return errors
+
+
+def _optional(text: str) -> str | None:
+    return text.strip() or None
+
+
+# --- overview --------------------------------------------------------------------------------
+
+
+@router.get("", response_class=HTMLResponse)
+def admin_home(
+    request: Request, session: SessionDep, lang: LanguageDep, principal: AdminDep
+) -> HTMLResponse:
+    return render(
+        request,
+        "admin_home.html",
+        lang,
+        users_total=accounts.list_users(session, principal, per_page=1).total,
+        organisations_total=catalog.list_organisations(session, per_page=1).total,
+        recent=accounts.audit_page(session, principal, per_page=10).items,
+    )
+
+
+# --- users -----------------------------------------------------------------------------------
+
+
+def _organisation_names(session: Session, ids: set[int | None]) -> dict[int, str]:
+    return {
+        organisation_id: catalog.get_organisation(session, organisation_id).name
+        for organisation_id in ids
+        if organisation_id is not None
+    }
+
+
+@router.get("/users", response_class=HTMLResponse)
+def users_page(
+    request: Request,
+    session: SessionDep,
+    lang: LanguageDep,
+    principal: AdminDep,
+    q: SearchQuery = "",
+    role: Role | None = None,
+    organisation_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    page: PageQuery = 1,
+) -> HTMLResponse:
+    users = accounts.list_users(
+        session,
+        principal,
+        search=q or None,
+        role=role,
+        organisation_id=organisation_id,
+        page=page,
+        per_page=PER_PAGE,
+    )
+    return render(
+        request,
+        "admin_users.html",
+        lang,
+        users=users,
+        q=q,
+        role=role,
+        organisation_id=organisation_id,
+        roles=ROLES,
+        organisation_names=_organisation_names(session, {u.organisation_id for u in users.items}),
+        page_url=lambda number: _page_url(request, number),
+    )
+
+
+def _user_form(
+    request: Request,
+    session: SessionDep,
+    lang: Language,
+    principal: Principal,
+    user_id: int,
+    *,
+    org_q: str = "",
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    saved: bool = False,
+) -> HTMLResponse:
+    user = accounts.user_for_admin(session, principal, user_id)
+    choices = catalog.list_organisations(
+        session, name_contains=org_q or None, per_page=ORGANISATION_CHOICES
+    ).items
+    form = values or {
+        "name": user.name,
+        "roles": list(user.roles),
+        "organisation_id": user.organisation_id,
+        "active": user.active,
+    }
+    chosen = form["organisation_id"]
+    if chosen is not None and all(choice.id != chosen for choice in choices):
+        with suppress(NotFound):  # the form may name one that does not exist
+            choices = [catalog.get_organisation(session, chosen), *choices]
+    return render(
+        request,
+        "admin_user.html",
+        lang,
+        status_code=422 if errors else 200,
+        account=user,
+        last_login=accounts.last_login(session, user.id),
+        form=form,
+        errors=errors or {},
+        org_q=org_q,
+        organisations=choices,
+        roles=ROLES,
+        saved=saved,
+    )
+
+
+@router.get("/users/{user_id}", response_class=HTMLResponse)
+def user_page(
+    request: Request,
+    session: SessionDep,
+    lang: LanguageDep,
+    principal: AdminDep,
+    user_id: IdPath,
+    org_q: SearchQuery = "",
+    saved: bool = False,
+) -> HTMLResponse:
+    return _user_form(request, session, lang, principal, user_id, org_q=org_q, saved=saved)
+
+
+@router.post("/users/{user_id}", response_class=HTMLResponse)
+def update_user(
+    request: Request,
+    session: SessionDep,
+    lang: LanguageDep,
+    principal: AdminDep,
+    user_id: IdPath,
+    name: FormText = "",
+    roles: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
+    organisation_id: FormText = "",
+    active: FormText = "",
+) -> Response:
+    values: dict[str, Any] = {
+        "name": name,
+        "roles": roles,
+        "organisation_id": _optional(organisation_id),
+        "active": active == "1",
+    }
+    try:
+        data = UserAdminUpdate.model_validate(values)
+        accounts.update_user(session, principal, user_id, data)
+    except (ValidationError, TechBridgeError) as error:
+        if isinstance(error, TechBridgeError) and error.field in (None, "user_id"):
+            raise  # not about the form: the error page says what happened
+        session.rollback()
+        form = {**values, "organisation_id": _int_or_none(values["organisation_id"])}
+        return _user_form(
+            request, session, lang, principal, user_id, values=form, errors=_field_errors(error)
+        )
+    return RedirectResponse(f"/admin/users/{user_id}?saved=1", status_code=303)
+
+
+def _int_or_none(text: str | None) -> int | None:
+    return int(text) if text is not None and text.isdigit() and len(text) < 10 else None
+
+
+# --- organisations ---------------------------------------------------------------------------
+
+
+def _organisations_page(
+    request: Request,
+    session: Session,
+    lang: Language,
+    *,
+    q: str = "",
+    page: int = 1,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+) -> HTMLResponse:
+    organisations = catalog.list_organisations(
+        session, name_contains=q or None, page=page, per_page=PER_PAGE
+    )
+    return render(
+        request,
+        "admin_organisations.html",
+        lang,
+        status_code=422 if errors else 200,
+        organisations=organisations,
+        q=q,
+        form=values or {},
+        errors=errors or {},
+        kinds=OrganisationKinds,
+        page_url=lambda number: _page_url(request, number),
+    )
+
+
+@router.get("/organisations", response_class=HTMLResponse)
+def organisations_page(
+    request: Request,
+    session: SessionDep,
+    lang: LanguageDep,
+    q: SearchQuery = "",
+    page: PageQuery = 1,
+) -> HTMLResponse:
+    return _organisations_page(request, session, lang, q=q, page=page)
+
+
+def _organisation_values(
+    name: str, name_en: str, kind: str, district: str, credit_code: str
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "name_en": _optional(name_en),
+        "kind": _optional(kind),
+        "district": _optional(district),
+        "credit_code": _optional(credit_code),
+    }
+
+
+@router.post("/organisations", response_class=HTMLResponse)
+def create_organisation(
+    request: Request,
+    session: SessionDep,
+    lang: LanguageDep,
+    principal: AdminDep,
+    name: FormText = "",
+    name_en: FormText = "",
+    kind: FormText = "",
+    district: FormText = "",
+    credit_code: FormText = "",
+) -> Response:
+    values = _organisation_values(name, name_en, kind, district, credit_code)
+    try:
+        data = OrganisationCreate.model_validate(values)
+        organisation = catalog.create_organisation(session, data, actor=principal)
+    except (ValidationError, TechBridgeError) as error:
+        if isinstance(error, TechBridgeError) and error.field is None:
+            raise
+        session.rollback()
+        return _organisations_page(
+            request, session, lang, values=values, errors=_field_errors(error)
+        )
+    return RedirectResponse(f"/admin/organisations/{organisation.id}?saved=1", status_code=303)
+
+
+def _organisation_form(
+    request: Request,
+    organisation: Organisation,
+    lang: Language,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    saved: bool = False,
+) -> HTMLResponse:
+    fields = ("name", "name_en", "kind", "district", "credit_code")
+    return render(
+        request,
+        "admin_organisation.html",
+        lang,
+        status_code=422 if errors else 200,
+        organisation=organisation,
+        form=values or {name: getattr(organisation, name) for name in fields},
+        errors=errors or {},
+        kinds=OrganisationKinds,
+        saved=saved,
+    )
+
+
+@router.get("/organisations/{organisation_id}", response_class=HTMLResponse)
+def organisation_page(
+    request: Request,
+    session: SessionDep,
+    lang: LanguageDep,
+    organisation_id: IdPath,
+    saved: bool = False,
+) -> HTMLResponse:
+    organisation = catalog.get_organisation(session, organisation_id)
+    return _organisation_form(request, organisation, lang, saved=saved)
+
+
+@router.post("/organisations/{organisation_id}", response_class=HTMLResponse)
+def update_organisation(
+    request: Request,
+    session: SessionDep,
+    lang: LanguageDep,
+    principal: AdminDep,
+    organisation_id: IdPath,
+    name: FormText = "",
+    name_en: FormText = "",
+    kind: FormText = "",
+    district: FormText = "",
+    credit_code: FormText = "",
+) -> Response:
+    values = _organisation_values(name, name_en, kind, district, credit_code)
+    try:
+        data = OrganisationUpdate.model_validate(values)
+        catalog.update_organisation(session, organisation_id, data, actor=principal)
+    except (ValidationError, TechBridgeError) as error:
+        if isinstance(error, TechBridgeError) and error.field in (None, "organisation_id"):
+            raise
+        session.rollback()
+        organisation = catalog.get_organisation(session, organisation_id)
+        return _organisation_form(
+            request, organisation, lang, values=values, errors=_field_errors(error)
+        )
+    return RedirectResponse(f"/admin/organisations/{organisation_id}?saved=1", status_code=303)
+
+
+# --- audit log -------------------------------------------------------------------------------
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(
+    request: Request,
+    session: SessionDep,
+    lang: LanguageDep,
+    principal: AdminDep,
+    page: PageQuery = 1,
+) -> HTMLResponse:
+    entries = accounts.audit_page(session, principal, page=page, per_page=PER_PAGE)
+    return render(
+        request,
+        "admin_audit.html",
+        lang,
+        entries=entries,
+        page_url=lambda number: _page_url(request, number),
+    )

@@ -27,6 +27,7 @@ from techbridge.errors import RateLimited, TechBridgeError, Unauthenticated
 from techbridge.matching import api as matching_api
 from techbridge.matching.lexicon import default_lexicon
 from techbridge.matching.service import Indexes
+from techbridge.stats import api as stats_api
 from techbridge.web import (
     account_pages,
     admin_pages,
@@ -74,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.add_api_route(
         "/health", health, methods=["GET"], tags=["meta"], summary="Liveness and version"
     )
-    for router in (accounts_api, admin_api, catalog_api, matching_api, deals_api):
+    for router in (accounts_api, admin_api, catalog_api, matching_api, deals_api, stats_api):
         api.include_router(router.router)
     app.include_router(api)
     for page_module in (

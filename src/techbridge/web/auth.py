@@ -40,7 +40,7 @@ _cookie_scheme = APIKeyCookie(
 
 def principal(
     request: Request,
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
     cookie: Annotated[str | None, Depends(_cookie_scheme)],
 ) -> Principal:

@@ -14,7 +14,11 @@ from techbridge.web.i18n import LANGUAGE_COOKIE, Language, pick_language
 
 
 def db_session(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed when the handler returns, rolled back on error."""
+    """One transaction per request: committed when the handler returns, rolled back on error.
+
+    Use it as ``Depends(db_session, scope="function")``: by default FastAPI runs the commit
+    after the response has been sent, and a browser following a redirect could then arrive
+    before the change it was sent to see."""
     with unit_of_work(request.app.state.engine) as session:
         if request.app.state.settings.index_sync:
             track(session, request.app.state.indexes)

@@ -56,6 +56,16 @@ CODE_LABELS = (
     N_("licence"),
     N_("joint_development"),
     N_("equity_investment"),
+    # service-chain segments (服务链环节)
+    N_("research_development"),
+    N_("testing_inspection"),
+    N_("consulting"),
+    N_("technology_transfer"),
+    N_("incubation"),
+    N_("finance"),
+    N_("intellectual_property"),
+    N_("data_intelligence"),
+    N_("talent"),
     # score components of a match
     N_("dense"),
     N_("lexical"),

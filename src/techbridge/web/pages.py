@@ -9,22 +9,27 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
-from techbridge.accounts.policy import ANONYMOUS
+from techbridge.accounts import service as accounts
+from techbridge.accounts.models import User
+from techbridge.accounts.policy import ANONYMOUS, can_change_own_account
+from techbridge.accounts.schemas import ProfileUpdate
 from techbridge.catalog import service as catalog
-from techbridge.matching import service as matching
+from techbridge.db import unit_of_work
+from techbridge.stats import service as stats
 from techbridge.web.auth import csrf_token, principal
+from techbridge.web.charts import home_charts
 from techbridge.web.deps import db_session, language
 from techbridge.web.i18n import LANGUAGE_COOKIE, LANGUAGES, Language, pick_language, translations
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 # Every page knows who is asking (for the menu, the language and the policy).
 router = APIRouter(include_in_schema=False, dependencies=[Depends(principal)])
-SessionDep = Annotated[Session, Depends(db_session)]
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 LanguageDep = Annotated[Language, Depends(language)]
 RECENT = 10
-PAGE_MATCHES = 5
 
 
 def render(
@@ -58,32 +63,16 @@ def home(request: Request, session: SessionDep, lang: LanguageDep) -> HTMLRespon
     public = catalog.ListingFilter(public_only=True)
     offers = catalog.list_offers(session, public, per_page=RECENT)
     demands = catalog.list_demands(session, public, per_page=RECENT)
-    return render(request, "home.html", lang, offers=offers, demands=demands)
-
-
-@router.get("/offers/{offer_id}", response_class=HTMLResponse)
-def offer_page(
-    request: Request, session: SessionDep, lang: LanguageDep, offer_id: int
-) -> HTMLResponse:
-    offer = catalog.get_offer(session, offer_id, public_only=True)
-    matches = matching.match_listing(
-        session, request.app.state.indexes, "offers", offer_id, k=PAGE_MATCHES
-    )
+    figures = stats.headline(session)
+    charts = home_charts(figures, translations(lang).gettext)
     return render(
-        request, "listing.html", lang, listing=offer, kind_label=offer.kind, matches=matches
-    )
-
-
-@router.get("/demands/{demand_id}", response_class=HTMLResponse)
-def demand_page(
-    request: Request, session: SessionDep, lang: LanguageDep, demand_id: int
-) -> HTMLResponse:
-    demand = catalog.get_demand(session, demand_id, public_only=True)
-    matches = matching.match_listing(
-        session, request.app.state.indexes, "demands", demand_id, k=PAGE_MATCHES
-    )
-    return render(
-        request, "listing.html", lang, listing=demand, kind_label="demand", matches=matches
+        request,
+        "home.html",
+        lang,
+        offers=offers,
+        demands=demands,
+        figures=figures,
+        charts=charts,
     )
 
 
@@ -94,9 +83,17 @@ def money(fen: int, currency: str) -> str:
 
 
 @router.get("/lang/{code}")
-def switch_language(request: Request, code: str) -> Response:
-    """Switch language and go back where the visitor was (same-site paths only)."""
+def switch_language(request: Request, session: SessionDep, code: str) -> Response:
+    """Switch language and go back where the visitor was (same-site paths only). A logged-in
+    user's choice is kept on the account too, so every browser they use remembers it."""
     lang = pick_language(code)
+    user = getattr(request.state, "user", None)
+    if (
+        user is not None
+        and user.language != lang
+        and can_change_own_account(request.state.principal)
+    ):
+        accounts.update_profile(session, user, ProfileUpdate(language=lang))
     response = RedirectResponse(_same_site_path(request), status_code=303)
     response.set_cookie(
         LANGUAGE_COOKIE, lang, max_age=365 * 24 * 3600, httponly=True, samesite="lax"
@@ -118,6 +115,7 @@ def _same_site_path(request: Request) -> str:
 def error_page(
     request: Request, status_code: int, message: str, headers: dict[str, str] | None = None
 ) -> HTMLResponse:
+    _reload_user(request)
     response = render(
         request,
         "error.html",
@@ -128,3 +126,14 @@ def error_page(
     )
     response.headers.update(headers or {})
     return response
+
+
+def _reload_user(request: Request) -> None:
+    """A failed request's transaction was rolled back and its session closed, leaving the
+    logged-in user detached with expired attributes (reading ``user.name`` would fail with a
+    500): load the user again, in a short transaction of its own, for the menu."""
+    user = getattr(request.state, "user", None)
+    if user is None or not inspect(user).detached:
+        return
+    with unit_of_work(request.app.state.engine) as session:
+        request.state.user = session.get(User, inspect(user).identity[0])

@@ -1,9 +1,354 @@
-"""HTML pages (Jinja2): see the module's routes. Pages call services and render."""
+"""The search page (/search), mirroring ``GET /api/v1/search``: free text plus facets.
+
+With a query, listings are ranked by the matching engine (filters applied inside
+retrieval) and explained; without one, public listings are browsed newest first with the
+same filters. Facet counts describe the current candidates. An htmx request (from the form
+on the page) gets only the ``#results`` fragment; without JavaScript the same form is a
+plain GET of the whole page.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+import datetime as dt
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Literal, cast, get_args
+from urllib.parse import urlencode
 
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from techbridge.catalog import service as catalog
+from techbridge.catalog.models import Demand, Offer
+from techbridge.catalog.schemas import SEGMENTS, OfferKind
+from techbridge.matching import service as matching
+from techbridge.matching.api import search_kinds
+from techbridge.matching.explain import Explanation
+from techbridge.matching.text import is_meaningful
+from techbridge.stats import service as stats
+from techbridge.stats.schemas import Facets
 from techbridge.web.auth import principal
+from techbridge.web.i18n import LANGUAGE_COOKIE, N_, Language, pick_language, translations
+from techbridge.web.pages import SessionDep, render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(principal)])
+
+PER_PAGE = 20
+MAX_PAGE = 1_000
+# Every facet is a query parameter named as in the API; dates are ranges, not counted.
+FACETS = ("kind", "offer_kind", "tag", "district", "segment", "lang", "listed_from", "listed_to")
+CHOICES: dict[str, tuple[str, ...]] = {
+    "kind": ("offers", "demands"),
+    "offer_kind": get_args(OfferKind),
+    "segment": SEGMENTS,
+    "lang": ("zh", "en"),
+}
+MAX_LENGTH = {"tag": 200, "district": 100}
+LABELS = {
+    "q": N_("Search terms"),
+    "kind": N_("Listing type"),
+    "offer_kind": N_("Offer kind"),
+    "tag": N_("Field / IPC tag"),
+    "district": N_("District"),
+    "segment": N_("Service-chain segment"),
+    "lang": N_("Language"),
+    "listed_from": N_("Listed from"),
+    "listed_to": N_("Listed to"),
+    "page": N_("Page"),
+}
+KIND_LABELS = {"offers": N_("Offers"), "demands": N_("Demands")}
+LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
+
+
+@dataclass
+class SearchForm:
+    """The visitor's search, checked. ``values`` keeps what they typed, to show it again."""
+
+    q: str = ""
+    values: dict[str, str] = field(default_factory=dict)
+    listed_from: dt.date | None = None
+    listed_to: dt.date | None = None
+    page: int = 1
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def get(self, name: str) -> str | None:
+        return self.values.get(name) or None
+
+    def filters(self) -> catalog.ListingFilter:
+        return catalog.ListingFilter(
+            public_only=True,
+            kind=self.get("offer_kind"),
+            lang=self.get("lang"),
+            tag=self.get("tag"),
+            segment=self.get("segment"),
+            district=self.get("district"),
+            listed_from=self.listed_from,
+            listed_to=self.listed_to,
+        )
+
+    def kinds(self) -> tuple[Literal["offers", "demands"], ...]:
+        kind = cast(Literal["offers", "demands"] | None, self.get("kind"))
+        return search_kinds(kind, self.get("offer_kind"))
+
+    def url(self, **changes: str | None) -> str:
+        """This search's address with some parameters changed (None removes one)."""
+        params = {"q": self.q, **self.values, "page": str(self.page) if self.page > 1 else None}
+        params.update(changes)
+        kept = {name: value for name, value in params.items() if value}
+        return "/search" + (f"?{urlencode(kept)}" if kept else "")
+
+
+def parse(params: Mapping[str, str], gettext: Callable[[str], str]) -> SearchForm:
+    """Check every parameter; each problem is a message naming its field."""
+    form = SearchForm()
+    errors = form.errors
+    q = params.get("q", "")
+    if len(q) > matching.MAX_QUERY_CHARS:
+        errors["q"] = gettext("Too long: at most %(limit)s characters.") % {
+            "limit": f"{matching.MAX_QUERY_CHARS:,}"
+        }
+        q = q[: matching.MAX_QUERY_CHARS]
+    form.q = q.strip()
+    if "\x00" in form.q:
+        errors["q"] = gettext("Contains a character that is not allowed.")
+    elif form.q and "q" not in errors and not is_meaningful(form.q):
+        errors["q"] = gettext("No words or numbers to search for.")
+    for name in FACETS:
+        value = params.get(name, "").strip()
+        if not value:
+            continue
+        form.values[name] = value[:1_000]
+        if "\x00" in value:
+            errors[name] = gettext("Contains a character that is not allowed.")
+        elif name in CHOICES and value not in CHOICES[name]:
+            errors[name] = gettext("Not one of the listed choices.")
+        elif len(value) > MAX_LENGTH.get(name, 1_000):
+            errors[name] = gettext("Too long: at most %(limit)s characters.") % {
+                "limit": MAX_LENGTH.get(name, 1_000)
+            }
+    for name in ("listed_from", "listed_to"):
+        if name in form.values and name not in errors:
+            try:
+                setattr(form, name, dt.date.fromisoformat(form.values[name]))
+            except ValueError:
+                errors[name] = gettext("Not a date: use YYYY-MM-DD.")
+    if form.listed_from and form.listed_to and form.listed_from > form.listed_to:
+        errors["listed_to"] = gettext("Must not be before the start date.")
+    page = params.get("page", "1").strip() or "1"
+    if page.isascii() and page.isdigit() and 1 <= int(page) <= MAX_PAGE:
+        form.page = int(page)
+    else:
+        errors["page"] = gettext("Must be a whole number from 1 to %(limit)s.") % {
+            "limit": MAX_PAGE
+        }
+    return form
+
+
+@dataclass
+class Result:
+    """One line of the results, the same for a ranked match and a browsed listing."""
+
+    kind: Literal["offer", "demand"]
+    id: int
+    title: str
+    lang: str
+    confidential: bool = False
+    score: float | None = None
+    explanation: Explanation | None = None
+    badge: str | None = None  # the offer's kind
+    organisation: str | None = None
+    listed_on: dt.date | None = None
+
+    @property
+    def href(self) -> str | None:
+        # A confidential demand has no public page: only its summary is shown.
+        return None if self.confidential else f"/{self.kind}s/{self.id}"
+
+
+@dataclass
+class Outcome:
+    results: list[Result] = field(default_factory=list)
+    total: int = 0
+    pages: int = 0
+    facets: Facets = field(default_factory=dict)
+    ranked: bool = False
+
+
+def run(request: Request, session: Session, form: SearchForm) -> Outcome:
+    kinds, filters = form.kinds(), form.filters()
+    if form.q:
+        return _ranked(request, session, form, kinds, filters)
+    return _browse(session, form, kinds, filters)
+
+
+def _ranked(
+    request: Request,
+    session: Session,
+    form: SearchForm,
+    kinds: tuple[Literal["offers", "demands"], ...],
+    filters: catalog.ListingFilter,
+) -> Outcome:
+    """The best MAX_K matches, paged here; the facets count all of them."""
+    end = form.page * PER_PAGE
+    pool = matching.search(
+        session,
+        request.app.state.indexes,
+        form.q,
+        kinds=kinds,
+        k=matching.MAX_K,
+        filters=filters,
+        explain_top=min(end, matching.MAX_K),
+    )
+    found = pool.matches
+    results = []
+    for match in found[end - PER_PAGE : end]:
+        result = Result(
+            kind=match.kind,
+            id=match.id,
+            title=match.title,
+            lang=match.lang,
+            confidential=match.confidential,
+            score=match.score,
+            explanation=match.explanation,
+        )
+        if not match.confidential:
+            # Already in the session: the search loaded it to rank it.
+            listing = (
+                session.get(Offer, match.id)
+                if match.kind == "offer"
+                else session.get(Demand, match.id)
+            )
+            _describe(result, listing)
+        results.append(result)
+    return Outcome(
+        results=results,
+        total=len(found),
+        pages=math.ceil(len(found) / PER_PAGE),
+        facets=stats.match_facets(session, ((m.kind, m.id, m.confidential) for m in found)),
+        ranked=True,
+    )
+
+
+def _browse(
+    session: Session,
+    form: SearchForm,
+    kinds: tuple[Literal["offers", "demands"], ...],
+    filters: catalog.ListingFilter,
+) -> Outcome:
+    """Public listings newest first. Offers and demands together share each page half and
+    half, so every listing is on exactly one page."""
+    per_kind = PER_PAGE // max(len(kinds), 1)
+    outcome = Outcome(facets=stats.browse_facets(session, filters, kinds))
+    listings: list[Offer | Demand] = []
+    for kind in kinds:
+        lister = catalog.list_offers if kind == "offers" else catalog.list_demands
+        page = lister(session, filters, page=form.page, per_page=per_kind)
+        listings.extend(page.items)
+        outcome.total += page.total
+        outcome.pages = max(outcome.pages, math.ceil(page.total / per_kind))
+    listings.sort(key=lambda listing: listing.listed_on or dt.date.min, reverse=True)
+    outcome.results = [
+        _describe(
+            Result(
+                kind="offer" if isinstance(listing, Offer) else "demand",
+                id=listing.id,
+                title=listing.title,
+                lang=listing.lang,
+            ),
+            listing,
+        )
+        for listing in listings
+    ]
+    return outcome
+
+
+def _describe(result: Result, listing: Offer | Demand | None) -> Result:
+    """Add what anyone may see of a public listing: its kind, organisation and date."""
+    if listing is not None and catalog.is_public(listing):
+        result.badge = listing.kind if isinstance(listing, Offer) else None
+        result.organisation = listing.organisation.name if listing.organisation else None
+        result.listed_on = listing.listed_on
+    return result
+
+
+def facet_value_label(name: str, value: str, gettext: Callable[[str], str]) -> str:
+    """How a facet value is shown: codes through the catalogs, free text as it is."""
+    if name == "kind":
+        return gettext(KIND_LABELS.get(value, value))
+    if name in ("offer_kind", "segment"):
+        return gettext(value)
+    if name == "lang":
+        return LANGUAGE_NAMES.get(value, value)
+    return value
+
+
+def chips(form: SearchForm, gettext: Callable[[str], str]) -> list[dict[str, str]]:
+    """The chosen facets, each with the address of the same search without it."""
+    return [
+        {
+            "name": name,
+            "label": gettext(LABELS[name]),
+            "value": facet_value_label(name, value, gettext),
+            "remove": form.url(**{name: None, "page": None}),
+        }
+        for name, value in form.values.items()
+        if name not in form.errors
+    ]
+
+
+def facet_options(
+    form: SearchForm, facets: Facets, gettext: Callable[[str], str]
+) -> dict[str, list[tuple[str, str]]]:
+    """Each select facet's (value, label with its count) options: every choice of a closed
+    list (zeros too), the commonest of an open one, and always the visitor's own choice."""
+    options: dict[str, list[tuple[str, str]]] = {}
+    for name in ("kind", "offer_kind", "segment", "lang", "tag", "district"):
+        counts = {item.value: item.count for item in facets.get(name, [])}
+        values = list(CHOICES.get(name, counts))
+        chosen = form.values.get(name)
+        if chosen and chosen not in values:
+            values.insert(0, chosen)
+        options[name] = [
+            (value, f"{facet_value_label(name, value, gettext)} ({counts.get(value, 0):,})")
+            for value in values
+        ]
+    return options
+
+
+def page_language(request: Request) -> Language:
+    """The visitor's language, as everywhere, except that ``?lang=`` here is the facet (the
+    listings' language) and not the language switch."""
+    user = getattr(request.state, "user", None)
+    return pick_language(
+        request.cookies.get(LANGUAGE_COOKIE),
+        user.language if user is not None else None,
+        request.app.state.settings.language,
+    )
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(
+    request: Request, session: SessionDep, lang: Annotated[Language, Depends(page_language)]
+) -> HTMLResponse:
+    gettext = translations(lang).gettext
+    form = parse(request.query_params, gettext)
+    outcome = Outcome() if form.errors else run(request, session, form)
+    # htmx asks for the results fragment; a history restore or a plain GET gets the page.
+    fragment = request.headers.get("hx-target") == "results" and not request.headers.get(
+        "hx-history-restore-request"
+    )
+    # htmx swaps only 2xx answers, so the fragment carries its message with a 200.
+    status = 422 if form.errors and not fragment else 200
+    return render(
+        request,
+        "search_results.html" if fragment else "search.html",
+        lang,
+        status_code=status,
+        form=form,
+        outcome=outcome,
+        labels=LABELS,
+        chips=chips(form, gettext),
+        options=facet_options(form, outcome.facets, gettext),
+    )

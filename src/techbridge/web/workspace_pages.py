@@ -1,9 +1,204 @@
-"""HTML pages (Jinja2): see the module's routes. Pages call services and render."""
+"""My workspace (我的工作台): my organisation's listings with their best matches, and the
+introduction requests it sent and received, with the forms to ask for and answer them."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from typing import Annotated, Any
 
-from techbridge.web.auth import principal
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from techbridge.accounts import policy
+from techbridge.accounts.policy import Principal
+from techbridge.catalog import service as catalog
+from techbridge.deals import service as deals
+from techbridge.deals.schemas import IntroductionAnswer, IntroductionCreate
+from techbridge.errors import Conflict, Invalid, NotFound
+from techbridge.matching import service as matching
+from techbridge.pagination import Page
+from techbridge.web.auth import PrincipalDep, principal
+from techbridge.web.deps import db_session, language
+from techbridge.web.i18n import N_, Language, translations
+from techbridge.web.listing_pages import OFFER_KINDS, can_request_for
+from techbridge.web.pages import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(principal)])
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
+LanguageDep = Annotated[Language, Depends(language)]
+PageQuery = Annotated[int, Query(ge=1, le=1_000_000)]
+IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+# Matching runs once per published listing shown: keep the page small and fast.
+LISTINGS_PER_PAGE = 10
+TOP_MATCHES = 3
+INTRODUCTIONS_SHOWN = 20
+# Notices after a redirect, chosen by code so that the URL cannot inject text.
+DONE = {
+    "requested": N_("Your introduction request has been sent."),
+    "accepted": N_("You accepted the introduction."),
+    "declined": N_("You declined the introduction."),
+}
+BAD_REQUEST = N_("This introduction request is not valid.")
+
+
+@router.get("/workspace", response_class=HTMLResponse)
+def workspace(
+    request: Request,
+    session: SessionDep,
+    lang: LanguageDep,
+    principal: PrincipalDep,
+    demands_page: PageQuery = 1,
+    offers_page: PageQuery = 1,
+    done: Annotated[str, Query(max_length=20)] = "",
+) -> HTMLResponse:
+    policy.require(principal.authenticated, principal, "open your workspace")
+    notice = translations(lang).gettext(DONE[done]) if done in DONE else None
+    return _workspace(request, session, lang, principal, demands_page, offers_page, notice=notice)
+
+
+def _workspace(
+    request: Request,
+    session: Session,
+    lang: Language,
+    principal: Principal,
+    demands_page: int = 1,
+    offers_page: int = 1,
+    *,
+    notice: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    organisation = None
+    empty: Page[Any] = Page([], 0, 1, LISTINGS_PER_PAGE)
+    demands, offers = empty, empty
+    if principal.organisation_id is not None:
+        organisation = catalog.get_organisation(session, principal.organisation_id)
+        mine = catalog.ListingFilter(viewer=principal, organisation_id=principal.organisation_id)
+        demands = catalog.list_demands(session, mine, page=demands_page, per_page=LISTINGS_PER_PAGE)
+        offers = catalog.list_offers(session, mine, page=offers_page, per_page=LISTINGS_PER_PAGE)
+    indexes = request.app.state.indexes
+    matches = {}
+    for kind, listings in (("demand", demands.items), ("offer", offers.items)):
+        for listing in listings:
+            if listing.status == "published":
+                matches[kind, listing.id] = matching.match_listing(
+                    session,
+                    indexes,
+                    "demands" if kind == "demand" else "offers",
+                    listing.id,
+                    viewer=principal,
+                    k=TOP_MATCHES,
+                    explain_top=TOP_MATCHES,
+                )
+    return render(
+        request,
+        "workspace.html",
+        lang,
+        status_code=status_code,
+        notice=notice,
+        organisation=organisation,
+        demands=demands,
+        offers=offers,
+        demands_page=demands_page,
+        offers_page=offers_page,
+        matches=matches,
+        can_request={
+            (kind, listing.id): can_request_for(principal, listing)
+            for kind, listings in (("demand", demands.items), ("offer", offers.items))
+            for listing in listings
+        },
+        incoming=deals.list_introductions(
+            session, principal, "incoming", per_page=INTRODUCTIONS_SHOWN
+        ),
+        outgoing=deals.list_introductions(
+            session, principal, "outgoing", per_page=INTRODUCTIONS_SHOWN
+        ),
+        can_create_demand=policy.can_create_listing(principal, "demand", None),
+        can_create_offer=any(
+            policy.can_create_listing(principal, "offer", kind) for kind in OFFER_KINDS
+        ),
+    )
+
+
+def _refused(
+    request: Request,
+    session: Session,
+    lang: Language,
+    principal: Principal,
+    message: str,
+    status_code: int,
+) -> HTMLResponse:
+    """The workspace again, saying why the request was refused (nothing was changed)."""
+    session.rollback()
+    notice = translations(lang).gettext(message)
+    return _workspace(request, session, lang, principal, notice=notice, status_code=status_code)
+
+
+@router.post("/introductions/new")
+def request_introduction(
+    request: Request,
+    session: SessionDep,
+    lang: LanguageDep,
+    principal: PrincipalDep,
+    demand_id: Annotated[str, Form()] = "",
+    offer_id: Annotated[str, Form()] = "",
+    message: Annotated[str, Form()] = "",
+) -> Response:
+    policy.require(policy.can_request_introduction(principal), principal, "request introductions")
+    try:
+        fields = {"demand_id": demand_id, "offer_id": offer_id, "message": message}
+        data = IntroductionCreate.model_validate(fields)
+    except ValidationError:
+        return _refused(request, session, lang, principal, BAD_REQUEST, 422)
+    try:
+        deals.request_introduction(session, principal, data)
+    except (Invalid, Conflict, NotFound) as error:
+        return _refused(request, session, lang, principal, error.message, error.http_status)
+    return RedirectResponse("/workspace?done=requested#introductions", status_code=303)
+
+
+def _answer(
+    request: Request,
+    session: Session,
+    lang: Language,
+    principal: Principal,
+    introduction_id: int,
+    note: str,
+    *,
+    accept: bool,
+) -> Response:
+    try:
+        data = IntroductionAnswer(note=note)
+    except ValidationError:
+        return _refused(request, session, lang, principal, BAD_REQUEST, 422)
+    try:
+        deals.answer_introduction(session, principal, introduction_id, accept=accept, data=data)
+    except Conflict as error:
+        return _refused(request, session, lang, principal, error.message, error.http_status)
+    done = "accepted" if accept else "declined"
+    return RedirectResponse(f"/workspace?done={done}#introductions", status_code=303)
+
+
+@router.post("/introductions/{introduction_id}/accept")
+def accept_introduction(
+    request: Request,
+    session: SessionDep,
+    lang: LanguageDep,
+    principal: PrincipalDep,
+    introduction_id: IdPath,
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    return _answer(request, session, lang, principal, introduction_id, note, accept=True)
+
+
+@router.post("/introductions/{introduction_id}/decline")
+def decline_introduction(
+    request: Request,
+    session: SessionDep,
+    lang: LanguageDep,
+    principal: PrincipalDep,
+    introduction_id: IdPath,
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    return _answer(request, session, lang, principal, introduction_id, note, accept=False)

@@ -1,0 +1,813 @@
+"""Accounts end to end: registration with mail through a real SMTP server, verification,
+login and its rate limit, sessions and their cookies, password reset, CSRF, API tokens and
+their scopes, the audit trail, and the ``techbridge users`` commands (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+import support
+from smtp_sink import SmtpSink, smtp_sink_fixture  # noqa: F401  (provides smtp_sink)
+from support import PASSWORD, csrf, log_in, make_user
+from techbridge.accounts import service as accounts
+from techbridge.accounts.models import AuditEntry, LoginSession, OutboxMessage, User
+from techbridge.accounts.schemas import Login, TokenCreate
+from techbridge.catalog import service as catalog
+from techbridge.catalog.schemas import OrganisationCreate
+from techbridge.cli import app as cli
+from techbridge.config import Settings
+from techbridge.db import engine_for, unit_of_work, utcnow
+from techbridge.web.app import create_app
+from techbridge.web.auth import SESSION_COOKIE
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # TestClient's notice about a future httpx
+    from fastapi.testclient import TestClient
+
+HOSTILE = "<script>alert(1)</script>"
+NEW_PASSWORD = "another long passphrase"
+
+
+@pytest.fixture
+def settings(
+    database_url: str, tmp_path: Path, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    monkeypatch.delenv("TECHBRIDGE_LANGUAGE", raising=False)
+    return smtp_sink.settings_for(support.test_settings(database_url, tmp_path))
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Session]:
+    """A session for arranging and checking, committed at the end of each ``with`` use."""
+    with unit_of_work(engine_for(database_url)) as session:
+        yield session
+
+
+def committed(database_url: str) -> Session:
+    return Session(engine_for(database_url), expire_on_commit=False)
+
+
+def user_named(database_url: str, email: str) -> User | None:
+    with committed(database_url) as session:
+        return accounts.user_by_email(session, email)
+
+
+def actions(database_url: str) -> list[str]:
+    with committed(database_url) as session:
+        return list(session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
+
+
+def api_headers(client: TestClient) -> dict[str, str]:
+    """JSON calls made with the session cookie echo the CSRF cookie in a header."""
+    return {"x-csrftoken": csrf(client, "/login")}
+
+
+def api_login(client: TestClient, email: str, password: str = PASSWORD) -> Any:
+    return client.post(
+        "/api/v1/auth/login",
+        json={"email": email, "password": password},
+        headers=api_headers(client),
+    )
+
+
+def registration(**changes: Any) -> dict[str, Any]:
+    return {
+        "email": "li.na@example.com",
+        "name": "李娜",
+        "password": PASSWORD,
+        "organisation_name": "新材料有限公司",
+        "organisation_kind": "enterprise",
+        "roles": ["demander"],
+        "language": "zh",
+        **changes,
+    }
+
+
+def path_of(link: str) -> str:
+    parts = urlsplit(link)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+# --- registration, verification, login -----------------------------------------------------
+
+
+def test_register_in_the_browser_verify_by_mail_and_log_in(
+    client: TestClient, smtp_sink: SmtpSink, database_url: str
+) -> None:
+    client.cookies.set("lang", "en")
+    form = {
+        "csrftoken": csrf(client, "/register"),
+        "name": "Li Na",
+        "email": "Li.Na@Example.com",
+        "password": PASSWORD,
+        "organisation_name": "新材料有限公司",
+        "organisation_kind": "enterprise",
+        "roles": ["demander", "supplier"],
+        "language": "en",
+    }
+    page = client.post("/register", data=form)
+    assert page.status_code == 200
+    assert "li.na@example.com" in page.text and "Check your mail" in page.text
+
+    link = smtp_sink.link(smtp_sink.wait_for("li.na@example.com"), "/verify")
+    assert link.startswith("http://testserver/verify?token=")
+    # Opening the link (or a preview bot fetching it) only shows the button.
+    shown = client.get(path_of(link))
+    assert shown.status_code == 200 and 'action="/verify"' in shown.text
+    refused = api_login(client, "li.na@example.com")
+    assert refused.status_code == 403 and refused.json()["error"]["field"] == "email"
+
+    token = re.search(r'name="token" value="([^"]+)"', shown.text)
+    assert token
+    verified = client.post(
+        "/verify",
+        data={"csrftoken": csrf(client, "/login"), "token": token.group(1)},
+        follow_redirects=False,
+    )
+    assert verified.status_code == 303 and verified.headers["location"] == "/login?done=verified"
+    assert "You can log in now" in client.get(verified.headers["location"]).text
+
+    logged_in = client.post(
+        "/login",
+        data={
+            "csrftoken": csrf(client, "/login"),
+            "email": "li.na@example.com",
+            "password": PASSWORD,
+            "next": "/account",
+        },
+        follow_redirects=False,
+    )
+    assert logged_in.status_code == 303 and logged_in.headers["location"] == "/account"
+    me = client.get("/api/v1/me").json()
+    assert (me["email"], me["name"], me["roles"]) == (
+        "li.na@example.com",
+        "Li Na",
+        ["demander", "supplier"],
+    )
+    assert me["organisation_id"] is not None and me["email_verified_at"] is not None
+    assert "li.na@example.com" in client.get("/account").text
+    # The link works once.
+    again = client.post(
+        "/verify", data={"csrftoken": csrf(client, "/login"), "token": token.group(1)}
+    )
+    assert again.status_code == 422 and 'role="alert"' in again.text
+
+
+def test_register_verify_and_log_in_through_the_api(
+    client: TestClient, smtp_sink: SmtpSink
+) -> None:
+    created = client.post("/api/v1/auth/register", json=registration())
+    assert created.status_code == 201, created.text
+    assert created.json()["email_verified_at"] is None
+    link = smtp_sink.link(smtp_sink.wait_for("li.na@example.com"), "/verify")
+    token = link.split("token=", 1)[1]
+    assert client.post("/api/v1/auth/verify", json={"token": token}).status_code == 200
+    assert client.get("/api/v1/me").status_code == 401
+
+    response = api_login(client, "LI.NA@example.com")
+    assert response.status_code == 200 and response.json()["name"] == "李娜"
+    assert client.get("/api/v1/me").json()["email"] == "li.na@example.com"
+
+    out = client.post("/api/v1/auth/logout", headers=api_headers(client))
+    assert out.status_code == 204
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_unverified_user_cannot_log_in(client: TestClient, db: Session) -> None:
+    make_user(db, "new@example.com", verified=False)
+    db.commit()
+    response = api_login(client, "new@example.com")
+    assert response.status_code == 403
+    assert "verify your e-mail address" in response.json()["error"]["message"]
+    client.cookies.set("lang", "en")
+    page = client.post(
+        "/login",
+        data={
+            "csrftoken": csrf(client, "/login"),
+            "email": "new@example.com",
+            "password": PASSWORD,
+        },
+    )
+    assert page.status_code == 403 and 'role="alert"' in page.text
+    assert SESSION_COOKIE not in client.cookies
+
+
+def test_wrong_password_is_401_and_five_failures_lock_the_address(
+    client: TestClient, db: Session, database_url: str
+) -> None:
+    make_user(db, "ana@example.com")
+    db.commit()
+    for _ in range(5):
+        wrong = api_login(client, "ana@example.com", "not the password")
+        assert wrong.status_code == 401
+        assert wrong.json() == {
+            "error": {
+                "code": "unauthenticated",
+                "message": "wrong e-mail address or password",
+                "field": None,
+            }
+        }
+    # An unknown address gets the very same answer.
+    unknown = api_login(client, "nobody@example.com", "not the password")
+    assert unknown.json() == wrong.json()
+    assert actions(database_url).count("login_failed") == 6
+
+    locked = api_login(client, "ana@example.com")
+    assert locked.status_code == 429
+    assert locked.headers["retry-after"] == "900"
+    page = client.post(
+        "/login",
+        data={
+            "csrftoken": csrf(client, "/login"),
+            "email": "ana@example.com",
+            "password": PASSWORD,
+        },
+    )
+    assert page.status_code == 429 and page.headers["retry-after"] == "900"
+    assert "登录失败次数过多" in page.text  # the service's message, in the page's language
+    assert SESSION_COOKIE not in client.cookies
+
+
+def test_login_page_keeps_input_and_never_redirects_off_site(
+    client: TestClient, db: Session
+) -> None:
+    make_user(db, "ana@example.com")
+    db.commit()
+    client.cookies.set("lang", "en")
+    wrong = client.post(
+        "/login",
+        data={
+            "csrftoken": csrf(client, "/login"),
+            "email": "ana@example.com",
+            "password": "nope",
+            "next": "/account",
+        },
+    )
+    assert wrong.status_code == 401
+    assert 'value="ana@example.com"' in wrong.text and 'value="/account"' in wrong.text
+    assert "wrong e-mail address or password" in wrong.text and 'role="alert"' in wrong.text
+    assert "nope" not in wrong.text
+
+    for hostile, expected in [
+        ("https://evil.example/", "/workspace"),
+        ("//evil.example/", "/workspace"),
+        ("/\\evil.example", "/workspace"),
+        ("/\t/evil.example", "/workspace"),
+        ("/search?q=电池", "/search?q=%E7%94%B5%E6%B1%A0"),
+    ]:
+        client.cookies.delete(SESSION_COOKIE)
+        response = client.post(
+            "/login",
+            data={
+                "csrftoken": csrf(client, "/login"),
+                "email": "ana@example.com",
+                "password": PASSWORD,
+                "next": hostile,
+            },
+            follow_redirects=False,
+        )
+        assert response.status_code == 303
+        assert response.headers["location"] == expected
+
+
+def test_page_needing_login_sends_the_visitor_to_log_in_and_back(client: TestClient) -> None:
+    response = client.get("/account", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=%2Faccount"
+    assert 'name="next" value="/account"' in client.get(response.headers["location"]).text
+
+
+# --- sessions and cookies ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("secure", [False, True])
+def test_session_cookie_flags(settings: Settings, db: Session, secure: bool) -> None:
+    make_user(db, "ana@example.com")
+    db.commit()
+    with TestClient(create_app(settings.model_copy(update={"secure_cookies": secure}))) as client:
+        response = api_login(client, "ana@example.com")
+    assert response.status_code == 200
+    cookie = next(
+        header
+        for header in response.headers.get_list("set-cookie")
+        if header.startswith(f"{SESSION_COOKIE}=")
+    )
+    flags = {part.strip().lower() for part in cookie.split(";")[1:]}
+    assert "httponly" in flags and "samesite=lax" in flags and "path=/" in flags
+    assert ("secure" in flags) is secure
+
+
+def test_expired_or_idle_session_is_anonymous(
+    client: TestClient, db: Session, database_url: str
+) -> None:
+    user = make_user(db, "ana@example.com")
+    db.commit()
+    log_in(client, database_url, user.id)
+    assert client.get("/api/v1/me").status_code == 200
+    with unit_of_work(engine_for(database_url)) as session:
+        session.execute(update(LoginSession).values(expires_at=utcnow() - timedelta(seconds=1)))
+    assert client.get("/api/v1/me").status_code == 401
+    assert client.get("/account", follow_redirects=False).status_code == 303
+
+
+def test_session_reaches_its_maximum_age_however_active(
+    client: TestClient, db: Session, database_url: str, settings: Settings
+) -> None:
+    user = make_user(db, "ana@example.com")
+    db.commit()
+    log_in(client, database_url, user.id)
+    long_ago = utcnow() - timedelta(days=settings.session_max_days, minutes=1)
+    with unit_of_work(engine_for(database_url)) as session:
+        session.execute(
+            update(LoginSession).values(
+                created_at=long_ago, last_seen_at=utcnow() - timedelta(minutes=2)
+            )
+        )
+    client.get("/api/v1/me")  # active now, but the extension stops at the maximum age
+    with committed(database_url) as session:
+        found = session.scalars(select(LoginSession)).one()
+        assert found.expires_at <= found.created_at + timedelta(days=settings.session_max_days)
+
+
+def test_logout_form_ends_the_session(client: TestClient, db: Session, database_url: str) -> None:
+    user = make_user(db, "ana@example.com")
+    db.commit()
+    log_in(client, database_url, user.id)
+    cookie = client.cookies[SESSION_COOKIE]
+    response = client.post(
+        "/logout", data={"csrftoken": csrf(client, "/login")}, follow_redirects=False
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    client.cookies.set(SESSION_COOKIE, cookie)  # a stolen copy is worthless now
+    assert client.get("/api/v1/me").status_code == 401
+    assert "logout" in actions(database_url)
+
+
+def test_form_post_without_csrf_token_is_refused_and_changes_nothing(
+    client: TestClient, db: Session, database_url: str
+) -> None:
+    user = make_user(db, "ana@example.com")
+    db.commit()
+    log_in(client, database_url, user.id)
+    csrf(client, "/login")
+    response = client.post("/account/profile", data={"name": "Mallory", "language": "en"})
+    assert response.status_code == 403 and response.json()["error"]["code"] == "csrf"
+    forged = client.post(
+        "/account/profile", data={"csrftoken": "forged", "name": "Mallory", "language": "en"}
+    )
+    assert forged.status_code == 403
+    changed = user_named(database_url, "ana@example.com")
+    assert changed is not None and changed.name == "ana"
+
+    signup = client.post("/register", data={**registration(), "roles": "demander"})
+    assert signup.status_code == 403
+    assert user_named(database_url, "li.na@example.com") is None
+    # JSON with the session cookie but without the header is refused too.
+    assert client.patch("/api/v1/me", json={"name": "Mallory"}).status_code == 403
+
+
+# --- password reset -------------------------------------------------------------------------
+
+
+def test_password_reset_by_mail_ends_every_other_session(
+    client: TestClient, settings: Settings, smtp_sink: SmtpSink, db: Session, database_url: str
+) -> None:
+    user = make_user(db, "ana@example.com")
+    db.commit()
+    with TestClient(create_app(settings)) as laptop:
+        log_in(laptop, database_url, user.id)
+        assert laptop.get("/api/v1/me").status_code == 200
+
+        asked = client.post("/api/v1/auth/password/forgot", json={"email": "ana@example.com"})
+        unknown = client.post("/api/v1/auth/password/forgot", json={"email": "nobody@example.com"})
+        assert asked.status_code == unknown.status_code == 202
+        assert asked.json() == unknown.json()
+
+        link = smtp_sink.link(smtp_sink.wait_for("ana@example.com"), "/password/reset")
+        form = client.get(path_of(link))
+        assert form.status_code == 200 and 'name="password"' in form.text
+        token = link.split("token=", 1)[1]
+        short = client.post(
+            "/password/reset",
+            data={"csrftoken": csrf(client, "/login"), "token": token, "password": "short"},
+        )
+        assert short.status_code == 422 and 'role="alert"' in short.text
+        done = client.post(
+            "/password/reset",
+            data={"csrftoken": csrf(client, "/login"), "token": token, "password": NEW_PASSWORD},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303 and done.headers["location"] == "/login?done=reset"
+        assert laptop.get("/api/v1/me").status_code == 401
+
+    assert api_login(client, "ana@example.com").status_code == 401
+    assert api_login(client, "ana@example.com", NEW_PASSWORD).status_code == 200
+    assert smtp_sink.received("nobody@example.com") == []
+    assert {"password_reset_requested", "password_reset"} <= set(actions(database_url))
+    reused = client.post(
+        "/api/v1/auth/password/reset",
+        json={"token": token, "password": NEW_PASSWORD},
+        headers=api_headers(client),
+    )
+    assert reused.status_code == 422 and reused.json()["error"]["field"] == "token"
+
+
+def test_changing_the_password_keeps_this_session_and_ends_the_others(
+    client: TestClient, settings: Settings, db: Session, database_url: str
+) -> None:
+    user = make_user(db, "ana@example.com")
+    db.commit()
+    log_in(client, database_url, user.id)
+    with TestClient(create_app(settings)) as phone:
+        log_in(phone, database_url, user.id)
+        wrong = client.post(
+            "/api/v1/me/password",
+            json={"current_password": "not it", "password": NEW_PASSWORD},
+            headers=api_headers(client),
+        )
+        assert wrong.status_code == 422
+        assert wrong.json()["error"]["field"] == "current_password"
+        changed = client.post(
+            "/api/v1/me/password",
+            json={"current_password": PASSWORD, "password": NEW_PASSWORD},
+            headers=api_headers(client),
+        )
+        assert changed.status_code == 204
+        assert client.get("/api/v1/me").status_code == 200
+        assert phone.get("/api/v1/me").status_code == 401
+
+
+# --- profile and language -------------------------------------------------------------------
+
+
+def test_profile_and_language_are_remembered_on_the_account(
+    client: TestClient, settings: Settings, db: Session, database_url: str
+) -> None:
+    user = make_user(db, "ana@example.com")
+    db.commit()
+    log_in(client, database_url, user.id)
+    switched = client.get(
+        "/lang/en", headers={"referer": "http://testserver/account"}, follow_redirects=False
+    )
+    assert switched.headers["location"] == "/account"
+    stored = user_named(database_url, "ana@example.com")
+    assert stored is not None and stored.language == "en"
+    with TestClient(create_app(settings)) as other_browser:
+        log_in(other_browser, database_url, user.id)
+        assert '<html lang="en"' in other_browser.get("/account").text
+
+    saved = client.post(
+        "/account/profile",
+        data={"csrftoken": csrf(client, "/login"), "name": "Ana Lima", "language": "zh"},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303 and saved.cookies.get("lang") == "zh"
+    assert client.get("/api/v1/me").json()["name"] == "Ana Lima"
+    bad = client.post(
+        "/account/profile",
+        data={"csrftoken": csrf(client, "/login"), "name": " ", "language": "fr"},
+    )
+    assert bad.status_code == 422 and bad.text.count('role="alert"') == 2
+    patched = client.patch("/api/v1/me", json={"language": "en"}, headers=api_headers(client))
+    assert patched.status_code == 200 and patched.json()["language"] == "en"
+
+
+def test_hostile_names_are_escaped_on_pages(
+    client: TestClient, db: Session, database_url: str
+) -> None:
+    user = make_user(db, "ana@example.com")
+    user.name = HOSTILE
+    db.commit()
+    log_in(client, database_url, user.id)
+    page = client.get("/account")
+    assert page.status_code == 200
+    assert HOSTILE not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    # A hostile value typed into the form comes back escaped too.
+    form = client.post(
+        "/register",
+        data={
+            **registration(name='"><img src=x onerror=alert(2)>'),
+            "password": "short",
+            "csrftoken": csrf(client, "/login"),
+        },
+    )
+    assert form.status_code == 422
+    assert "<img" not in form.text and "&lt;img" in form.text
+
+
+# --- registration refusals ------------------------------------------------------------------
+
+
+def test_duplicate_email_is_409_and_the_form_keeps_the_input(
+    client: TestClient, db: Session, database_url: str
+) -> None:
+    make_user(db, "li.na@example.com")
+    db.commit()
+    response = client.post("/api/v1/auth/register", json=registration(email="LI.NA@example.com"))
+    assert response.status_code == 409 and response.json()["error"]["field"] == "email"
+    client.cookies.set("lang", "en")
+    page = client.post(
+        "/register",
+        data={**registration(organisation_name=""), "csrftoken": csrf(client, "/login")},
+    )
+    assert page.status_code == 409
+    assert "already exists" in page.text and 'value="李娜"' in page.text
+    assert PASSWORD not in page.text
+
+
+def test_registering_into_an_existing_organisation_is_refused(
+    client: TestClient, db: Session, database_url: str, smtp_sink: SmtpSink
+) -> None:
+    catalog.create_organisation(db, OrganisationCreate(name="新材料有限公司"), actor="t")
+    db.commit()
+    response = client.post("/api/v1/auth/register", json=registration())
+    assert response.status_code == 409
+    assert response.json()["error"]["field"] == "organisation_name"
+    assert user_named(database_url, "li.na@example.com") is None
+    with committed(database_url) as session:
+        assert session.scalars(select(OutboxMessage)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"email": "not-an-address"}, "email"),
+        ({"password": "short"}, "password"),
+        ({"roles": ["administrator"]}, "roles"),
+        ({"roles": []}, "roles"),
+        ({"name": "x" * 201}, "name"),
+        ({"organisation_kind": "pirates"}, "organisation_kind"),
+    ],
+)
+def test_bad_registrations_name_the_field(
+    client: TestClient, database_url: str, changes: dict[str, Any], field: str
+) -> None:
+    response = client.post("/api/v1/auth/register", json=registration(**changes))
+    assert response.status_code == 422
+    assert response.json()["error"]["field"].split(".")[0] == field  # "roles.0": the item
+    page = client.post(
+        "/register", data={**registration(**changes), "csrftoken": csrf(client, "/login")}
+    )
+    assert page.status_code == 422
+    assert f'id="register-{field}-error" role="alert"' in page.text
+    assert user_named(database_url, "li.na@example.com") is None
+
+
+# --- API tokens -----------------------------------------------------------------------------
+
+
+def test_api_tokens_scopes_and_revocation(
+    client: TestClient, db: Session, database_url: str
+) -> None:
+    user = make_user(db, "ana@example.com")
+    db.commit()
+    log_in(client, database_url, user.id)
+    headers = api_headers(client)
+    made = {
+        scope: client.post(
+            "/api/v1/me/tokens",
+            json={"name": f"{scope} script", "scopes": [scope]},
+            headers=headers,
+        )
+        for scope in ("read", "write")
+    }
+    assert all(response.status_code == 201 for response in made.values())
+    read_secret = made["read"].json()["token"]
+    write_secret = made["write"].json()["token"]
+    assert read_secret.startswith("tb_") and made["read"].json()["prefix"] == read_secret[:10]
+    listed = client.get("/api/v1/me/tokens").json()
+    assert [token["name"] for token in listed] == ["write script", "read script"]
+    assert all("token" not in token for token in listed)
+
+    with TestClient(client.app) as program:  # no cookies: only the token
+        read = {"authorization": f"Bearer {read_secret}"}
+        write = {"authorization": f"Bearer {write_secret}"}
+        assert program.get("/api/v1/me", headers=read).json()["email"] == "ana@example.com"
+        refused = program.patch("/api/v1/me", json={"name": "x"}, headers=read)
+        assert refused.status_code == 403 and "scopes" in refused.json()["error"]["message"]
+        token_id = made["write"].json()["id"]
+        assert program.delete(f"/api/v1/me/tokens/{token_id}", headers=read).status_code == 403
+        assert program.patch("/api/v1/me", json={"name": "Ana"}, headers=write).status_code == 200
+        # Tokens never mint tokens nor change the password, whatever their scopes.
+        for secret in (read, write):
+            assert (
+                program.post("/api/v1/me/tokens", json={"name": "more"}, headers=secret).status_code
+                == 403
+            )
+            password = {"current_password": PASSWORD, "password": NEW_PASSWORD}
+            assert (
+                program.post("/api/v1/me/password", json=password, headers=secret).status_code
+                == 403
+            )
+
+        revoked = client.delete(f"/api/v1/me/tokens/{token_id}", headers=headers)
+        assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+        assert program.get("/api/v1/me", headers=write).status_code == 401
+        assert (
+            program.get("/api/v1/me", headers={"authorization": "Bearer tb_made_up"}).status_code
+            == 401
+        )
+
+    assert client.delete("/api/v1/me/tokens/999999", headers=headers).status_code == 404
+    assert client.delete(f"/api/v1/me/tokens/{2**63}", headers=headers).status_code == 422
+    trail = actions(database_url)
+    assert trail.count("token_create") == 2 and trail.count("token_revoke") == 1
+
+
+def test_tokens_on_the_account_page_show_the_secret_once(
+    client: TestClient, db: Session, database_url: str
+) -> None:
+    user = make_user(db, "ana@example.com")
+    other = make_user(db, "rival@example.com")
+    db.commit()
+    log_in(client, database_url, user.id)
+    client.cookies.set("lang", "en")
+    created = client.post(
+        "/account/tokens",
+        data={
+            "csrftoken": csrf(client, "/login"),
+            "name": "nightly export",
+            "scopes": ["read"],
+            "expires_in_days": "30",
+        },
+    )
+    assert created.status_code == 200
+    secret = re.search(
+        r'id="new-token-value" type="text" readonly value="(tb_[^"]+)"', created.text
+    )
+    assert secret, created.text
+    assert secret.group(1) not in client.get("/account").text
+    refused = client.post(
+        "/account/tokens",
+        data={"csrftoken": csrf(client, "/login"), "name": "", "expires_in_days": "0"},
+    )
+    assert refused.status_code == 422
+    assert 'id="token-name-error"' in refused.text and 'id="profile-name-error"' not in refused.text
+
+    with committed(database_url) as session:
+        (token,) = accounts.list_tokens(session, accounts.get_user(session, user.id))
+        rival_token, _ = accounts.create_token(
+            session, accounts.get_user(session, other.id), TokenCreate(name="rival")
+        )
+        session.commit()
+        token_id, rival_id = token.id, rival_token.id
+    # Someone else's token is not found, not revoked.
+    assert (
+        client.post(
+            f"/account/tokens/{rival_id}/revoke", data={"csrftoken": csrf(client, "/login")}
+        ).status_code
+        == 404
+    )
+    revoked = client.post(
+        f"/account/tokens/{token_id}/revoke",
+        data={"csrftoken": csrf(client, "/login")},
+        follow_redirects=False,
+    )
+    assert revoked.status_code == 303
+    assert "Revoked" in client.get(revoked.headers["location"]).text
+    assert "token_revoke" in actions(database_url)
+
+
+def test_security_actions_are_audited(client: TestClient, db: Session, database_url: str) -> None:
+    user = make_user(db, "ana@example.com")
+    db.commit()
+    api_login(client, "ana@example.com", "wrong password")
+    api_login(client, "ana@example.com")
+    client.post("/api/v1/auth/logout", headers=api_headers(client))
+    with committed(database_url) as session:
+        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+    security = [(e.action, e.actor, e.entity_id) for e in entries if e.action != "create"]
+    assert security == [
+        ("login_failed", "ip:testclient", "ana@example.com"),
+        ("login", f"user:{user.id}", str(user.id)),
+        ("logout", f"user:{user.id}", str(user.id)),
+    ]
+
+
+# --- the command line -----------------------------------------------------------------------
+
+
+def test_users_commands(env: dict[str, str], database_url: str) -> None:
+    runner = CliRunner()
+    added = runner.invoke(
+        cli,
+        [
+            "users",
+            "add",
+            "Admin@TechBridge.example",
+            "--name",
+            "Admin",
+            "--role",
+            "administrator",
+            "--verified",
+            "--if-missing",
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    password = re.search(r"^password: (\S+)$", added.output, re.MULTILINE)
+    assert password and len(password.group(1)) >= 20
+    with committed(database_url) as session:
+        context = accounts.Context(base_url="http://x")
+        data = Login(email="admin@techbridge.example", password=password.group(1))
+        admin = accounts.authenticate(session, data, context)
+        assert admin is not None and admin.roles == ["administrator"]
+
+    again = runner.invoke(
+        cli, ["users", "add", "admin@techbridge.example", "--name", "Admin", "--if-missing"]
+    )
+    assert again.exit_code == 0 and "already exists" in again.output
+    assert "password" not in again.output
+    duplicate = runner.invoke(cli, ["users", "add", "admin@techbridge.example", "--name", "A"])
+    assert duplicate.exit_code == 5 and "already exists" in duplicate.output
+
+    chosen = runner.invoke(
+        cli,
+        [
+            "users",
+            "add",
+            "wang@example.com",
+            "--name",
+            "王工",
+            "--role",
+            "demander",
+            "--organisation",
+            "新材料有限公司",
+            "--password-stdin",
+        ],
+        input=f"{NEW_PASSWORD}\n",
+    )
+    assert chosen.exit_code == 0, chosen.output
+    assert "password:" not in chosen.output and "verification link is queued" in chosen.output
+    short = runner.invoke(
+        cli, ["users", "add", "x@example.com", "--name", "X", "--password-stdin"], input="short\n"
+    )
+    assert short.exit_code == 2 and "password" in short.output
+    # email-validator refuses special-use domains such as .local: the login form would too.
+    local = runner.invoke(cli, ["users", "add", "admin@techbridge.local", "--name", "A"])
+    assert local.exit_code == 2 and "not an e-mail address" in local.output
+    bad_role = runner.invoke(
+        cli, ["users", "add", "x@example.com", "--name", "X", "--role", "king"]
+    )
+    assert bad_role.exit_code == 2 and "unknown role" in bad_role.output
+
+    granted = runner.invoke(cli, ["users", "grant", "wang@example.com", "tech_manager"])
+    assert granted.exit_code == 0 and "demander, tech_manager" in granted.output
+    revoked = runner.invoke(cli, ["users", "revoke", "wang@example.com", "demander"])
+    assert revoked.exit_code == 0
+    missing = runner.invoke(cli, ["users", "grant", "ghost@example.com", "demander"])
+    assert missing.exit_code == 3
+
+    listed = runner.invoke(cli, ["users", "list", "--json"])
+    assert listed.exit_code == 0
+    users = {user["email"]: user for user in json.loads(listed.output)}
+    assert users["wang@example.com"]["roles"] == ["tech_manager"]
+    assert users["wang@example.com"]["organisation_id"] is not None
+    assert users["wang@example.com"]["email_verified_at"] is None
+    assert "王工" in runner.invoke(cli, ["users", "list"]).output
+
+    # No SMTP server configured: the queued verification mail becomes an .eml file.
+    sent = runner.invoke(cli, ["mail", "send"])
+    assert sent.exit_code == 0 and "mail: 1 sent, 0 waiting" in sent.output
+    (eml,) = (Path(env["TECHBRIDGE_DATA_DIR"]) / "mail").glob("*.eml")
+    assert "wang@example.com" in eml.read_text()
+
+
+def test_login_commits_before_the_response_is_sent(
+    settings: Settings, db: Session, database_url: str
+) -> None:
+    make_user(db, "ana@example.com")
+    db.commit()
+    app = create_app(settings)
+    sessions_when_answering: list[int] = []
+
+    async def probe(scope: Any, receive: Any, send: Any) -> None:
+        async def watching(message: Any) -> None:
+            if message["type"] == "http.response.start" and scope["method"] == "POST":
+                with committed(database_url) as session:
+                    found = session.scalars(select(LoginSession)).all()
+                    sessions_when_answering.append(len(found))
+            await send(message)
+
+        await app(scope, receive, watching)
+
+    with TestClient(probe) as client:
+        assert api_login(client, "ana@example.com").status_code == 200
+    assert sessions_when_answering == [1]

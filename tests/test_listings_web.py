@@ -1,0 +1,499 @@
+"""Listing pages and API: create / edit / withdraw offers and demands, confidential demands
+seen only by those allowed, the preview of what others see, money in 元, the workspace and
+organisation pages."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from support import bearer, csrf, log_in, make_user
+from support import test_settings as settings_for
+from techbridge.catalog import service as catalog
+from techbridge.catalog.models import Demand, Offer
+from techbridge.catalog.schemas import DemandCreate, OfferCreate, OrganisationCreate
+from techbridge.db import engine_for, unit_of_work
+from techbridge.web.app import create_app
+from techbridge.web.listing_pages import parse_yuan
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+SECRET_TITLE = "保密：下一代固态电池隔膜研发"
+SECRET_TEXT = "需要一种耐高温的硫化物固态电解质隔膜，用于动力电池量产线。"
+SUMMARY = "寻求储能材料方向的合作伙伴"
+HOSTILE = "<script>alert(1)</script>' OR 1=1 --"
+
+
+@pytest.fixture
+def client(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
+    monkeypatch.delenv("TECHBRIDGE_LANGUAGE", raising=False)
+    with TestClient(create_app(settings_for(database_url, tmp_path))) as test_client:
+        yield test_client
+
+
+@dataclass
+class World:
+    acme: int  # an enterprise that posts demands
+    lab: int  # a research institute that lists offers
+    owner: int  # a demander of acme
+    rival: int  # a supplier of lab
+    offer: int  # lab's public offer about solid-state battery electrolytes
+
+
+@pytest.fixture
+def world(database_url: str, client: TestClient) -> World:
+    with unit_of_work(engine_for(database_url)) as session:
+        acme = catalog.create_organisation(
+            session,
+            OrganisationCreate(name="宏达电池有限公司", kind="enterprise", district="浦东新区"),
+            actor="test",
+        )
+        lab = catalog.create_organisation(
+            session,
+            OrganisationCreate(name="张江实验室", kind="research_institute", district="浦东新区"),
+            actor="test",
+        )
+        owner = make_user(session, "owner@acme.example", ["demander"], acme.id)
+        rival = make_user(session, "rival@lab.example", ["supplier"], lab.id)
+        offer = catalog.create_offer(
+            session,
+            OfferCreate(
+                title="固态电池硫化物电解质材料",
+                abstract="一种用于固态锂电池隔膜的硫化物电解质，耐高温，提高能量密度与安全性。",
+                lang="zh",
+                status="published",
+                organisation_id=lab.id,
+                tags=["电池"],
+            ),
+            actor="test",
+        )
+        found = World(acme.id, lab.id, owner.id, rival.id, offer.id)
+    with unit_of_work(engine_for(database_url)) as session:
+        client.app.state.indexes.rebuild(session)  # type: ignore[attr-defined]
+    return found
+
+
+def log_in_as(client: TestClient, database_url: str, user_id: int | None) -> str:
+    """Switch the client to this user (None: anonymous) and return a fresh CSRF token."""
+    client.cookies.clear()
+    if user_id is not None:
+        log_in(client, database_url, user_id)
+    return csrf(client)
+
+
+def demand_form(token: str, **overrides: Any) -> dict[str, Any]:
+    values = {
+        "csrftoken": token,
+        "title": SECRET_TITLE,
+        "description": SECRET_TEXT,
+        "lang": "zh",
+        "tags": "电池, 隔膜，储能",
+        "segment": "research_development",
+        "budget_min": "100000",
+        "budget_max": "250000.50",
+        "deadline": "2030-06-30",
+        "confidential": "1",
+        "public_summary": SUMMARY,
+        "status": "published",
+    }
+    return {**values, **overrides}
+
+
+def post_confidential_demand(client: TestClient, database_url: str, world: World) -> int:
+    token = log_in_as(client, database_url, world.owner)
+    response = client.post("/demands/new", data=demand_form(token), follow_redirects=False)
+    assert response.status_code == 303, response.text
+    match = re.fullmatch(r"/demands/(\d+)", response.headers["location"])
+    assert match
+    return int(match.group(1))
+
+
+def test_owner_posts_a_confidential_demand_and_sees_it_with_matches(
+    client: TestClient, database_url: str, world: World
+) -> None:
+    form_page = (log_in_as(client, database_url, world.owner), client.get("/demands/new"))[1]
+    assert form_page.status_code == 200
+    for needle in ('hx-post="/demands/preview"', 'id="preview"', 'name="public_summary"'):
+        assert needle in form_page.text
+    demand_id = post_confidential_demand(client, database_url, world)
+
+    page = client.get(f"/demands/{demand_id}")
+    assert page.status_code == 200
+    assert SECRET_TITLE in page.text and SECRET_TEXT in page.text
+    assert 'class="badge confidential"' in page.text
+    assert 'id="matches"' in page.text and 'class="match"' in page.text
+    assert f'href="/offers/{world.offer}"' in page.text  # the lab's offer is matched
+    assert f'href="/demands/{demand_id}/edit"' in page.text
+    assert "CNY 250,000.50" in page.text
+
+    stored = client.get(f"/api/v1/demands/{demand_id}").json()
+    assert (stored["title"], stored["confidential"], stored["public_summary"]) == (
+        SECRET_TITLE,
+        True,
+        SUMMARY,
+    )
+    assert (stored["budget_min_fen"], stored["budget_max_fen"]) == (10_000_000, 25_000_050)
+    assert stored["tags"] == ["电池", "隔膜", "储能"]
+    assert stored["segment"] == "research_development"
+    matches = client.get(f"/api/v1/demands/{demand_id}/matches").json()["matches"]
+    assert world.offer in [match["id"] for match in matches]
+    mine = client.get("/api/v1/demands", params={"mine": "true"}).json()
+    assert [item["id"] for item in mine["items"]] == [demand_id]
+
+
+@pytest.mark.parametrize("who", ["rival", "anonymous"])
+def test_others_never_see_the_confidential_text(
+    client: TestClient, database_url: str, world: World, who: str
+) -> None:
+    demand_id = post_confidential_demand(client, database_url, world)
+    log_in_as(client, database_url, world.rival if who == "rival" else None)
+
+    assert client.get(f"/demands/{demand_id}").status_code == 404
+    for url in (f"/api/v1/demands/{demand_id}", f"/api/v1/demands/{demand_id}/matches"):
+        assert client.get(url).json()["error"]["code"] == "not_found"
+    responses = [
+        client.get("/api/v1/demands"),
+        client.get("/api/v1/demands", params={"per_page": 200}),
+        client.get("/api/v1/search", params={"q": "固态电池隔膜 耐高温 硫化物"}),
+        client.get("/search", params={"q": "固态电池隔膜 耐高温 硫化物"}),
+        client.get(f"/offers/{world.offer}"),
+        client.get(f"/api/v1/offers/{world.offer}/matches"),
+        client.get(f"/api/v1/organisations/{world.acme}"),
+        client.get(f"/organisations/{world.acme}"),
+        client.get("/"),
+    ]
+    for response in responses:
+        assert SECRET_TITLE not in response.text, response.url
+        assert SECRET_TEXT not in response.text, response.url
+    # What the demander chose to reveal is all that shows, as a confidential match.
+    offer_matches = client.get(f"/api/v1/offers/{world.offer}/matches").json()["matches"]
+    revealed = [match for match in offer_matches if match["id"] == demand_id]
+    assert [(match["title"], match["confidential"]) for match in revealed] in (
+        [],
+        [(SUMMARY, True)],
+    )
+    if who == "rival":
+        assert client.get("/api/v1/demands", params={"mine": "true"}).json()["total"] == 0
+    else:
+        assert client.get("/api/v1/demands", params={"mine": "true"}).status_code == 401
+
+
+def test_the_preview_shows_only_what_others_will_see(
+    client: TestClient, database_url: str, world: World
+) -> None:
+    token = log_in_as(client, database_url, world.owner)
+    preview = client.post("/demands/preview", data=demand_form(token))
+    assert preview.status_code == 200
+    assert SUMMARY in preview.text
+    assert SECRET_TITLE not in preview.text and SECRET_TEXT not in preview.text
+    assert "<html" not in preview.text  # a fragment for htmx, not a page
+
+    nothing = client.post("/demands/preview", data=demand_form(token, public_summary=""))
+    assert 'class="preview-nothing"' in nothing.text
+    assert SECRET_TITLE not in nothing.text
+
+    public = client.post(
+        "/demands/preview", data=demand_form(token, confidential="", title=HOSTILE)
+    )
+    assert SECRET_TEXT in public.text
+    assert HOSTILE not in public.text and "&lt;script&gt;" in public.text
+
+
+def test_a_read_only_token_cannot_create_but_a_write_token_can(
+    client: TestClient, database_url: str, world: World
+) -> None:
+    body = {"title": "API 需求", "lang": "zh", "status": "published"}
+    read_only = bearer(database_url, world.owner, ["read"])
+    refused = client.post("/api/v1/demands", json=body, headers=read_only)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+    assert (
+        client.get("/api/v1/demands", params={"mine": True}, headers=read_only).json()["total"] == 0
+    )
+
+    writer = bearer(database_url, world.owner)
+    created = client.post("/api/v1/demands", json=body, headers=writer)
+    assert created.status_code == 201
+    assert created.json()["organisation_id"] == world.acme
+    # A supplier may not post demands, and nobody may post offers for another organisation.
+    supplier = bearer(database_url, world.rival)
+    assert client.post("/api/v1/demands", json=body, headers=supplier).status_code == 403
+    foreign = {**body, "organisation_id": world.acme}
+    assert client.post("/api/v1/offers", json=foreign, headers=supplier).status_code == 403
+    assert client.post("/api/v1/offers", json=body).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("typed", "fen"),
+    [
+        ("12.34", 1234),
+        ("0", 0),
+        ("0.5", 50),
+        ("  7 ", 700),
+        ("", None),
+        ("10000000000000", 10**15),
+        ("１２．５", 1250),
+    ],
+)
+def test_yuan_become_exact_fen(typed: str, fen: int | None) -> None:
+    assert parse_yuan(typed) == fen
+
+
+@pytest.mark.parametrize(
+    "typed", ["1e3", "-1", "abc", "1.234", "1,000", "NaN", "Infinity", "١٢", "12.3.4"]
+)
+def test_what_is_not_a_plain_amount_is_refused(typed: str) -> None:
+    with pytest.raises(ValueError):
+        parse_yuan(typed)
+
+
+def test_amounts_over_the_limit_are_refused() -> None:
+    with pytest.raises(OverflowError):
+        parse_yuan(str(10**20))
+
+
+def test_offer_form_stores_the_price_in_fen(
+    client: TestClient, database_url: str, world: World
+) -> None:
+    token = log_in_as(client, database_url, world.rival)
+    form = {
+        "csrftoken": token,
+        "title": "Battery testing service",
+        "abstract": "Cycle life testing.",
+        "lang": "en",
+        "kind": "service",
+        "tags": "battery",
+        "segment": "testing_inspection",
+        "trl": "7",
+        "price": "12.34",
+        "transfer_modes": ["licence", "transfer"],
+        "status": "draft",
+    }
+    response = client.post("/offers/new", data=form, follow_redirects=False)
+    assert response.status_code == 303
+    offer = client.get(f"/api/v1{response.headers['location']}").json()
+    assert (offer["price_fen"], offer["trl"], offer["status"]) == (1234, 7, "draft")
+    assert offer["transfer_modes"] == ["licence", "transfer"]
+    assert offer["segment"] == "testing_inspection"
+    # A draft is the owner's only.
+    log_in_as(client, database_url, None)
+    assert client.get(response.headers["location"]).status_code == 404
+
+
+@pytest.mark.parametrize("typed", ["1e3", "-1", "abc", str(10**20)])
+def test_a_bad_amount_re_renders_the_form_and_changes_nothing(
+    client: TestClient, database_url: str, world: World, typed: str
+) -> None:
+    token = log_in_as(client, database_url, world.owner)
+    response = client.post("/demands/new", data=demand_form(token, budget_max=typed, title=HOSTILE))
+    assert response.status_code == 422
+    assert 'id="budget_max-error"' in response.text and 'role="alert"' in response.text
+    assert f'value="{typed}"' in response.text  # the input is kept
+    assert "&lt;script&gt;" in response.text and "<script>alert" not in response.text
+    with unit_of_work(engine_for(database_url)) as session:
+        assert session.scalar(select(func.count()).select_from(Demand)) == 0
+
+
+def test_form_problems_name_their_fields(
+    client: TestClient, database_url: str, world: World
+) -> None:
+    token = log_in_as(client, database_url, world.owner)
+    response = client.post(
+        "/demands/new",
+        data=demand_form(
+            token,
+            title="",
+            lang="fr",
+            segment="astrology",
+            deadline="2030-02-31",
+            budget_min="9",
+            budget_max="1",
+            public_summary="x" * 2001,
+        ),
+    )
+    assert response.status_code == 422
+    for field in ("title", "lang", "segment", "deadline", "budget_min", "public_summary"):
+        assert f'id="{field}-error"' in response.text, field
+    english = client.post(
+        "/demands/new?lang=en", data=demand_form(token, budget_min="9", budget_max="1")
+    )
+    assert "The lowest budget must not exceed the highest." in english.text
+
+
+def test_edit_and_withdraw(client: TestClient, database_url: str, world: World) -> None:
+    demand_id = post_confidential_demand(client, database_url, world)
+    token = csrf(client)
+    edit = client.get(f"/demands/{demand_id}/edit")
+    assert edit.status_code == 200 and f'value="{SECRET_TITLE}"' in edit.text
+    assert "checked" in edit.text and SUMMARY in edit.text
+    changed = client.post(
+        f"/demands/{demand_id}/edit",
+        data=demand_form(token, title="公开的电池需求", confidential="", public_summary=""),
+        follow_redirects=False,
+    )
+    assert changed.status_code == 303
+    log_in_as(client, database_url, None)
+    public = client.get(f"/demands/{demand_id}")
+    assert public.status_code == 200 and "公开的电池需求" in public.text
+    assert "/edit" not in public.text and 'id="withdraw-listing"' not in public.text
+
+    # Others may neither edit nor withdraw it.
+    token = log_in_as(client, database_url, world.rival)
+    assert client.get(f"/demands/{demand_id}/edit").status_code == 403
+    refused = client.post(f"/demands/{demand_id}/withdraw", data={"csrftoken": token})
+    assert refused.status_code == 403
+    api = client.post(
+        f"/api/v1/demands/{demand_id}/withdraw", headers=bearer(database_url, world.rival)
+    )
+    assert api.status_code == 403
+
+    token = log_in_as(client, database_url, world.owner)
+    confirm = client.get(f"/demands/{demand_id}/withdraw")
+    assert 'id="confirm-withdraw"' in confirm.text
+    done = client.post(
+        f"/demands/{demand_id}/withdraw", data={"csrftoken": token}, follow_redirects=False
+    )
+    assert (done.status_code, done.headers["location"]) == (303, f"/demands/{demand_id}")
+    assert "status-withdrawn" in client.get(f"/demands/{demand_id}").text
+    log_in_as(client, database_url, None)
+    assert client.get(f"/demands/{demand_id}").status_code == 404
+
+
+def test_api_create_update_withdraw_and_managers(
+    client: TestClient, database_url: str, world: World
+) -> None:
+    headers = bearer(database_url, world.owner)
+    created = client.post(
+        "/api/v1/demands",
+        json={"title": "机密需求", "lang": "zh", "status": "published", "confidential": True},
+        headers=headers,
+    )
+    demand_id = created.json()["id"]
+    patched = client.patch(
+        f"/api/v1/demands/{demand_id}", json={"budget_max_fen": 500}, headers=headers
+    )
+    assert patched.status_code == 200 and patched.json()["budget_max_fen"] == 500
+    bad = client.patch(
+        f"/api/v1/demands/{demand_id}", json={"budget_min_fen": 900}, headers=headers
+    )
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "budget_min_fen"
+
+    with unit_of_work(engine_for(database_url)) as session:
+        manager = make_user(session, "manager@tm.example", ["tech_manager"]).id
+    manager_headers = bearer(database_url, manager)
+    assert client.get(f"/api/v1/demands/{demand_id}", headers=manager_headers).status_code == 404
+    assigned = client.put(f"/api/v1/demands/{demand_id}/managers/{manager}", headers=headers)
+    assert assigned.json() == {"demand_id": demand_id, "user_ids": [manager]}
+    assert (
+        client.get(f"/api/v1/demands/{demand_id}", headers=manager_headers).json()["title"]
+        == "机密需求"
+    )
+    rival = bearer(database_url, world.rival)
+    assert (
+        client.put(f"/api/v1/demands/{demand_id}/managers/{manager}", headers=rival).status_code
+        == 404
+    )
+    removed = client.delete(f"/api/v1/demands/{demand_id}/managers/{manager}", headers=headers)
+    assert removed.json()["user_ids"] == []
+
+    withdrawn = client.post(f"/api/v1/demands/{demand_id}/withdraw", headers=headers)
+    assert withdrawn.json()["status"] == "withdrawn"
+    offer = client.patch(f"/api/v1/offers/{world.offer}", json={"trl": 5}, headers=rival)
+    assert offer.status_code == 200 and offer.json()["trl"] == 5
+    assert (
+        client.patch(f"/api/v1/offers/{world.offer}", json={"trl": 5}, headers=headers).status_code
+        == 403
+    )
+
+
+def test_workspace_lists_my_listings_matches_and_asks_for_a_login(
+    client: TestClient, database_url: str, world: World
+) -> None:
+    log_in_as(client, database_url, None)
+    anonymous = client.get("/workspace", follow_redirects=False)
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
+
+    demand_id = post_confidential_demand(client, database_url, world)
+    token = csrf(client)
+    draft = client.post(
+        "/demands/new",
+        data=demand_form(token, title="草稿需求", status="draft", confidential=""),
+        follow_redirects=False,
+    )
+    assert draft.status_code == 303
+    page = client.get("/workspace")
+    assert page.status_code == 200
+    assert SECRET_TITLE in page.text and "草稿需求" in page.text
+    assert f'href="/demands/{demand_id}/edit"' in page.text
+    assert 'class="match"' in page.text and f'href="/offers/{world.offer}"' in page.text
+    assert 'action="/introductions/new"' in page.text
+    assert 'id="new-demand"' in page.text and 'id="new-offer"' not in page.text
+
+
+def test_organisation_pages(client: TestClient, database_url: str, world: World) -> None:
+    with unit_of_work(engine_for(database_url)) as session:
+        catalog.create_demand(
+            session,
+            DemandCreate(title=HOSTILE, lang="zh", status="published", organisation_id=world.acme),
+            actor="test",
+        )
+        catalog.create_demand(
+            session,
+            DemandCreate(
+                title=SECRET_TITLE,
+                lang="zh",
+                status="published",
+                confidential=True,
+                organisation_id=world.acme,
+            ),
+            actor="test",
+        )
+        catalog.create_offer(
+            session,
+            OfferCreate(title="草稿供给", lang="zh", status="draft", organisation_id=world.lab),
+            actor="test",
+        )
+    listed = client.get("/organisations", params={"q": "张江"})
+    assert listed.status_code == 200
+    assert f'href="/organisations/{world.lab}"' in listed.text
+    assert f'href="/organisations/{world.acme}"' not in listed.text
+    by_kind = client.get("/organisations", params={"kind": "enterprise", "district": "浦东新区"})
+    assert f'href="/organisations/{world.acme}"' in by_kind.text
+    assert f'href="/organisations/{world.lab}"' not in by_kind.text
+
+    page = client.get(f"/organisations/{world.acme}")
+    assert page.status_code == 200
+    assert "&lt;script&gt;" in page.text and "<script>alert" not in page.text
+    assert SECRET_TITLE not in page.text
+    assert re.search(r'id="member-count">1<', page.text)
+    lab_page = client.get(f"/organisations/{world.lab}")
+    assert "固态电池硫化物电解质材料" in lab_page.text and "草稿供给" not in lab_page.text
+    assert client.get("/organisations/999999").status_code == 404
+
+    api = client.get("/api/v1/organisations", params={"kind": "research_institute"}).json()
+    assert [item["id"] for item in api["items"]] == [world.lab]
+    profile = client.get(f"/api/v1/organisations/{world.acme}").json()
+    assert (profile["public_demands"], profile["public_offers"], profile["members"]) == (1, 0, 1)
+    assert client.get("/api/v1/organisations/0").status_code == 422
+
+
+def test_only_users_who_may_create_get_the_forms(
+    client: TestClient, database_url: str, world: World
+) -> None:
+    log_in_as(client, database_url, None)
+    assert client.get("/demands/new", follow_redirects=False).status_code == 303
+    log_in_as(client, database_url, world.rival)
+    assert client.get("/demands/new").status_code == 403
+    assert client.get("/offers/new").status_code == 200
+    with unit_of_work(engine_for(database_url)) as session:
+        assert session.scalar(select(func.count()).select_from(Offer)) == 1

@@ -1,0 +1,522 @@
+"""Every route of the application × every role (and anonymous): who gets in, who does not.
+
+The expectations live in ONE table, ``TABLE``. A route of the app that is missing from it
+fails ``test_every_route_is_in_the_table``, so nobody can add a route without deciding who
+may use it. Outcomes are compared by class: *allowed* (2xx, a redirect that is not to the
+login page, or 409 when the policy let the caller through to a state conflict) or *denied*
+(401, 403, 404 — hidden listings are reported missing — or a redirect to the login page).
+
+The world: organisations A, B and C; a demander and a supplier in A, a rival supplier in B,
+a service provider in C, a tech manager assigned to A's confidential demand, an exchange
+operator, an evaluator, a policy officer and an administrator, all logged in with browser
+sessions; and ``reader``, the demander's read-only API token. Routes that change things
+get fresh objects for every caller, so the order of the walk does not matter.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+from httpx import Response
+from sqlalchemy.orm import Session
+from starlette.routing import Mount
+
+import support
+from techbridge.accounts import service as accounts
+from techbridge.accounts.schemas import TokenCreate
+from techbridge.catalog import service as catalog
+from techbridge.catalog.schemas import DemandCreate, OfferCreate, OrganisationCreate
+from techbridge.db import engine_for, unit_of_work
+from techbridge.deals import service as deals
+from techbridge.deals.schemas import IntroductionCreate
+from techbridge.web.app import create_app
+from techbridge.web.auth import SESSION_COOKIE
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+ROLES = (
+    "anonymous",
+    "demander",
+    "supplier",
+    "rival",
+    "service_provider",
+    "manager",
+    "exchange_operator",
+    "evaluator",
+    "policy_officer",
+    "administrator",
+    "reader",
+)
+PUBLIC = frozenset(ROLES)
+USERS = PUBLIC - {"anonymous"}
+WRITERS = USERS - {"reader"}  # the read-only token changes nothing
+ADMIN = frozenset({"administrator"})
+IN_AN_ORGANISATION = frozenset({"demander", "supplier", "rival", "service_provider"})
+NOBODY: frozenset[str] = frozenset()
+EMAIL = "{}@example.com"
+
+
+# --- the world -----------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    database_url: str
+    ids: dict[str, int] = field(default_factory=dict)
+    counter: Iterator[int] = field(default_factory=itertools.count)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with unit_of_work(engine_for(self.database_url)) as session:
+            yield session
+
+    def user(self, role: str) -> int:
+        """The caller's user (anonymous callers act on the demander's things)."""
+        return self.ids["demander" if role in ("reader", "anonymous") else role]
+
+    def offer(self, organisation: str = "A", **fields: Any) -> int:
+        values = {"title": "专利", "lang": "zh", "status": "published", **fields}
+        organisation_id = self.ids[organisation]
+        with self.session() as session:
+            data = OfferCreate(organisation_id=organisation_id, **values)
+            return catalog.create_offer(session, data, actor="test").id
+
+    def demand(self, organisation: str = "A", **fields: Any) -> int:
+        values = {"title": "需求", "lang": "zh", "status": "published", **fields}
+        with self.session() as session:
+            data = DemandCreate(organisation_id=self.ids[organisation], **values)
+            demand = catalog.create_demand(session, data, actor="test")
+            if demand.confidential:
+                catalog.assign_manager(session, demand.id, self.ids["manager"], actor="test")
+            return demand.id
+
+    def secret_demand(self) -> int:
+        return self.demand(confidential=True, public_summary="公开摘要")
+
+    def introduction(self) -> int:
+        """A request from A (the demander) to B about B's offer, waiting for an answer."""
+        demand_id, offer_id = self.demand(), self.offer("B")
+        with self.session() as session:
+            demander = accounts.principal_for(
+                session, accounts.get_user(session, self.ids["demander"])
+            )
+            data = IntroductionCreate(demand_id=demand_id, offer_id=offer_id)
+            return deals.request_introduction(session, demander, data).id
+
+    def token(self, role: str) -> int:
+        with self.session() as session:
+            owner = accounts.get_user(session, self.user(role))
+            return accounts.create_token(session, owner, TokenCreate(name="t"))[0].id
+
+    def email(self) -> str:
+        return EMAIL.format(f"new{next(self.counter)}")
+
+
+def build_world(database_url: str) -> World:
+    world = World(database_url)
+    with world.session() as session:
+        for name in ("A", "B", "C"):
+            organisation = OrganisationCreate(name=f"机构{name}")
+            world.ids[name] = catalog.create_organisation(session, organisation, actor="t").id
+        people = {
+            "demander": (["demander"], "A"),
+            "supplier": (["supplier"], "A"),
+            "rival": (["supplier"], "B"),
+            "service_provider": (["service_provider"], "C"),
+            "manager": (["tech_manager"], None),
+            "spare_manager": (["tech_manager"], None),
+            "exchange_operator": (["exchange_operator"], None),
+            "evaluator": (["evaluator"], None),
+            "policy_officer": (["policy_officer"], None),
+            "administrator": (["administrator"], None),
+            "victim": (["demander"], "B"),  # whom the administrators edit
+        }
+        for name, (roles, member_of) in people.items():
+            org_id = world.ids[member_of] if member_of else None
+            world.ids[name] = support.make_user(session, EMAIL.format(name), roles, org_id).id
+    world.ids |= {
+        "offer": world.offer(),
+        "draft_offer": world.offer(status="draft"),
+        "rival_offer": world.offer("B"),
+        "demand": world.demand(),
+        "draft_demand": world.demand(status="draft"),
+        "secret_demand": world.secret_demand(),
+        "rival_demand": world.demand("B"),
+    }
+    return world
+
+
+# --- the table -----------------------------------------------------------------------------
+
+Make = Callable[[World, str], Any]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may use a route, and how to call it: ``path`` fills the path's parameters,
+    ``json``/``form``/``query`` give a valid request (all called per caller, so they can
+    make fresh objects). ``status``: everyone gets exactly this (routes needing a one-time
+    secret from a mail, which the walk sends a wrong one of). ``relogin``: the route ends
+    the caller's browser session."""
+
+    who: frozenset[str]
+    path: Make | None = None
+    json: Make | None = None
+    form: Make | None = None
+    query: dict[str, str] | None = None
+    status: int | None = None
+    relogin: bool = False
+
+
+def ids(**names: str) -> Make:
+    """Path parameters taken from the world's fixed objects."""
+    return lambda world, role: {param: world.ids[name] for param, name in names.items()}
+
+
+def fresh(**makers: Callable[[World], int]) -> Make:
+    return lambda world, role: {param: make(world) for param, make in makers.items()}
+
+
+def offer_form(world: World, role: str) -> dict[str, Any]:
+    return {"title": "新供给", "lang": "zh", "kind": "service", "status": "published"}
+
+
+def demand_form(world: World, role: str) -> dict[str, Any]:
+    return {"title": "新需求", "lang": "zh", "confidential": "1", "public_summary": "摘要"}
+
+
+def own_token(world: World, role: str) -> dict[str, int]:
+    return {"token_id": world.token(role)}
+
+
+def registration(world: World, role: str) -> dict[str, Any]:
+    return {"email": world.email(), "name": "新用户", "password": support.PASSWORD}
+
+
+def credentials(world: World, role: str) -> dict[str, str]:
+    email = EMAIL.format("victim" if role == "anonymous" else role.replace("reader", "demander"))
+    return {"email": email, "password": support.PASSWORD}
+
+
+def introduction_request(world: World, role: str) -> dict[str, int]:
+    """A pair of published listings of which one is the caller's organisation's."""
+    own = {"demander": "A", "supplier": "A", "rival": "B", "service_provider": "C"}.get(role)
+    if own == "A":
+        return {"demand_id": world.demand(), "offer_id": world.offer("B")}
+    if own is not None:
+        return {"demand_id": world.demand("A"), "offer_id": world.offer(own)}
+    return {"demand_id": world.ids["demand"], "offer_id": world.ids["rival_offer"]}
+
+
+ANSWERERS = frozenset({"rival"})  # members of B, to whom the introductions are addressed
+LISTING_EDITORS_A = frozenset({"supplier", "administrator"})
+DEMAND_EDITORS = frozenset({"demander", "manager", "administrator"})  # A's secret demand
+OFFER_CREATORS = frozenset({"supplier", "rival", "service_provider", "administrator"})
+DEMAND_CREATORS = frozenset({"demander", "administrator"})
+A_DEMAND_WITHDRAWERS = frozenset({"demander", "exchange_operator", "administrator"})
+A_OFFER_WITHDRAWERS = frozenset({"supplier", "exchange_operator", "administrator"})
+SEES_DRAFTS_OF_A = frozenset(
+    {"demander", "supplier", "reader", "exchange_operator", "administrator"}
+)
+SEES_SECRET_OF_A = frozenset({"demander", "supplier", "reader", "manager", "administrator"})
+CREDENTIALS = WRITERS  # a browser login: not through a token
+
+TABLE: dict[tuple[str, str], Rule] = {
+    # --- meta and static ---
+    ("GET", "/api/v1/openapi.json"): Rule(PUBLIC),
+    ("HEAD", "/api/v1/openapi.json"): Rule(PUBLIC),
+    ("GET", "/api/v1/docs"): Rule(PUBLIC),
+    ("HEAD", "/api/v1/docs"): Rule(PUBLIC),
+    ("GET", "/docs/oauth2-redirect"): Rule(PUBLIC),
+    ("HEAD", "/docs/oauth2-redirect"): Rule(PUBLIC),
+    ("GET", "/api/v1/health"): Rule(PUBLIC),
+    ("GET", "/static"): Rule(PUBLIC),
+    # --- accounts API ---
+    ("POST", "/api/v1/auth/register"): Rule(PUBLIC, json=registration),
+    ("POST", "/api/v1/auth/verify"): Rule(PUBLIC, json=lambda w, r: {"token": "wrong"}, status=422),
+    ("POST", "/api/v1/auth/login"): Rule(PUBLIC, json=credentials, relogin=True),
+    ("POST", "/api/v1/auth/logout"): Rule(PUBLIC, relogin=True),
+    ("POST", "/api/v1/auth/password/forgot"): Rule(PUBLIC, json=lambda w, r: {"email": w.email()}),
+    ("POST", "/api/v1/auth/password/reset"): Rule(
+        PUBLIC, json=lambda w, r: {"token": "wrong", "password": support.PASSWORD}, status=422
+    ),
+    ("GET", "/api/v1/me"): Rule(USERS),
+    ("PATCH", "/api/v1/me"): Rule(WRITERS, json=lambda w, r: {"language": "en"}),
+    ("POST", "/api/v1/me/password"): Rule(
+        CREDENTIALS,
+        json=lambda w, r: {"current_password": support.PASSWORD, "password": support.PASSWORD},
+        relogin=True,
+    ),
+    ("GET", "/api/v1/me/tokens"): Rule(USERS),
+    ("POST", "/api/v1/me/tokens"): Rule(CREDENTIALS, json=lambda w, r: {"name": "t"}),
+    ("DELETE", "/api/v1/me/tokens/{token_id}"): Rule(WRITERS, path=own_token),
+    # --- administration API ---
+    ("GET", "/api/v1/admin/users"): Rule(ADMIN),
+    ("GET", "/api/v1/admin/users/{user_id}"): Rule(ADMIN, path=ids(user_id="victim")),
+    ("PATCH", "/api/v1/admin/users/{user_id}"): Rule(
+        ADMIN, path=ids(user_id="victim"), json=lambda w, r: {"name": "改名"}
+    ),
+    ("POST", "/api/v1/admin/organisations"): Rule(
+        ADMIN, json=lambda w, r: {"name": f"新机构{next(w.counter)}"}
+    ),
+    ("PATCH", "/api/v1/admin/organisations/{organisation_id}"): Rule(
+        ADMIN, path=ids(organisation_id="C"), json=lambda w, r: {"district": "浦东新区"}
+    ),
+    ("GET", "/api/v1/admin/audit"): Rule(ADMIN),
+    # --- catalog API ---
+    ("GET", "/api/v1/offers"): Rule(PUBLIC),
+    ("POST", "/api/v1/offers"): Rule(OFFER_CREATORS, json=offer_form),
+    ("GET", "/api/v1/offers/{offer_id}"): Rule(SEES_DRAFTS_OF_A, path=ids(offer_id="draft_offer")),
+    ("PATCH", "/api/v1/offers/{offer_id}"): Rule(
+        LISTING_EDITORS_A, path=fresh(offer_id=World.offer), json=lambda w, r: {"title": "改"}
+    ),
+    ("POST", "/api/v1/offers/{offer_id}/withdraw"): Rule(
+        A_OFFER_WITHDRAWERS, path=fresh(offer_id=World.offer)
+    ),
+    ("GET", "/api/v1/demands"): Rule(PUBLIC),
+    ("POST", "/api/v1/demands"): Rule(DEMAND_CREATORS, json=demand_form),
+    ("GET", "/api/v1/demands/{demand_id}"): Rule(
+        SEES_SECRET_OF_A, path=ids(demand_id="secret_demand")
+    ),
+    ("PATCH", "/api/v1/demands/{demand_id}"): Rule(
+        DEMAND_EDITORS, path=fresh(demand_id=World.secret_demand), json=lambda w, r: {"title": "改"}
+    ),
+    ("POST", "/api/v1/demands/{demand_id}/withdraw"): Rule(
+        A_DEMAND_WITHDRAWERS, path=fresh(demand_id=World.demand)
+    ),
+    ("GET", "/api/v1/demands/{demand_id}/managers"): Rule(
+        SEES_SECRET_OF_A, path=ids(demand_id="secret_demand")
+    ),
+    ("PUT", "/api/v1/demands/{demand_id}/managers/{user_id}"): Rule(
+        frozenset({"demander", "administrator"}),
+        path=lambda w, r: {"demand_id": w.secret_demand(), "user_id": w.ids["spare_manager"]},
+    ),
+    ("DELETE", "/api/v1/demands/{demand_id}/managers/{user_id}"): Rule(
+        frozenset({"demander", "administrator"}),
+        path=lambda w, r: {"demand_id": w.secret_demand(), "user_id": w.ids["manager"]},
+    ),
+    ("GET", "/api/v1/organisations"): Rule(PUBLIC),
+    ("GET", "/api/v1/organisations/{organisation_id}"): Rule(PUBLIC, path=ids(organisation_id="A")),
+    # --- search, matching, statistics ---
+    ("GET", "/api/v1/search"): Rule(PUBLIC, query={"q": "电池"}),
+    ("GET", "/api/v1/demands/{demand_id}/matches"): Rule(
+        SEES_SECRET_OF_A, path=ids(demand_id="secret_demand")
+    ),
+    ("GET", "/api/v1/offers/{offer_id}/matches"): Rule(
+        SEES_DRAFTS_OF_A, path=ids(offer_id="draft_offer")
+    ),
+    ("GET", "/api/v1/stats/headline"): Rule(PUBLIC),
+    # --- introductions API ---
+    ("GET", "/api/v1/introductions"): Rule(USERS),
+    ("POST", "/api/v1/introductions"): Rule(IN_AN_ORGANISATION, json=introduction_request),
+    ("GET", "/api/v1/introductions/{introduction_id}"): Rule(
+        frozenset({"demander", "supplier", "reader", "rival", "administrator"}),
+        path=fresh(introduction_id=World.introduction),
+    ),
+    ("POST", "/api/v1/introductions/{introduction_id}/accept"): Rule(
+        ANSWERERS, path=fresh(introduction_id=World.introduction)
+    ),
+    ("POST", "/api/v1/introductions/{introduction_id}/decline"): Rule(
+        ANSWERERS, path=fresh(introduction_id=World.introduction)
+    ),
+    # --- public pages ---
+    ("GET", "/"): Rule(PUBLIC),
+    ("GET", "/lang/{code}"): Rule(PUBLIC, path=lambda w, r: {"code": "en"}),
+    ("GET", "/search"): Rule(PUBLIC, query={"q": "电池"}),
+    ("GET", "/offers/{offer_id}"): Rule(SEES_DRAFTS_OF_A, path=ids(offer_id="draft_offer")),
+    ("GET", "/demands/{demand_id}"): Rule(SEES_SECRET_OF_A, path=ids(demand_id="secret_demand")),
+    ("GET", "/organisations"): Rule(PUBLIC),
+    ("GET", "/organisations/{organisation_id}"): Rule(PUBLIC, path=ids(organisation_id="A")),
+    # --- account pages ---
+    ("GET", "/register"): Rule(PUBLIC),
+    ("POST", "/register"): Rule(
+        PUBLIC, form=lambda w, r: {**registration(w, r), "roles": "demander"}
+    ),
+    ("GET", "/verify"): Rule(PUBLIC),
+    ("POST", "/verify"): Rule(PUBLIC, form=lambda w, r: {"token": "wrong"}, status=422),
+    ("GET", "/login"): Rule(PUBLIC),
+    ("POST", "/login"): Rule(PUBLIC, form=credentials, relogin=True),
+    ("POST", "/logout"): Rule(PUBLIC, relogin=True),
+    ("GET", "/password/forgot"): Rule(PUBLIC),
+    ("POST", "/password/forgot"): Rule(PUBLIC, form=lambda w, r: {"email": w.email()}),
+    ("GET", "/password/reset"): Rule(PUBLIC),
+    ("POST", "/password/reset"): Rule(
+        PUBLIC, form=lambda w, r: {"token": "wrong", "password": support.PASSWORD}, status=422
+    ),
+    ("GET", "/account"): Rule(USERS),
+    ("POST", "/account/profile"): Rule(
+        WRITERS, form=lambda w, r: {"name": "新名", "language": "zh"}
+    ),
+    ("POST", "/account/password"): Rule(
+        CREDENTIALS,
+        form=lambda w, r: {"current_password": support.PASSWORD, "password": support.PASSWORD},
+        relogin=True,
+    ),
+    ("POST", "/account/tokens"): Rule(
+        CREDENTIALS, form=lambda w, r: {"name": "t", "scopes": "read"}
+    ),
+    ("POST", "/account/tokens/{token_id}/revoke"): Rule(WRITERS, path=own_token),
+    # --- listing pages ---
+    ("GET", "/offers/new"): Rule(OFFER_CREATORS - {"reader"}),
+    ("POST", "/offers/new"): Rule(OFFER_CREATORS, form=offer_form),
+    ("GET", "/demands/new"): Rule(DEMAND_CREATORS),
+    ("POST", "/demands/new"): Rule(DEMAND_CREATORS, form=demand_form),
+    # renders only what was posted: nothing stored is read
+    ("POST", "/demands/preview"): Rule(PUBLIC, form=demand_form),
+    ("GET", "/offers/{offer_id}/edit"): Rule(LISTING_EDITORS_A, path=ids(offer_id="offer")),
+    ("POST", "/offers/{offer_id}/edit"): Rule(
+        LISTING_EDITORS_A, path=fresh(offer_id=World.offer), form=offer_form
+    ),
+    ("GET", "/demands/{demand_id}/edit"): Rule(DEMAND_EDITORS, path=ids(demand_id="secret_demand")),
+    ("POST", "/demands/{demand_id}/edit"): Rule(
+        DEMAND_EDITORS, path=fresh(demand_id=World.secret_demand), form=demand_form
+    ),
+    ("GET", "/offers/{offer_id}/withdraw"): Rule(A_OFFER_WITHDRAWERS, path=ids(offer_id="offer")),
+    ("POST", "/offers/{offer_id}/withdraw"): Rule(
+        A_OFFER_WITHDRAWERS, path=fresh(offer_id=World.offer)
+    ),
+    ("GET", "/demands/{demand_id}/withdraw"): Rule(
+        A_DEMAND_WITHDRAWERS, path=ids(demand_id="demand")
+    ),
+    ("POST", "/demands/{demand_id}/withdraw"): Rule(
+        A_DEMAND_WITHDRAWERS, path=fresh(demand_id=World.demand)
+    ),
+    # --- workspace and introductions ---
+    ("GET", "/workspace"): Rule(USERS),
+    ("POST", "/introductions/new"): Rule(IN_AN_ORGANISATION, form=introduction_request),
+    ("POST", "/introductions/{introduction_id}/accept"): Rule(
+        ANSWERERS, path=fresh(introduction_id=World.introduction)
+    ),
+    ("POST", "/introductions/{introduction_id}/decline"): Rule(
+        ANSWERERS, path=fresh(introduction_id=World.introduction)
+    ),
+    # --- administration pages ---
+    ("GET", "/admin"): Rule(ADMIN),
+    ("GET", "/admin/users"): Rule(ADMIN),
+    ("GET", "/admin/users/{user_id}"): Rule(ADMIN, path=ids(user_id="victim")),
+    ("POST", "/admin/users/{user_id}"): Rule(
+        ADMIN,
+        path=ids(user_id="victim"),
+        form=lambda w, r: {"name": "改名", "roles": "demander", "active": "1"},
+    ),
+    ("GET", "/admin/organisations"): Rule(ADMIN),
+    ("POST", "/admin/organisations"): Rule(
+        ADMIN, form=lambda w, r: {"name": f"新机构{next(w.counter)}"}
+    ),
+    ("GET", "/admin/organisations/{organisation_id}"): Rule(ADMIN, path=ids(organisation_id="C")),
+    ("POST", "/admin/organisations/{organisation_id}"): Rule(
+        ADMIN, path=ids(organisation_id="C"), form=lambda w, r: {"name": "机构C"}
+    ),
+    ("GET", "/admin/audit"): Rule(ADMIN),
+}
+
+
+# --- the walk ------------------------------------------------------------------------------
+
+
+def app_routes(app: FastAPI) -> set[tuple[str, str]]:
+    found = set()
+    for route in iter_route_contexts(app.routes):
+        path = str(route.path)
+        if isinstance(route.original_route, Mount):
+            found.add(("GET", path))
+            continue
+        found |= {(method, path) for method in route.methods or ()}
+    return found
+
+
+def test_every_route_is_in_the_table(tmp_path: Path) -> None:
+    app = create_app(support.test_settings(f"sqlite:///{tmp_path / 'x.db'}", tmp_path))
+    routes = app_routes(app)
+    missing = sorted(routes - TABLE.keys())
+    assert not missing, f"decide who may use these routes (add them to TABLE): {missing}"
+    assert not sorted(TABLE.keys() - routes), "TABLE names routes the app does not have"
+
+
+@dataclass
+class Caller:
+    client: TestClient
+    csrf: str
+
+
+def callers(app: FastAPI, world: World) -> dict[str, Caller]:
+    found = {}
+    for role in ROLES:
+        client = TestClient(app)
+        if role == "reader":
+            with world.session() as session:
+                owner = accounts.get_user(session, world.ids["demander"])
+                secret = accounts.create_token(session, owner, TokenCreate(name="r"))[1]
+            client.headers["authorization"] = f"Bearer {secret}"
+        elif role != "anonymous":
+            support.log_in(client, world.database_url, world.ids[role])
+        found[role] = Caller(client, support.csrf(client, "/no-such-page"))
+    return found
+
+
+def relogin(caller: Caller, world: World, role: str) -> None:
+    caller.client.cookies.delete(SESSION_COOKIE)
+    if role not in ("anonymous", "reader"):
+        support.log_in(caller.client, world.database_url, world.ids[role])
+
+
+def call(caller: Caller, world: World, role: str, method: str, path: str, rule: Rule) -> Response:
+    params = rule.path(world, role) if rule.path is not None else {}
+    url = "/static/style.css" if path == "/static" else path.format(**params)
+    kwargs: dict[str, Any] = {"headers": {"x-csrftoken": caller.csrf}, "params": rule.query}
+    if rule.json is not None:
+        kwargs["json"] = rule.json(world, role)
+    if rule.form is not None:
+        kwargs["data"] = {"csrftoken": caller.csrf, **rule.form(world, role)}
+    elif method == "POST" and not path.startswith("/api/"):
+        kwargs["data"] = {"csrftoken": caller.csrf}
+    return caller.client.request(method, url, follow_redirects=False, **kwargs)
+
+
+def outcome(response: Response) -> str:
+    status = response.status_code
+    to_login = status in (302, 303, 307) and response.headers["location"].startswith("/login")
+    if status in (401, 403, 404) or to_login:
+        return "denied"
+    if status < 400 or status == 409:
+        return "allowed"
+    return f"status {status}"
+
+
+def test_every_route_for_every_role(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(accounts, "HASHER", support.FAST_HASHER)  # ~100 logins and hashes
+    app = create_app(support.test_settings(database_url, tmp_path))
+    world = build_world(database_url)
+    everyone = callers(app, world)
+    wrong = []
+    for (method, path), rule in TABLE.items():
+        for role, caller in everyone.items():
+            response = call(caller, world, role, method, path, rule)
+            if rule.relogin:
+                relogin(caller, world, role)
+            if rule.status is not None:
+                expected = f"status {rule.status}"
+                got = f"status {response.status_code}"
+            else:
+                expected = "allowed" if role in rule.who else "denied"
+                got = outcome(response)
+            if got != expected:
+                detail = response.text[:160].replace("\n", " ")
+                wrong.append(
+                    f"{method} {path} as {role}: expected {expected}, got "
+                    f"{response.status_code} ({detail})"
+                )
+    assert not wrong, "\n".join(wrong)
