@@ -497,3 +497,31 @@ def test_only_users_who_may_create_get_the_forms(
     assert client.get("/offers/new").status_code == 200
     with unit_of_work(engine_for(database_url)) as session:
         assert session.scalar(select(func.count()).select_from(Offer)) == 1
+
+
+def test_workspace_pages_through_many_listings(
+    client: TestClient, database_url: str, world: World
+) -> None:
+    with unit_of_work(engine_for(database_url)) as session:
+        for number in range(12):
+            data = DemandCreate(title=f"草稿 {number:02d}", lang="zh", organisation_id=world.acme)
+            catalog.create_demand(session, data, actor="test")
+    log_in_as(client, database_url, world.owner)
+    first = client.get("/workspace")
+    assert first.text.count('class="my-listing"') == 10
+    assert 'href="/workspace?demands_page=2&amp;offers_page=1"' in first.text
+    second = client.get("/workspace", params={"demands_page": 2})
+    assert second.text.count('class="my-listing"') == 2
+    assert client.get("/workspace", params={"demands_page": 0}).status_code == 422
+
+
+def test_organisations_are_paginated(client: TestClient, database_url: str) -> None:
+    with unit_of_work(engine_for(database_url)) as session:
+        for number in range(21):
+            data = OrganisationCreate(name=f"机构 {number:02d}", district="徐汇区")
+            catalog.create_organisation(session, data, actor="test")
+    first = client.get("/organisations", params={"district": "徐汇区"})
+    assert first.text.count('class="organisation"') == 20
+    assert "q=&amp;kind=&amp;district=%E5%BE%90%E6%B1%87%E5%8C%BA&amp;page=2" in first.text
+    second = client.get("/organisations", params={"district": "徐汇区", "page": 2})
+    assert second.text.count('class="organisation"') == 1
