@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Path, Query
 
 from techbridge.accounts import service
 from techbridge.accounts.schemas import AuditRead, Role, UserAdminUpdate, UserRead
@@ -22,10 +21,9 @@ from techbridge.catalog.schemas import (
 )
 from techbridge.pagination import MAX_PER_PAGE, PageOut, page_out
 from techbridge.web.auth import PrincipalDep
-from techbridge.web.deps import db_session
+from techbridge.web.deps import SessionDep
 
 router = APIRouter(prefix="/admin", tags=["administration"])
-SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 PageQuery = Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number.")]
 PerPageQuery = Annotated[int, Query(ge=1, le=MAX_PER_PAGE)]
 SearchQuery = Annotated[

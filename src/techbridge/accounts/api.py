@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -36,10 +36,9 @@ from techbridge.web.auth import (
     client_context,
     set_session_cookie,
 )
-from techbridge.web.deps import db_session
+from techbridge.web.deps import SessionDep
 
 router = APIRouter(tags=["accounts"])
-SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 TokenId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 WRONG_CREDENTIALS = "wrong e-mail address or password"
 RESET_ACCEPTED = "if an account uses this address, a link to reset its password is on its way"

@@ -594,6 +594,12 @@ def update_user(
     return user
 
 
+def member_count(session: Session, organisation_id: int) -> int:
+    """How many users belong to an organisation (shown publicly; no one's identity)."""
+    query = select(func.count(User.id)).where(User.organisation_id == organisation_id)
+    return session.scalar(query) or 0
+
+
 def last_login(session: Session, user_id: int) -> datetime | None:
     return session.scalar(
         select(func.max(AuditEntry.at)).where(

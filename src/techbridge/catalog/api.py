@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from techbridge.accounts import policy
 from techbridge.accounts import service as accounts
-from techbridge.accounts.policy import SYSTEM, Principal
+from techbridge.accounts.policy import Principal
 from techbridge.catalog import service
 from techbridge.catalog.schemas import (
     DemandCreate,
@@ -29,10 +29,9 @@ from techbridge.catalog.schemas import (
 )
 from techbridge.pagination import MAX_PER_PAGE, PageOut, page_out
 from techbridge.web.auth import PrincipalDep
-from techbridge.web.deps import db_session
+from techbridge.web.deps import SessionDep
 
 router = APIRouter(tags=["catalog"])
-SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 PageQuery = Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number.")]
 PerPageQuery = Annotated[int, Query(ge=1, le=MAX_PER_PAGE)]
 IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -244,11 +243,9 @@ def organisation_profile(session: Session, organisation_id: int) -> Organisation
     """An organisation with what anyone may know of it: public listings and member count."""
     organisation = service.get_organisation(session, organisation_id)
     public = service.ListingFilter(public_only=True, organisation_id=organisation_id)
-    # The member count is public; counting needs no one's permission (SYSTEM).
-    members = accounts.list_users(session, SYSTEM, organisation_id=organisation_id, per_page=1)
     return OrganisationProfile(
         **OrganisationRead.model_validate(organisation).model_dump(),
         public_offers=service.list_offers(session, public, per_page=1).total,
         public_demands=service.list_demands(session, public, per_page=1).total,
-        members=members.total,
+        members=accounts.member_count(session, organisation_id),
     )

@@ -215,7 +215,7 @@ class ListingFilter:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _listing_query(model: type[Listing], filters: ListingFilter) -> Select[Listing]:
+def listing_query(model: type[Listing], filters: ListingFilter) -> Select[Listing]:
     query = select(model)
     if filters.public_only:
         query = query.where(model.status == "published")
@@ -253,18 +253,18 @@ def _listing_query(model: type[Listing], filters: ListingFilter) -> Select[Listi
 def list_offers(
     session: Session, filters: ListingFilter = ListingFilter(), *, page: int = 1, per_page: int = 20
 ) -> Page[Offer]:
-    return paginate(session, _listing_query(Offer, filters), page, per_page)
+    return paginate(session, listing_query(Offer, filters), page, per_page)
 
 
 def list_demands(
     session: Session, filters: ListingFilter = ListingFilter(), *, page: int = 1, per_page: int = 20
 ) -> Page[Demand]:
-    return paginate(session, _listing_query(Demand, filters), page, per_page)
+    return paginate(session, listing_query(Demand, filters), page, per_page)
 
 
 def listing_ids(session: Session, model: type[Listing], filters: ListingFilter) -> set[int]:
     """Ids of the offers or demands that pass the filters (for filtering inside retrieval)."""
-    return set(session.scalars(_listing_query(model, filters).with_only_columns(model.id)))
+    return set(session.scalars(listing_query(model, filters).with_only_columns(model.id)))
 
 
 def _get_listing(
@@ -678,7 +678,7 @@ def _export(
 ) -> Iterator[dict[str, Any]]:
     """Listings in the import format, so that exporting and re-importing changes nothing."""
     record_model = OfferRecord if model is Offer else DemandRecord
-    query = _listing_query(model, ListingFilter(public_only=public_only)).order_by(None)
+    query = listing_query(model, ListingFilter(public_only=public_only)).order_by(None)
     for listing in session.scalars(query.order_by(model.source, model.external_id)):
         line: dict[str, Any] = dict(listing.extras or {})
         for name in record_model.model_fields:

@@ -6,7 +6,6 @@ from dataclasses import replace
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy.orm import Session
 
 from techbridge.catalog.api import listing_filters
 from techbridge.catalog.schemas import OfferKind, Segment
@@ -15,10 +14,9 @@ from techbridge.matching import service
 from techbridge.matching.schemas import MatchListOut, SearchOut
 from techbridge.stats import service as stats
 from techbridge.web.auth import PrincipalDep
-from techbridge.web.deps import db_session
+from techbridge.web.deps import SessionDep
 
 router = APIRouter(tags=["matching"])
-SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 FiltersDep = Annotated[ListingFilter, Depends(listing_filters)]
 KQuery = Annotated[int, Query(ge=1, le=service.MAX_K, description="How many matches.")]
 

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
-from sqlalchemy.orm import Session
+from fastapi import APIRouter
 
 from techbridge.stats import service
 from techbridge.stats.schemas import Headline
-from techbridge.web.deps import db_session
+from techbridge.web.deps import SessionDep
 
 router = APIRouter(prefix="/stats", tags=["stats"])
-SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 
 
 @router.get(

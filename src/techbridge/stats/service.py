@@ -38,9 +38,9 @@ def _ids(model: type[Offer] | type[Demand], filters: catalog.ListingFilter) -> S
     public = replace(filters, public_only=True)
     # The catalog's own filter query, so a count always agrees with the list it describes.
     query: Select[Any] = (
-        catalog._listing_query(Offer, public)
+        catalog.listing_query(Offer, public)
         if model is Offer
-        else catalog._listing_query(Demand, public)
+        else catalog.listing_query(Demand, public)
     )
     return query.with_only_columns(model.id).order_by(None)
 

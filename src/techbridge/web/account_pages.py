@@ -36,12 +36,12 @@ from techbridge.web.auth import (
     principal,
     set_session_cookie,
 )
-from techbridge.web.deps import db_session, language
+from techbridge.web.deps import SessionDep, language
+from techbridge.web.forms import problems_by_field
 from techbridge.web.i18n import LANGUAGE_COOKIE, N_, Language, translations
 from techbridge.web.pages import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(principal)])
-SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 LanguageDep = Annotated[Language, Depends(language)]
 Field = Annotated[str, Form()]
 Model = TypeVar("Model", bound=BaseModel)
@@ -70,7 +70,6 @@ DONE = {
     "revoked": N_("The token has been revoked."),
 }
 WRONG_CREDENTIALS = N_("wrong e-mail address or password")
-NOT_VALID = N_("This value is not valid.")
 # The errors a form shows next to its fields; anything else is an error page.
 FORM_ERRORS = (Invalid, Conflict, Forbidden, RateLimited)
 
@@ -93,11 +92,8 @@ def validated(
         return model.model_validate(values), {}
     except ValidationError as error:
         gettext = translations(lang).gettext
-        problems: dict[str, str] = {}
-        for item in error.errors():
-            field = str(item["loc"][0]) if item["loc"] else "form"
-            problems.setdefault(field, gettext(FIELD_PROBLEMS.get(field, NOT_VALID)))
-        return None, problems
+        problems = problems_by_field(error, FIELD_PROBLEMS)
+        return None, {field: gettext(message) for field, message in problems.items()}
 
 
 def refused(error: TechBridgeError, lang: Language) -> dict[str, str]:

@@ -30,8 +30,9 @@ from techbridge.catalog.schemas import (
 )
 from techbridge.errors import NotFound, TechBridgeError
 from techbridge.web.auth import PrincipalDep
-from techbridge.web.deps import db_session, language
-from techbridge.web.i18n import Language
+from techbridge.web.deps import SessionDep, language
+from techbridge.web.forms import problems_by_field
+from techbridge.web.i18n import Language, translations
 from techbridge.web.pages import render
 
 
@@ -41,7 +42,6 @@ def administrator(principal: PrincipalDep) -> Principal:
 
 
 router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[Depends(administrator)])
-SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 LanguageDep = Annotated[Language, Depends(language)]
 AdminDep = Annotated[Principal, Depends(administrator)]
 IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -59,15 +59,12 @@ def _page_url(request: Request, page: int) -> str:
     return f"{request.url.path}?{urlencode(query)}"
 
 
-def _field_errors(error: ValidationError | TechBridgeError) -> dict[str, str]:
-    """Messages by form field, shown next to the field they are about."""
+def _field_errors(error: ValidationError | TechBridgeError, lang: Language) -> dict[str, str]:
+    """Messages by form field, in the visitor's language, shown next to their field."""
+    gettext = translations(lang).gettext
     if isinstance(error, TechBridgeError):
-        return {error.field or "form": error.message}
-    errors: dict[str, str] = {}
-    for problem in error.errors():
-        field = str(problem["loc"][0]) if problem["loc"] else "form"
-        errors.setdefault(field, str(problem["msg"]))
-    return errors
+        return {error.field or "form": gettext(error.message)}
+    return {field: gettext(text) for field, text in problems_by_field(error).items()}
 
 
 def _optional(text: str) -> str | None:
@@ -218,7 +215,13 @@ def update_user(
         session.rollback()
         form = {**values, "organisation_id": _int_or_none(values["organisation_id"])}
         return _user_form(
-            request, session, lang, principal, user_id, values=form, errors=_field_errors(error)
+            request,
+            session,
+            lang,
+            principal,
+            user_id,
+            values=form,
+            errors=_field_errors(error, lang),
         )
     return RedirectResponse(f"/admin/users/{user_id}?saved=1", status_code=303)
 
@@ -301,7 +304,7 @@ def create_organisation(
             raise
         session.rollback()
         return _organisations_page(
-            request, session, lang, values=values, errors=_field_errors(error)
+            request, session, lang, values=values, errors=_field_errors(error, lang)
         )
     return RedirectResponse(f"/admin/organisations/{organisation.id}?saved=1", status_code=303)
 
@@ -364,7 +367,7 @@ def update_organisation(
         session.rollback()
         organisation = catalog.get_organisation(session, organisation_id)
         return _organisation_form(
-            request, organisation, lang, values=values, errors=_field_errors(error)
+            request, organisation, lang, values=values, errors=_field_errors(error, lang)
         )
     return RedirectResponse(f"/admin/organisations/{organisation_id}?saved=1", status_code=303)
 

@@ -13,13 +13,12 @@ from typing import Annotated, Any
 from asgi_csrf import asgi_csrf
 from fastapi import Depends, Request, Response
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from techbridge.accounts import service as accounts
 from techbridge.accounts.policy import ANONYMOUS, Principal
 from techbridge.errors import Unauthenticated
-from techbridge.web.deps import db_session
+from techbridge.web.deps import SessionDep
 
 SESSION_COOKIE = "tb_session"
 
@@ -40,7 +39,7 @@ _cookie_scheme = APIKeyCookie(
 
 def principal(
     request: Request,
-    session: Annotated[Session, Depends(db_session, scope="function")],
+    session: SessionDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
     cookie: Annotated[str | None, Depends(_cookie_scheme)],
 ) -> Principal:

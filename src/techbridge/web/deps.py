@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from techbridge.accounts.mail import wake_on_commit
@@ -16,14 +17,17 @@ from techbridge.web.i18n import LANGUAGE_COOKIE, Language, pick_language
 def db_session(request: Request) -> Iterator[Session]:
     """One transaction per request: committed when the handler returns, rolled back on error.
 
-    Use it as ``Depends(db_session, scope="function")``: by default FastAPI runs the commit
-    after the response has been sent, and a browser following a redirect could then arrive
-    before the change it was sent to see."""
+    Use it through ``SessionDep``: its ``scope="function"`` commits before the response is
+    sent (FastAPI's default is after, and a browser following a redirect could then arrive
+    before the change it was sent to see)."""
     with unit_of_work(request.app.state.engine) as session:
         if request.app.state.settings.index_sync:
             track(session, request.app.state.indexes)
         wake_on_commit(session, request.app.state.mailer)
         yield session
+
+
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 
 
 def language(request: Request) -> Language:

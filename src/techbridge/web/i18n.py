@@ -66,6 +66,15 @@ CODE_LABELS = (
     N_("intellectual_property"),
     N_("data_intelligence"),
     N_("talent"),
+    # roles (角色)
+    N_("demander"),
+    N_("supplier"),
+    N_("tech_manager"),
+    N_("service_provider"),
+    N_("exchange_operator"),
+    N_("evaluator"),
+    N_("policy_officer"),
+    N_("administrator"),
     # score components of a match
     N_("dense"),
     N_("lexical"),
@@ -74,4 +83,22 @@ CODE_LABELS = (
     N_("district"),
     N_("readiness"),
     N_("recency"),
+)
+
+
+# Messages of typed errors (raised in services, in English) that forms show translated:
+# listed here so that extraction keeps them in the catalogs.
+ERROR_MESSAGES = (
+    N_("an account with this e-mail address already exists"),
+    N_(
+        "this organisation is already registered: ask a platform administrator to add you to "
+        "it, or register without an organisation"
+    ),
+    N_("too many verification mails; try again in an hour"),
+    N_("this link is not valid (it may have been used already)"),
+    N_("this link has expired; ask for a new one"),
+    N_("too many failed logins; wait 15 minutes and try again"),
+    N_("this account has been disabled"),
+    N_("verify your e-mail address first: follow the link we sent"),
+    N_("the current password is wrong"),
 )

@@ -37,12 +37,12 @@ from techbridge.errors import Conflict, Invalid
 from techbridge.matching import service as matching
 from techbridge.matching.store import IndexKind
 from techbridge.web.auth import PrincipalDep, principal
-from techbridge.web.deps import db_session, language
+from techbridge.web.deps import SessionDep, language
+from techbridge.web.forms import problems_by_field
 from techbridge.web.i18n import N_, Language, translations
 from techbridge.web.pages import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(principal)])
-SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 LanguageDep = Annotated[Language, Depends(language)]
 IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 PageQuery = Annotated[int, Query(ge=1, le=1_000_000)]
@@ -77,7 +77,6 @@ FIELD_PROBLEMS = {
     "public_summary": N_("The public summary is too long (at most 2,000 characters)."),
     "status": N_("Publish or save as a draft."),
 }
-NOT_VALID = N_("This value is not valid.")
 TOO_MUCH = N_("This amount is too large.")
 BUDGET_ORDER = N_("The lowest budget must not exceed the highest.")
 # Form fields whose model field has another name (amounts are typed in 元, stored in 分).
@@ -239,10 +238,8 @@ def _validated(
     try:
         data = INPUT_MODELS[kind, editing].model_validate(values)
     except ValidationError as error:
-        for item in error.errors():
-            model_field = str(item["loc"][0]) if item["loc"] else "form"
-            field = FORM_FIELDS.get(model_field, model_field)
-            problems.setdefault(field, FIELD_PROBLEMS.get(field, NOT_VALID))
+        for field, message in problems_by_field(error, FIELD_PROBLEMS, FORM_FIELDS).items():
+            problems.setdefault(field, message)
         return None, problems
     return (None, problems) if problems else (data, {})
 

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import inspect
-from sqlalchemy.orm import Session
 
 from techbridge.accounts import service as accounts
 from techbridge.accounts.models import User
@@ -21,13 +20,12 @@ from techbridge.db import unit_of_work
 from techbridge.stats import service as stats
 from techbridge.web.auth import csrf_token, principal
 from techbridge.web.charts import home_charts
-from techbridge.web.deps import db_session, language
+from techbridge.web.deps import SessionDep, language
 from techbridge.web.i18n import LANGUAGE_COOKIE, LANGUAGES, Language, pick_language, translations
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 # Every page knows who is asking (for the menu, the language and the policy).
 router = APIRouter(include_in_schema=False, dependencies=[Depends(principal)])
-SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 LanguageDep = Annotated[Language, Depends(language)]
 RECENT = 10
 

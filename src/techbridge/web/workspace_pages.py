@@ -19,13 +19,12 @@ from techbridge.errors import Conflict, Invalid, NotFound
 from techbridge.matching import service as matching
 from techbridge.pagination import Page
 from techbridge.web.auth import PrincipalDep, principal
-from techbridge.web.deps import db_session, language
+from techbridge.web.deps import SessionDep, language
 from techbridge.web.i18n import N_, Language, translations
 from techbridge.web.listing_pages import OFFER_KINDS, can_request_for
 from techbridge.web.pages import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(principal)])
-SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 LanguageDep = Annotated[Language, Depends(language)]
 PageQuery = Annotated[int, Query(ge=1, le=1_000_000)]
 IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
