@@ -811,3 +811,78 @@ def test_login_commits_before_the_response_is_sent(
     with TestClient(probe) as client:
         assert api_login(client, "ana@example.com").status_code == 200
     assert sessions_when_answering == [1]
+
+
+# --- found in review ------------------------------------------------------------------------
+
+
+def test_mail_links_never_come_from_a_visitors_host_header(
+    client: TestClient, database_url: str
+) -> None:
+    """Without TECHBRIDGE_PUBLIC_URL a reset link made from ``Host: evil.example`` would send
+    the token to that site; only this machine's own names may stand in for the address."""
+    with committed(database_url) as session:
+        make_user(session, "ana@example.com")
+        session.commit()
+    response = client.post(
+        "/api/v1/auth/password/forgot",
+        json={"email": "ana@example.com"},
+        headers={"host": "evil.example"},
+    )
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "misconfigured"
+    with committed(database_url) as session:
+        assert session.scalars(select(OutboxMessage)).all() == []
+
+
+def test_password_reset_revokes_api_tokens(client: TestClient, database_url: str) -> None:
+    with committed(database_url) as session:
+        user = make_user(session, "ana@example.com", ["demander"])
+        _, secret = accounts.create_token(session, user, TokenCreate(name="ci", scopes=["read"]))
+        session.commit()
+    token = {"authorization": f"Bearer {secret}"}
+    assert client.get("/api/v1/me", headers=token).status_code == 200
+    client.post("/api/v1/auth/password/forgot", json={"email": "ana@example.com"})
+    with committed(database_url) as session:
+        user = accounts.user_by_email(session, "ana@example.com")
+        assert user is not None
+        link = accounts._new_link(session, user, "reset", 1)
+        session.commit()
+    reset = client.post(
+        "/api/v1/auth/password/reset", json={"token": link, "password": NEW_PASSWORD}
+    )
+    assert reset.status_code == 200, reset.text
+    assert client.get("/api/v1/me", headers=token).status_code == 401
+
+
+def test_login_form_needs_the_csrf_token_even_without_cookies(
+    client: TestClient, database_url: str
+) -> None:
+    """Login CSRF: another site must not log a victim into the attacker's account."""
+    with committed(database_url) as session:
+        make_user(session, "ana@example.com")
+        session.commit()
+    client.cookies.clear()
+    response = client.post(
+        "/login",
+        data={"email": "ana@example.com", "password": PASSWORD},
+        follow_redirects=False,
+    )
+    assert response.status_code == 403
+    assert SESSION_COOKIE not in response.cookies
+
+
+def test_a_malformed_authorization_header_never_falls_back_to_the_cookie(
+    client: TestClient, database_url: str
+) -> None:
+    """asgi-csrf lets any request with an Authorization header through; the session cookie
+    must then not be used, or "Bearer " alone would skip the CSRF check."""
+    with committed(database_url) as session:
+        user = make_user(session, "ana@example.com")
+        session.commit()
+    log_in(client, database_url, user.id)
+    response = client.patch(
+        "/api/v1/me", json={"name": "changed"}, headers={"authorization": "Bearer "}
+    )
+    assert response.status_code == 401
+    assert user_named(database_url, "ana@example.com").name == "ana"  # type: ignore[union-attr]

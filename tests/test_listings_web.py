@@ -525,3 +525,58 @@ def test_organisations_are_paginated(client: TestClient, database_url: str) -> N
     assert "q=&amp;kind=&amp;district=%E5%BE%90%E6%B1%87%E5%8C%BA&amp;page=2" in first.text
     second = client.get("/organisations", params={"district": "徐汇区", "page": 2})
     assert second.text.count('class="organisation"') == 1
+
+
+def test_an_assigned_tech_manager_curates_but_cannot_reveal_a_confidential_demand(
+    client: TestClient, database_url: str, world: World
+) -> None:
+    """Found in review: editing rights let an assigned tech manager untick "confidential"
+    and publish the demand's text to everyone."""
+    headers = bearer(database_url, world.owner)
+    created = client.post(
+        "/api/v1/demands",
+        json={"title": "机密需求", "lang": "zh", "status": "published", "confidential": True},
+        headers=headers,
+    )
+    demand_id = created.json()["id"]
+    with unit_of_work(engine_for(database_url)) as session:
+        manager = make_user(session, "manager@tm.example", ["tech_manager"]).id
+    client.put(f"/api/v1/demands/{demand_id}/managers/{manager}", headers=headers)
+    manager_headers = bearer(database_url, manager)
+    curated = client.patch(
+        f"/api/v1/demands/{demand_id}", json={"tags": ["电池"]}, headers=manager_headers
+    )
+    assert curated.status_code == 200
+    for change in ({"confidential": False}, {"public_summary": "机密需求的全文"}):
+        refused = client.patch(f"/api/v1/demands/{demand_id}", json=change, headers=manager_headers)
+        assert refused.status_code == 403, change
+    assert client.get(f"/api/v1/demands/{demand_id}").status_code == 404
+    # The demander decides.
+    revealed = client.patch(
+        f"/api/v1/demands/{demand_id}", json={"public_summary": "电池材料需求"}, headers=headers
+    )
+    assert revealed.status_code == 200
+
+
+def test_the_edit_form_keeps_confidentiality_for_a_tech_manager(
+    client: TestClient, database_url: str, world: World
+) -> None:
+    demand_id = post_confidential_demand(client, database_url, world)
+    with unit_of_work(engine_for(database_url)) as session:
+        manager = make_user(session, "manager@tm.example", ["tech_manager"]).id
+        catalog.assign_manager(session, demand_id, manager, actor="test")
+    token = log_in_as(client, database_url, manager)
+    form = client.get(f"/demands/{demand_id}/edit")
+    assert 'id="confidential" name="confidential" value="1" checked disabled' in form.text
+    # A disabled checkbox is not sent; an emptied summary must not reveal or change anything.
+    changed = demand_form(token, title="改过的标题", public_summary="")
+    del changed["confidential"]
+    saved = client.post(f"/demands/{demand_id}/edit", data=changed, follow_redirects=False)
+    assert saved.status_code == 303
+    with unit_of_work(engine_for(database_url)) as session:
+        demand = catalog.get_demand(session, demand_id)
+        assert (demand.title, demand.confidential, demand.public_summary) == (
+            "改过的标题",
+            True,
+            SUMMARY,
+        )

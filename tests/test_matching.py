@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from techbridge.accounts.policy import ANONYMOUS, Principal
 from techbridge.catalog import service as catalog
-from techbridge.catalog.schemas import DemandCreate, OfferCreate, OrganisationCreate
+from techbridge.catalog.schemas import DemandCreate, DemandUpdate, OfferCreate, OrganisationCreate
 from techbridge.cli import app
 from techbridge.config import Settings
 from techbridge.db import engine_for, unit_of_work
@@ -224,6 +224,22 @@ def test_publishing_indexes_and_withdrawing_removes(
     # A fresh process sees the saved index, not just this one's memory.
     reopened = service.Indexes(settings)
     assert len(reopened.engine("offers")) == len(OFFERS) - 1
+
+
+def test_a_server_picks_up_an_index_another_process_saved(
+    settings: Settings, listings: dict[str, Any]
+) -> None:
+    """Found in review: a server kept ranking on its own copy after the CLI had made a
+    demand confidential, so the hidden text still decided where it ranked."""
+    server: service.Indexes = listings["indexes"]
+    assert listings["public"] in server.engine("demands").vectors
+    cli = service.Indexes(settings)  # another process
+    with unit_of_work(engine_for(settings.resolved_database_url)) as session:
+        track(session, cli)
+        catalog.update_demand(
+            session, listings["public"], DemandUpdate(confidential=True), actor="cli"
+        )
+    assert listings["public"] not in server.engine("demands").vectors
 
 
 def test_rolled_back_edit_never_reaches_the_index(

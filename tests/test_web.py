@@ -402,3 +402,12 @@ def test_detail_pages_show_prices_and_budgets(client: TestClient, seed: Session)
     assert offer_page.status_code == 200 and "CNY 1,234,567.89" in offer_page.text
     demand_page = client.get(f"/demands/{demand.id}")
     assert demand_page.status_code == 200 and "CNY 1.00 – CNY 500.00" in demand_page.text
+
+
+@pytest.mark.parametrize("kind", ["demands", "offers"])
+def test_an_id_too_big_for_the_database_is_refused_not_a_server_error(
+    client: TestClient, kind: str
+) -> None:
+    response = client.get(f"/api/v1/{kind}/99999999999999999999/matches")
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == f"{kind[:-1]}_id"

@@ -59,3 +59,11 @@ class RateLimited(TechBridgeError):
     def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
         super().__init__(message, field=field)
         self.retry_after = retry_after
+
+
+class Misconfigured(TechBridgeError):
+    """The installation lacks a setting this request needs (the operator must fix it)."""
+
+    code = "misconfigured"
+    http_status = 503
+    exit_code = 8

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from techbridge.accounts import service
 from techbridge.accounts.schemas import AuditRead, Role, UserAdminUpdate, UserRead
 from techbridge.catalog import service as catalog
 from techbridge.catalog.schemas import (
+    MAX_ROW_ID,
     Clean,
     OrganisationCreate,
     OrganisationRead,
@@ -21,7 +22,7 @@ from techbridge.catalog.schemas import (
 )
 from techbridge.pagination import MAX_PER_PAGE, PageOut, page_out
 from techbridge.web.auth import PrincipalDep
-from techbridge.web.deps import SessionDep
+from techbridge.web.deps import IdPath, SessionDep
 
 router = APIRouter(prefix="/admin", tags=["administration"])
 PageQuery = Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number.")]
@@ -31,8 +32,7 @@ SearchQuery = Annotated[
     Query(max_length=200, description="Part of the e-mail address or the name."),
     Clean,
 ]
-IdQuery = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
-IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)]
 
 
 @router.get("/users", response_model=PageOut[UserRead], summary="Users (用户), filtered")

@@ -6,9 +6,7 @@ send the CSRF token as ``x-csrftoken``. Token and password changes need a browse
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -36,10 +34,10 @@ from techbridge.web.auth import (
     client_context,
     set_session_cookie,
 )
-from techbridge.web.deps import SessionDep
+from techbridge.web.deps import IdPath, SessionDep
 
 router = APIRouter(tags=["accounts"])
-TokenId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+TokenId = IdPath
 WRONG_CREDENTIALS = "wrong e-mail address or password"
 RESET_ACCEPTED = "if an account uses this address, a link to reset its password is on its way"
 

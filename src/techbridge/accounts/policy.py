@@ -126,6 +126,26 @@ def can_edit_listing(principal: Principal, listing: Offer | Demand, kind: Listin
     )
 
 
+def can_list_for(principal: Principal, organisation_id: int) -> bool:
+    """Whose name a new listing may carry: one's own organisation (administrators: any)."""
+    return principal.is_admin or principal.member_of(organisation_id)
+
+
+def can_move_listing(principal: Principal) -> bool:
+    """Moving a listing to another organisation is an administrator's act."""
+    return principal.can_write and principal.is_admin
+
+
+def can_change_confidentiality(principal: Principal, demand: Demand) -> bool:
+    """Whether a demand is confidential, and what it reveals, is the demander's decision
+    (an assigned tech manager curates the text but must not publish it)."""
+    if not principal.can_write:
+        return False
+    return principal.is_admin or (
+        principal.member_of(demand.organisation_id) and principal.has("demander")
+    )
+
+
 def can_withdraw_listing(principal: Principal, listing: Offer | Demand, kind: ListingKind) -> bool:
     if can_edit_listing(principal, listing, kind):
         return True

@@ -32,7 +32,14 @@ from techbridge.accounts.schemas import (
 )
 from techbridge.config import Settings
 from techbridge.db import utcnow
-from techbridge.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
+from techbridge.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    Misconfigured,
+    NotFound,
+    RateLimited,
+)
 from techbridge.pagination import Page, paginate
 
 HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
@@ -98,7 +105,9 @@ def digest(secret: str) -> str:
 class Context:
     """What a request tells the services about where it came from."""
 
-    base_url: str  # for links in e-mails
+    # The site's address for links in e-mails; None when it cannot be trusted (it would come
+    # from the Host header a visitor sends: a reset link could then point at their site).
+    base_url: str | None
     client_ip: str = "unknown"
     language: str = "zh"
 
@@ -212,13 +221,22 @@ def _mails_sent_recently(session: Session, user: User, purpose: str) -> int:
     return session.scalar(query) or 0
 
 
+def _site(context: Context) -> str:
+    if context.base_url is None:
+        raise Misconfigured(
+            "this server cannot send links by mail until TECHBRIDGE_PUBLIC_URL is set "
+            "to its public address"
+        )
+    return context.base_url.rstrip("/")
+
+
 def send_verification(session: Session, user: User, context: Context) -> None:
     if user.email_verified_at is not None:
         return
     if _mails_sent_recently(session, user, "verify") >= MAILS_PER_ADDRESS_PER_HOUR:
         raise RateLimited("too many verification mails; try again in an hour", retry_after=3600)
     secret = _new_link(session, user, "verify", VERIFY_HOURS)
-    link = f"{context.base_url.rstrip('/')}/verify?token={secret}"
+    link = f"{_site(context)}/verify?token={secret}"
     mail.queue_mail(
         session,
         to=user.email,
@@ -375,7 +393,7 @@ def request_password_reset(session: Session, email: str, context: Context) -> No
     if _mails_sent_recently(session, user, "reset") >= MAILS_PER_ADDRESS_PER_HOUR:
         return
     secret = _new_link(session, user, "reset", RESET_HOURS)
-    link = f"{context.base_url.rstrip('/')}/password/reset?token={secret}"
+    link = f"{_site(context)}/password/reset?token={secret}"
     mail.queue_mail(
         session,
         to=user.email,
@@ -399,9 +417,12 @@ def request_password_reset(session: Session, email: str, context: Context) -> No
 def reset_password(session: Session, data: PasswordReset) -> User:
     user = _use_link(session, data.token, "reset")
     user.password_hash = HASHER.hash(data.password)
-    # A reset is often a response to a stolen password: every login ends; a verified link
-    # also proves the address.
+    # A reset is often a response to a stolen password: every login and every API token
+    # ends; a verified link also proves the address.
     _end_all_sessions(session, user)
+    for token in list_tokens(session, user):
+        if token.revoked_at is None:
+            token.revoked_at = utcnow()
     user.email_verified_at = user.email_verified_at or utcnow()
     record_audit(
         session,

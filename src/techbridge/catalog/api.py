@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from techbridge.accounts import policy
@@ -29,12 +29,11 @@ from techbridge.catalog.schemas import (
 )
 from techbridge.pagination import MAX_PER_PAGE, PageOut, page_out
 from techbridge.web.auth import PrincipalDep
-from techbridge.web.deps import SessionDep
+from techbridge.web.deps import IdPath, SessionDep
 
 router = APIRouter(tags=["catalog"])
 PageQuery = Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number.")]
 PerPageQuery = Annotated[int, Query(ge=1, le=MAX_PER_PAGE)]
-IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 MineQuery = Annotated[
     bool,
     Query(description="Only my organisation's listings, in every status (needs a login)."),

@@ -109,7 +109,8 @@ District = Annotated[str, _length(1, 100), Clean]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS)]
 Fen = Annotated[int, Field(ge=0, le=MAX_FEN)]
 TRL = Annotated[int, Field(ge=1, le=9)]
-RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]  # a reference to another row (INTEGER key)
+MAX_ROW_ID = 2**31 - 1  # row ids are INTEGER keys
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]  # a reference to another row
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 CreditCode = Annotated[
     str, StringConstraints(strip_whitespace=True, to_upper=True), AfterValidator(_credit_code)

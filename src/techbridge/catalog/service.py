@@ -334,7 +334,7 @@ def _create_listing(
         )
         if values["organisation_id"] is None:
             values["organisation_id"] = actor.organisation_id
-        elif not (actor.is_admin or actor.member_of(values["organisation_id"])):
+        elif not policy.can_list_for(actor, values["organisation_id"]):
             raise Forbidden("you may only list for your own organisation", field="organisation_id")
     if values["organisation_id"] is not None:
         get_organisation(session, values["organisation_id"])
@@ -372,7 +372,11 @@ def _editable(session: Session, model: type[Listing], listing_id: int, actor: Ac
 
 
 def _check_owner_change(actor: Actor, values: dict[str, Any]) -> None:
-    if isinstance(actor, Principal) and "organisation_id" in values and not actor.is_admin:
+    if (
+        isinstance(actor, Principal)
+        and "organisation_id" in values
+        and not policy.can_move_listing(actor)
+    ):
         raise Forbidden(
             "only an administrator may move a listing to another organisation",
             field="organisation_id",
@@ -395,6 +399,14 @@ def update_demand(session: Session, demand_id: int, data: DemandUpdate, *, actor
     demand = _editable(session, Demand, demand_id, actor)
     values = _checked_listing_values(session, data)
     _check_owner_change(actor, values)
+    revealing = {
+        name
+        for name in ("confidential", "public_summary")
+        if name in values and values[name] != getattr(demand, name)
+    }
+    if revealing and isinstance(actor, Principal):
+        allowed = policy.can_change_confidentiality(actor, demand)
+        policy.require(allowed, actor, "change what this demand reveals")
     low = values.get("budget_min_fen", demand.budget_min_fen)
     high = values.get("budget_max_fen", demand.budget_max_fen)
     if low is not None and high is not None and low > high:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
 from techbridge.deals import service
@@ -16,10 +16,9 @@ from techbridge.deals.schemas import (
 )
 from techbridge.pagination import MAX_PER_PAGE, PageOut
 from techbridge.web.auth import PrincipalDep
-from techbridge.web.deps import SessionDep
+from techbridge.web.deps import IdPath, SessionDep
 
 router = APIRouter(tags=["deals"])
-IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.get(

@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from techbridge.catalog.schemas import Clean
+from techbridge.catalog.schemas import Clean, RowId
 
 MAX_MESSAGE = 2_000
 Message = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_MESSAGE), Clean]
-ListingId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+ListingId = RowId
 Direction = Literal["incoming", "outgoing"]
 IntroductionStatus = Literal["requested", "accepted", "declined"]
 

@@ -14,7 +14,7 @@ from techbridge.matching import service
 from techbridge.matching.schemas import MatchListOut, SearchOut
 from techbridge.stats import service as stats
 from techbridge.web.auth import PrincipalDep
-from techbridge.web.deps import SessionDep
+from techbridge.web.deps import IdPath, SessionDep
 
 router = APIRouter(tags=["matching"])
 FiltersDep = Annotated[ListingFilter, Depends(listing_filters)]
@@ -74,7 +74,7 @@ def demand_matches(
     principal: PrincipalDep,
     found: IndexesDep,
     filters: FiltersDep,
-    demand_id: int,
+    demand_id: IdPath,
     offer_kind: OfferKind | None = None,
     k: KQuery = 10,
 ) -> MatchListOut:
@@ -100,7 +100,7 @@ def offer_matches(
     principal: PrincipalDep,
     found: IndexesDep,
     filters: FiltersDep,
-    offer_id: int,
+    offer_id: IdPath,
     k: KQuery = 10,
 ) -> MatchListOut:
     return MatchListOut.model_validate(

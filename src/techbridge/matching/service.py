@@ -94,6 +94,7 @@ class Indexes:
         self.settings = settings
         self._embedder: CachedEmbedder | None = None
         self._engines: dict[IndexKind, Engine] = {}
+        self._versions: dict[IndexKind, tuple[int, int] | None] = {}
 
     @property
     def embedder(self) -> CachedEmbedder:
@@ -107,10 +108,20 @@ class Indexes:
         return self.settings.resolved_index_dir / kind
 
     def engine(self, kind: IndexKind) -> Engine:
-        if kind not in self._engines:
+        """The index in memory, reloaded when another process (the CLI, another worker) has
+        saved a newer one: ranking on a stale copy could rank a demand made confidential
+        since on its hidden text."""
+        on_disk = store.version(self.directory(kind))
+        if kind not in self._engines or on_disk != self._versions.get(kind):
             loaded = store.load(self.directory(kind), self.embedder)
             self._engines[kind] = loaded if loaded is not None else store.new_engine(self.embedder)
+            self._versions[kind] = on_disk
         return self._engines[kind]
+
+    def _save(self, kind: IndexKind, engine: Engine) -> None:
+        store.save(engine, self.directory(kind))
+        self._engines[kind] = engine
+        self._versions[kind] = store.version(self.directory(kind))
 
     def prepare(self, text: str) -> Query:
         """A query's tokens and vector, embedded once for both indexes (they share the
@@ -133,8 +144,7 @@ class Indexes:
             ]
             engine = store.new_engine(self.embedder)
             engine.add(items, progress(kind, len(items)) if progress else None)
-            store.save(engine, self.directory(kind))
-            self._engines[kind] = engine
+            self._save(kind, engine)
             counts[kind] = len(engine)
         return counts
 
@@ -154,7 +164,7 @@ class Indexes:
                 else:
                     upserts.append((listing_id, text))
             engine.add(upserts)
-            store.save(engine, self.directory(kind))
+            self._save(kind, engine)
 
 
 # --- matching ------------------------------------------------------------------------------

@@ -71,6 +71,16 @@ def load(directory: Path, embedder: CachedEmbedder) -> Engine | None:
     return engine
 
 
+def version(directory: Path) -> tuple[int, int] | None:
+    """Identifies the index on disk now (its manifest's inode and change time): another
+    process that saves the index changes it, so a server can tell its copy is stale."""
+    try:
+        found = (directory / MANIFEST).stat()
+    except FileNotFoundError:
+        return None
+    return found.st_ino, found.st_mtime_ns
+
+
 def save(engine: Engine, directory: Path) -> None:
     """Write to a sibling folder, then swap it in, so a reader never sees half an index."""
     staging = directory.with_name(directory.name + ".new")

@@ -11,7 +11,7 @@ from contextlib import suppress
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -23,6 +23,7 @@ from techbridge.accounts.schemas import ROLES, Role, UserAdminUpdate
 from techbridge.catalog import service as catalog
 from techbridge.catalog.models import Organisation
 from techbridge.catalog.schemas import (
+    MAX_ROW_ID,
     Clean,
     OrganisationCreate,
     OrganisationKind,
@@ -30,7 +31,7 @@ from techbridge.catalog.schemas import (
 )
 from techbridge.errors import NotFound, TechBridgeError
 from techbridge.web.auth import PrincipalDep
-from techbridge.web.deps import SessionDep, language
+from techbridge.web.deps import IdPath, SessionDep, language
 from techbridge.web.forms import problems_by_field
 from techbridge.web.i18n import Language, translations
 from techbridge.web.pages import render
@@ -44,7 +45,6 @@ def administrator(principal: PrincipalDep) -> Principal:
 router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[Depends(administrator)])
 LanguageDep = Annotated[Language, Depends(language)]
 AdminDep = Annotated[Principal, Depends(administrator)]
-IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 PageQuery = Annotated[int, Query(ge=1, le=1_000_000)]
 SearchQuery = Annotated[str, Query(max_length=200), Clean]
 PER_PAGE = 50
@@ -107,7 +107,7 @@ def users_page(
     principal: AdminDep,
     q: SearchQuery = "",
     role: Role | None = None,
-    organisation_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    organisation_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
     page: PageQuery = 1,
 ) -> HTMLResponse:
     users = accounts.list_users(

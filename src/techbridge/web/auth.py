@@ -23,9 +23,19 @@ from techbridge.web.deps import SessionDep
 SESSION_COOKIE = "tb_session"
 
 
+# Hosts a link may be built from when no public address is set: only this machine's own
+# names, which no visitor can turn into a site of theirs.
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "testserver"})
+# Forms that start a login: protected even from a visitor with no cookies yet, so another
+# site cannot log a victim into the attacker's account (login CSRF).
+LOGIN_FORMS = frozenset({"/login", "/register", "/verify", "/password/forgot", "/password/reset"})
+
+
 def client_context(request: Request) -> accounts.Context:
     settings = request.app.state.settings
-    base_url = settings.public_url or str(request.base_url)
+    base_url = settings.public_url
+    if base_url is None and request.url.hostname in LOCAL_HOSTS:
+        base_url = str(request.base_url)
     host = request.client.host if request.client else "unknown"
     return accounts.Context(base_url=base_url, client_ip=host)
 
@@ -47,6 +57,10 @@ def principal(
     cookie's user, else anonymous. The user is kept on ``request.state`` for the templates."""
     user = None
     scopes = None
+    if bearer is None and "authorization" in request.headers:
+        # Never fall back to the cookie: the CSRF check let this request through because
+        # of its Authorization header.
+        raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
     if bearer is not None:
         found = accounts.token_user(session, bearer.credentials)
         if found is None:
@@ -102,6 +116,7 @@ class CSRFMiddleware:
             app,
             signing_secret=secret,
             cookie_secure=secure_cookie,
+            always_protect=LOGIN_FORMS,
             send_csrf_failed=_csrf_failed,
         )
 

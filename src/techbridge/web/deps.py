@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from techbridge.accounts.mail import wake_on_commit
+from techbridge.catalog.schemas import MAX_ROW_ID
 from techbridge.db import unit_of_work
 from techbridge.matching.sync import track
 from techbridge.web.i18n import LANGUAGE_COOKIE, Language, pick_language
@@ -28,6 +29,9 @@ def db_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(db_session, scope="function")]
+# Row ids in paths: larger numbers are refused with a 422 before they reach a database
+# (PostgreSQL's INTEGER would overflow).
+IdPath = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 def language(request: Request) -> Language:

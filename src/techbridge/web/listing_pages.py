@@ -12,7 +12,7 @@ import unicodedata
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
@@ -37,14 +37,13 @@ from techbridge.errors import Conflict, Invalid
 from techbridge.matching import service as matching
 from techbridge.matching.store import IndexKind
 from techbridge.web.auth import PrincipalDep, principal
-from techbridge.web.deps import SessionDep, language
+from techbridge.web.deps import IdPath, SessionDep, language
 from techbridge.web.forms import problems_by_field
 from techbridge.web.i18n import N_, Language, translations
 from techbridge.web.pages import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(principal)])
 LanguageDep = Annotated[Language, Depends(language)]
-IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 PageQuery = Annotated[int, Query(ge=1, le=1_000_000)]
 Kind = Literal["offer", "demand"]
 
@@ -265,6 +264,9 @@ def _form_page(
         action=action,
         form=raw,
         errors={field: gettext(message) for field, message in problems.items()},
+        # Only the demander decides what a demand reveals (accounts.policy).
+        may_reveal=not isinstance(listing, Demand)
+        or policy.can_change_confidentiality(request.state.principal, listing),
         segments=SEGMENTS,
         offer_kinds=OFFER_KINDS,
         transfer_modes=TRANSFER_MODES,
@@ -307,6 +309,9 @@ def _store(
     listing_id: int | None,
 ) -> Response:
     listing = _get(session, kind, listing_id, principal) if listing_id is not None else None
+    if isinstance(listing, Demand) and not policy.can_change_confidentiality(principal, listing):
+        # The form shows these read-only to, e.g., an assigned tech manager: keep them.
+        raw = {**raw, **_confidentiality_of(listing)}
     data, problems = _validated(kind, raw, editing=listing_id is not None)
     if data is not None:
         try:
@@ -317,6 +322,10 @@ def _store(
             field = FORM_FIELDS.get(error.field or "", error.field or "form")
             problems = {field: error.message}
     return _form_page(request, lang, kind, raw, problems, listing, status_code=422)
+
+
+def _confidentiality_of(demand: Demand) -> dict[str, Any]:
+    return {"confidential": demand.confidential, "public_summary": demand.public_summary or ""}
 
 
 def _call_service(

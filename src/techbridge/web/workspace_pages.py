@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -19,7 +19,7 @@ from techbridge.errors import Conflict, Invalid, NotFound
 from techbridge.matching import service as matching
 from techbridge.pagination import Page
 from techbridge.web.auth import PrincipalDep, principal
-from techbridge.web.deps import SessionDep, language
+from techbridge.web.deps import IdPath, SessionDep, language
 from techbridge.web.i18n import N_, Language, translations
 from techbridge.web.listing_pages import OFFER_KINDS, can_request_for
 from techbridge.web.pages import render
@@ -27,7 +27,6 @@ from techbridge.web.pages import render
 router = APIRouter(include_in_schema=False, dependencies=[Depends(principal)])
 LanguageDep = Annotated[Language, Depends(language)]
 PageQuery = Annotated[int, Query(ge=1, le=1_000_000)]
-IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 # Matching runs once per published listing shown: keep the page small and fast.
 LISTINGS_PER_PAGE = 10
