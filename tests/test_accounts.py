@@ -705,7 +705,9 @@ def test_security_actions_are_audited(client: TestClient, db: Session, database_
 # --- the command line -----------------------------------------------------------------------
 
 
-def test_users_commands(env: dict[str, str], database_url: str) -> None:
+def test_users_commands(
+    env: dict[str, str], database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     runner = CliRunner()
     added = runner.invoke(
         cli,
@@ -783,11 +785,14 @@ def test_users_commands(env: dict[str, str], database_url: str) -> None:
     assert users["wang@example.com"]["email_verified_at"] is None
     assert "王工" in runner.invoke(cli, ["users", "list"]).output
 
-    # No SMTP server configured: the queued verification mail becomes an .eml file.
-    sent = runner.invoke(cli, ["mail", "send"])
+    # No SMTP server configured: the queued verification mail becomes an .eml file, and its
+    # link is logged (the console is how a demo user gets it).
+    with caplog.at_level("WARNING", logger="techbridge.mail"):
+        sent = runner.invoke(cli, ["mail", "send"])
     assert sent.exit_code == 0 and "mail: 1 sent, 0 waiting" in sent.output
     (eml,) = (Path(env["TECHBRIDGE_DATA_DIR"]) / "mail").glob("*.eml")
     assert "wang@example.com" in eml.read_text()
+    assert "/verify?token=" in caplog.text
 
 
 def test_login_commits_before_the_response_is_sent(

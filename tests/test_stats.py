@@ -203,3 +203,17 @@ def test_every_segment_has_a_chinese_label() -> None:
         "科技数据与情报信息",
         "科技人才培养",
     }
+
+
+def test_home_leaves_out_empty_charts_and_a_zero_district_count(
+    client: TestClient, seed: Session
+) -> None:
+    offer(seed, "一种固态电池", status="published")
+    seed.commit()
+    page = client.get("/").text
+    assert 'data-chart="kinds"' in page
+    assert 'data-chart="segments"' not in page  # no listing has a segment yet
+    assert "个区" not in page
+    offer(seed, "检测服务", status="published", segment="testing_inspection")
+    seed.commit()
+    assert 'data-chart="segments"' in client.get("/").text

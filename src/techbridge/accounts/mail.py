@@ -9,6 +9,7 @@ server. A message that fails is retried up to ``MAX_ATTEMPTS`` times.
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import threading
 from email.message import EmailMessage
@@ -49,7 +50,19 @@ def _send(email: EmailMessage, settings: Settings, message_id: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     path = Path(folder / f"{message_id:08d}.eml")
     path.write_bytes(email.as_bytes())
-    log.warning("mail to %s written to %s (no SMTP server set)", email["To"], path)
+    # Without a mail server the console is how a developer or a demo user gets the link.
+    links = sorted(set(re.findall(r"https?://\S+", message_body(email))))
+    log.warning(
+        "mail to %s written to %s (no SMTP server set); links: %s",
+        email["To"],
+        path,
+        " ".join(links) or "none",
+    )
+
+
+def message_body(email: EmailMessage) -> str:
+    part = email.get_body(("plain",))
+    return part.get_content() if part is not None else ""
 
 
 def deliver_pending(engine: Engine, settings: Settings) -> int:
