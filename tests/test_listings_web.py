@@ -580,3 +580,42 @@ def test_the_edit_form_keeps_confidentiality_for_a_tech_manager(
             True,
             SUMMARY,
         )
+
+
+def test_a_demand_page_always_shows_counterparts_across_the_language_line(
+    client: TestClient, database_url: str, world: World
+) -> None:
+    """Same-language offers of similar merit rank first; when they fill the list, the best
+    English offers get a list of their own (the platform's promise is cross-lingual)."""
+    with unit_of_work(engine_for(database_url)) as session:
+        for number in range(6):
+            catalog.create_offer(
+                session,
+                OfferCreate(
+                    title=f"固态电池电解质材料第{number}种制备方法",
+                    abstract="硫化物固态电解质，用于锂电池。",
+                    lang="zh",
+                    status="published",
+                    organisation_id=world.lab,
+                ),
+                actor="test",
+            )
+        catalog.create_offer(
+            session,
+            OfferCreate(
+                title="Solid-state battery electrolyte",
+                abstract="A sulfide electrolyte for solid-state lithium batteries.",
+                lang="en",
+                status="published",
+                organisation_id=world.lab,
+            ),
+            actor="test",
+        )
+    with unit_of_work(engine_for(database_url)) as session:
+        client.app.state.indexes.rebuild(session)  # type: ignore[attr-defined]
+    demand_id = post_confidential_demand(client, database_url, world)
+    page = client.get(f"/demands/{demand_id}").text
+    main, _, across = page.partition('id="matches-across"')
+    assert "Solid-state battery electrolyte" not in main, "the set-up should push it out"
+    assert "Solid-state battery electrolyte" in across
+    assert "固态电池电解质材料" not in across.split("</section>")[0]

@@ -48,6 +48,7 @@ PageQuery = Annotated[int, Query(ge=1, le=1_000_000)]
 Kind = Literal["offer", "demand"]
 
 PAGE_MATCHES = 5
+CROSS_LANGUAGE_MATCHES = 3
 ORGANISATIONS_PER_PAGE = 20
 ORGANISATION_LISTINGS = 20
 OFFER_KINDS: tuple[str, ...] = OfferKind.__args__  # type: ignore[attr-defined]
@@ -497,14 +498,24 @@ def _detail(
     if confirm_withdraw:
         allowed = policy.can_withdraw_listing(principal, listing, kind)
         policy.require(allowed, principal, f"withdraw this {kind}")
+    indexes = request.app.state.indexes
     matches = matching.match_listing(
-        session,
-        request.app.state.indexes,
-        INDEXES[kind],
-        listing_id,
-        viewer=principal,
-        k=PAGE_MATCHES,
+        session, indexes, INDEXES[kind], listing_id, viewer=principal, k=PAGE_MATCHES
     )
+    # Counterparts in the other language rank below same-language ones of similar merit, so
+    # when none made the list, the best few across the language line get a list of their own.
+    other = "en" if listing.lang == "zh" else "zh"
+    across = None
+    if all(match.lang != other for match in matches.matches):
+        across = matching.match_listing(
+            session,
+            indexes,
+            INDEXES[kind],
+            listing_id,
+            viewer=principal,
+            k=CROSS_LANGUAGE_MATCHES,
+            filters=catalog.ListingFilter(lang=other),
+        )
     return render(
         request,
         "listing.html",
@@ -513,6 +524,8 @@ def _detail(
         kind=kind,
         kind_label=listing.kind if isinstance(listing, Offer) else "demand",
         matches=matches,
+        across=across,
+        other_language=other,
         can_edit=policy.can_edit_listing(principal, listing, kind),
         can_withdraw=listing.status != "withdrawn"
         and policy.can_withdraw_listing(principal, listing, kind),
