@@ -44,6 +44,17 @@ def paginate(session: Session, query: Select[T], page: int, per_page: int) -> Pa
     return Page(items=items, total=total, page=page, per_page=per_page)
 
 
+def paginate_with_role(
+    session: Session, query: Select[Any], role: str, page: int, per_page: int
+) -> Page[Any]:
+    """Like :func:`paginate`, keeping only rows whose ``roles`` (a small JSON list) hold
+    ``role``: filtered in Python, so the query is the same on both engines."""
+    check_page(page, per_page)
+    matching = [row for row in session.scalars(query) if role in row.roles]
+    start = (page - 1) * per_page
+    return Page(matching[start : start + per_page], len(matching), page, per_page)
+
+
 S = TypeVar("S", bound=BaseModel)
 
 

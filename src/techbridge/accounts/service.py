@@ -40,7 +40,7 @@ from techbridge.errors import (
     NotFound,
     RateLimited,
 )
-from techbridge.pagination import Page, paginate
+from techbridge.pagination import Page, paginate, paginate_with_role
 
 HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
 VERIFY_HOURS = 48
@@ -559,10 +559,7 @@ def list_users(
         query = query.where(User.organisation_id == organisation_id)
     if role is None:
         return paginate(session, query, page, per_page)
-    # Roles are a small JSON list; filter in Python so the query is the same on both engines.
-    matching = [user for user in session.scalars(query) if role in user.roles]
-    start = (page - 1) * per_page
-    return Page(matching[start : start + per_page], len(matching), page, per_page)
+    return paginate_with_role(session, query, role, page, per_page)
 
 
 def user_for_admin(session: Session, principal: Principal, user_id: int) -> User:

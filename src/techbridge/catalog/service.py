@@ -34,7 +34,7 @@ from techbridge.catalog.schemas import (
 )
 from techbridge.db import utcnow
 from techbridge.errors import Conflict, Forbidden, Invalid, NotFound
-from techbridge.pagination import Page, check_page, paginate
+from techbridge.pagination import Page, check_page, paginate, paginate_with_role
 
 Listing = TypeVar("Listing", Offer, Demand)
 ListingRecord = TypeVar("ListingRecord", OfferRecord, DemandRecord)
@@ -185,10 +185,7 @@ def list_people(
         query = query.where(Person.organisation_id == organisation_id)
     if role is None:
         return paginate(session, query, page, per_page)
-    # Roles are a small JSON list; filter in Python so the query is the same on both engines.
-    matching = [person for person in session.scalars(query) if role in person.roles]
-    start = (page - 1) * per_page
-    return Page(matching[start : start + per_page], len(matching), page, per_page)
+    return paginate_with_role(session, query, role, page, per_page)
 
 
 # --- listings: offers (技术供给) and demands (技术需求) --------------------------------------
