@@ -210,6 +210,30 @@ def test_unverified_user_cannot_log_in(client: TestClient, db: Session) -> None:
     assert SESSION_COOKIE not in client.cookies
 
 
+def test_a_new_verification_link_can_be_asked_for_without_revealing_accounts(
+    client: TestClient, db: Session, database_url: str, smtp_sink: SmtpSink
+) -> None:
+    make_user(db, "new@example.com", verified=False)
+    make_user(db, "done@example.com")
+    db.commit()
+    answers = {
+        email: client.post("/api/v1/auth/verify/resend", json={"email": email})
+        for email in ("new@example.com", "done@example.com", "nobody@example.com")
+    }
+    assert {answer.status_code for answer in answers.values()} == {202}
+    assert len({answer.text for answer in answers.values()}) == 1
+    link = SmtpSink.link(smtp_sink.wait_for("new@example.com"), "/verify")
+    token = link.split("token=", 1)[1]
+    assert client.post("/api/v1/auth/verify", json={"token": token}).status_code == 200
+    with committed(database_url) as session:
+        queued = session.scalars(select(OutboxMessage.recipient)).all()
+    assert queued == ["new@example.com"]
+    page = client.post(
+        "/verify/resend", data={"csrftoken": csrf(client, "/verify/resend"), "email": "x@y.z"}
+    )
+    assert page.status_code == 200 and 'id="resend-sent"' in page.text
+
+
 def test_wrong_password_is_401_and_five_failures_lock_the_address(
     client: TestClient, db: Session, database_url: str
 ) -> None:

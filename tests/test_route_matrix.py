@@ -248,6 +248,7 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/auth/login"): Rule(PUBLIC, json=credentials, relogin=True),
     ("POST", "/api/v1/auth/logout"): Rule(PUBLIC, relogin=True),
     ("POST", "/api/v1/auth/password/forgot"): Rule(PUBLIC, json=lambda w, r: {"email": w.email()}),
+    ("POST", "/api/v1/auth/verify/resend"): Rule(PUBLIC, json=lambda w, r: {"email": w.email()}),
     ("POST", "/api/v1/auth/password/reset"): Rule(
         PUBLIC, json=lambda w, r: {"token": "wrong", "password": support.PASSWORD}, status=422
     ),
@@ -350,6 +351,8 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/logout"): Rule(PUBLIC, relogin=True),
     ("GET", "/password/forgot"): Rule(PUBLIC),
     ("POST", "/password/forgot"): Rule(PUBLIC, form=lambda w, r: {"email": w.email()}),
+    ("GET", "/verify/resend"): Rule(PUBLIC),
+    ("POST", "/verify/resend"): Rule(PUBLIC, form=lambda w, r: {"email": w.email()}),
     ("GET", "/password/reset"): Rule(PUBLIC),
     ("POST", "/password/reset"): Rule(
         PUBLIC, form=lambda w, r: {"token": "wrong", "password": support.PASSWORD}, status=422

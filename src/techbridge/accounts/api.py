@@ -40,6 +40,7 @@ router = APIRouter(tags=["accounts"])
 TokenId = IdPath
 WRONG_CREDENTIALS = "wrong e-mail address or password"
 RESET_ACCEPTED = "if an account uses this address, a link to reset its password is on its way"
+RESEND_ACCEPTED = "if an unverified account uses this address, a new link is on its way"
 
 
 class Accepted(BaseModel):
@@ -110,6 +111,19 @@ def logout(request: Request, response: Response, session: SessionDep) -> None:
 def forgot_password(request: Request, session: SessionDep, data: PasswordResetRequest) -> Accepted:
     accounts.request_password_reset(session, data.email, client_context(request))
     return Accepted(message=RESET_ACCEPTED)
+
+
+@router.post(
+    "/auth/verify/resend",
+    status_code=202,
+    response_model=Accepted,
+    summary="Mail a new verification link (the answer never says whether the address exists)",
+)
+def resend_verification(
+    request: Request, session: SessionDep, data: PasswordResetRequest
+) -> Accepted:
+    accounts.resend_verification(session, data.email, client_context(request))
+    return Accepted(message=RESEND_ACCEPTED)
 
 
 @router.post(

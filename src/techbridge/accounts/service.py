@@ -250,6 +250,17 @@ def send_verification(session: Session, user: User, context: Context) -> None:
     )
 
 
+def resend_verification(session: Session, email: str, context: Context) -> None:
+    """Mail a new verification link to an unverified account. Like a reset request, the
+    answer is the same whether or not the address has an account, and over the hourly
+    limit nothing more is sent."""
+    user = user_by_email(session, email)
+    if user is None or not user.active or user.email_verified_at is not None:
+        return
+    if _mails_sent_recently(session, user, "verify") < MAILS_PER_ADDRESS_PER_HOUR:
+        send_verification(session, user, context)
+
+
 def _use_link(session: Session, secret: str, purpose: str) -> User:
     link = session.scalar(select(EmailLink).where(EmailLink.digest == digest(secret)))
     if link is None or link.purpose != purpose or link.used_at is not None:

@@ -272,6 +272,22 @@ def forgot(
     return render(request, "account_forgot.html", lang, sent=True, values={}, errors={})
 
 
+@router.get("/verify/resend", response_class=HTMLResponse)
+def resend_form(request: Request, lang: LanguageDep) -> HTMLResponse:
+    return render(request, "account_resend.html", lang, values={"email": ""}, errors={})
+
+
+@router.post("/verify/resend", response_class=HTMLResponse)
+def resend(
+    request: Request, session: SessionDep, lang: LanguageDep, email: Field = ""
+) -> HTMLResponse:
+    data, errors = validated(PasswordResetRequest, {"email": email}, lang)
+    if data is None:
+        return form_page(request, "account_resend.html", lang, errors, values={"email": email})
+    accounts.resend_verification(session, data.email, client_context(request))
+    return render(request, "account_resend.html", lang, sent=True, values={}, errors={})
+
+
 @router.get("/password/reset", response_class=HTMLResponse)
 def reset_form(request: Request, lang: LanguageDep, token: str = "") -> HTMLResponse:
     return render(request, "account_reset.html", lang, token=token, errors={})

@@ -28,7 +28,9 @@ SESSION_COOKIE = "tb_session"
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "testserver"})
 # Forms that start a login: protected even from a visitor with no cookies yet, so another
 # site cannot log a victim into the attacker's account (login CSRF).
-LOGIN_FORMS = frozenset({"/login", "/register", "/verify", "/password/forgot", "/password/reset"})
+LOGIN_FORMS = frozenset(
+    {"/login", "/register", "/verify", "/verify/resend", "/password/forgot", "/password/reset"}
+)
 
 
 def client_context(request: Request) -> accounts.Context:
