@@ -40,6 +40,7 @@ router = APIRouter(tags=["accounts"])
 TokenId = IdPath
 WRONG_CREDENTIALS = "wrong e-mail address or password"
 RESET_ACCEPTED = "if an account uses this address, a link to reset its password is on its way"
+REGISTER_ACCEPTED = "a link to verify the address is on its way; follow it, then log in"
 RESEND_ACCEPTED = "if an unverified account uses this address, a new link is on its way"
 
 
@@ -64,12 +65,14 @@ def log_in_response(request: Request, response: Response, session: Session, user
 
 @router.post(
     "/auth/register",
-    status_code=201,
-    response_model=UserRead,
-    summary="Register; a verification link is mailed (注册)",
+    status_code=202,
+    response_model=Accepted,
+    summary="Register; a verification link is mailed (注册). The answer is the same when the "
+    "address already has an account (its owner is told by mail instead).",
 )
-def register(request: Request, session: SessionDep, data: Registration) -> UserRead:
-    return UserRead.model_validate(accounts.register(session, data, client_context(request)))
+def register(request: Request, session: SessionDep, data: Registration) -> Accepted:
+    accounts.register(session, data, client_context(request))
+    return Accepted(message=REGISTER_ACCEPTED)
 
 
 @router.post("/auth/verify", response_model=UserRead, summary="Verify an e-mail address")

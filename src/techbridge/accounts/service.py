@@ -164,14 +164,22 @@ def create_user(
     return user
 
 
-def register(session: Session, data: Registration, context: Context) -> User:
+def register(session: Session, data: Registration, context: Context) -> User | None:
     """A new account, unverified until the link sent by mail is followed. Naming a new
     organisation creates it with the user as its first member; joining an existing one is
     an administrator's decision (anyone could otherwise join a rival and read its
-    confidential demands)."""
+    confidential demands).
+
+    An address that already has an account gets a mail saying so, and the caller gets the
+    same answer as for a new account (None instead of the user): registration does not tell
+    who is registered."""
     from techbridge.catalog import service as catalog
     from techbridge.catalog.schemas import OrganisationCreate
 
+    existing = user_by_email(session, data.email)
+    if existing is not None:
+        _tell_already_registered(session, existing, context)
+        return None
     organisation_id = None
     if data.organisation_name is not None:
         if catalog.organisation_named(session, data.organisation_name) is not None:
@@ -198,6 +206,31 @@ def register(session: Session, data: Registration, context: Context) -> User:
     )
     send_verification(session, user, context)
     return user
+
+
+def _tell_already_registered(session: Session, user: User, context: Context) -> None:
+    site = _site(context)
+    mail.queue_mail(
+        session,
+        to=user.email,
+        subject="TechBridge: 您已有账户 / you already have an account",
+        body=(
+            "有人（也许是您）用这个邮箱注册 TechBridge，但该邮箱已有账户。\n"
+            f"登录：{site}/login\n忘记密码：{site}/password/forgot\n"
+            "如果不是您本人操作，请忽略本邮件。\n\n"
+            "Someone, perhaps you, tried to register on TechBridge with this address, which "
+            f"already has an account.\nLog in: {site}/login\n"
+            f"Forgot your password? {site}/password/forgot\n"
+            "If this was not you, ignore this mail.\n"
+        ),
+    )
+    record_audit(
+        session,
+        actor=f"ip:{context.client_ip}",
+        action="register_existing",
+        entity_type="user",
+        entity_id=user.id,
+    )
 
 
 def _new_link(session: Session, user: User, purpose: str, hours: int) -> str:
