@@ -36,7 +36,8 @@ class Settings(BaseSettings):
     secret_key: str = Field(default="change-me-in-production", min_length=8)
     public_url: str | None = Field(
         default=None,
-        description="The site's address for links in e-mails; defaults to the request's.",
+        description="The site's address for links in e-mails; unset, only a request to this "
+        "machine's own name (localhost) may stand in for it.",
     )
     smtp_host: str | None = Field(
         default=None, description="Mail server; unset, mail is written to data_dir/mail/."

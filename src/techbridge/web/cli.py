@@ -18,6 +18,13 @@ def serve(
     import uvicorn
 
     from techbridge.web.app import create_app
+    from techbridge.web.auth import LOCAL_HOSTS
 
+    config = settings(ctx)
     console.print(f"TechBridge serving on http://{host}:{port}  (Ctrl+C to stop)")
-    uvicorn.run(create_app(settings(ctx)), host=host, port=port, log_level="info")
+    if config.public_url is None and host not in LOCAL_HOSTS:
+        console.print(
+            "note: set TECHBRIDGE_PUBLIC_URL to the site's address: without it, mails with "
+            "links (verification, password reset) can only be sent to visitors on this machine"
+        )
+    uvicorn.run(create_app(config), host=host, port=port, log_level="info")
