@@ -20,8 +20,8 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
-# htmx and ECharts come from the npm registry at pinned versions and are served by the app
-# itself (no CDN).
+# htmx, ECharts and Swagger UI come from the npm registry at pinned versions and are served
+# by the app itself (no CDN).
 VENDOR := src/techbridge/web/static/vendor
 assets: $(VENDOR)/.installed
 
@@ -29,7 +29,9 @@ $(VENDOR)/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "needs npm (Node.js) for the browser assets"; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p $(VENDOR)
-	cp node_modules/htmx.org/dist/htmx.min.js node_modules/echarts/dist/echarts.min.js $(VENDOR)/
+	cp node_modules/htmx.org/dist/htmx.min.js node_modules/echarts/dist/echarts.min.js \
+		node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
+		$(VENDOR)/
 	@touch $@
 
 # The browser tests drive Debian's chromium (Playwright cannot download browsers here).

@@ -4,6 +4,7 @@ organisation pages."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import warnings
 from collections.abc import Iterator
@@ -619,3 +620,26 @@ def test_a_demand_page_always_shows_counterparts_across_the_language_line(
     assert "Solid-state battery electrolyte" not in main, "the set-up should push it out"
     assert "Solid-state battery electrolyte" in across
     assert "固态电池电解质材料" not in across.split("</section>")[0]
+
+
+def test_publishing_dates_a_listing_and_a_past_deadline_is_refused(
+    client: TestClient, database_url: str, world: World
+) -> None:
+    """Found in a walk-through: listings published on the platform had no date, so they
+    sank to the end of every newest-first list and out of the date filters and charts."""
+    headers = bearer(database_url, world.owner)
+    draft = client.post("/api/v1/demands", json={"title": "草稿", "lang": "zh"}, headers=headers)
+    assert draft.json()["listed_on"] is None
+    published = client.patch(
+        f"/api/v1/demands/{draft.json()['id']}", json={"status": "published"}, headers=headers
+    )
+    assert published.json()["listed_on"] == dt.date.today().isoformat()
+    late = client.post(
+        "/api/v1/demands",
+        json={"title": "过期", "lang": "zh", "deadline": "2020-01-01"},
+        headers=headers,
+    )
+    assert late.status_code == 422 and late.json()["error"]["field"] == "deadline"
+    token = log_in_as(client, database_url, world.owner)
+    page = client.post("/demands/new", data=demand_form(token, deadline="2020-01-01"))
+    assert page.status_code == 422 and "截止日期已过" in page.text

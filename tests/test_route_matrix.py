@@ -237,9 +237,6 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/openapi.json"): Rule(PUBLIC),
     ("HEAD", "/api/v1/openapi.json"): Rule(PUBLIC),
     ("GET", "/api/v1/docs"): Rule(PUBLIC),
-    ("HEAD", "/api/v1/docs"): Rule(PUBLIC),
-    ("GET", "/docs/oauth2-redirect"): Rule(PUBLIC),
-    ("HEAD", "/docs/oauth2-redirect"): Rule(PUBLIC),
     ("GET", "/api/v1/health"): Rule(PUBLIC),
     ("GET", "/static"): Rule(PUBLIC),
     # --- accounts API ---

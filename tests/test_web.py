@@ -411,3 +411,12 @@ def test_an_id_too_big_for_the_database_is_refused_not_a_server_error(
     response = client.get(f"/api/v1/{kind}/99999999999999999999/matches")
     assert response.status_code == 422
     assert response.json()["error"]["field"] == f"{kind[:-1]}_id"
+
+
+def test_api_docs_use_no_cdn(client: TestClient) -> None:
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200
+    sources = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", page.text)
+    assert sources and all(source.startswith("/") for source in sources), sources
+    for source in sources:
+        assert client.get(source).status_code == 200, source

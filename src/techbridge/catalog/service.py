@@ -335,6 +335,9 @@ def _create_listing(
             raise Forbidden("you may only list for your own organisation", field="organisation_id")
     if values["organisation_id"] is not None:
         get_organisation(session, values["organisation_id"])
+    if isinstance(actor, Principal):
+        _check_deadline(values)
+    _stamp_publication(values, None)
     listing = model(**values, source="techbridge", external_id="")
     session.add(listing)
     session.flush()
@@ -388,6 +391,7 @@ def update_offer(session: Session, offer_id: int, data: OfferUpdate, *, actor: A
         # A service provider who is not a supplier may only list services.
         probe = Offer(kind=values["kind"], organisation_id=offer.organisation_id)
         policy.require(policy.can_edit_listing(actor, probe, "offer"), actor, "change the kind")
+    _stamp_publication(values, offer)
     _apply(session, offer, values, actor=_actor_name(actor), entity_type="offer")
     return offer
 
@@ -408,6 +412,9 @@ def update_demand(session: Session, demand_id: int, data: DemandUpdate, *, actor
     high = values.get("budget_max_fen", demand.budget_max_fen)
     if low is not None and high is not None and low > high:
         raise Invalid("budget_min_fen must not exceed budget_max_fen", field="budget_min_fen")
+    if isinstance(actor, Principal):
+        _check_deadline(values)
+    _stamp_publication(values, demand)
     _apply(session, demand, values, actor=_actor_name(actor), entity_type="demand")
     return demand
 
@@ -434,6 +441,22 @@ def _checked_listing_values(session: Session, data: OfferUpdate | DemandUpdate) 
     if values.get("organisation_id") is not None:
         get_organisation(session, values["organisation_id"])
     return values
+
+
+def _stamp_publication(values: dict[str, Any], listing: Offer | Demand | None) -> None:
+    """A listing published on the platform is dated the day it is first published (imports
+    bring their own date): lists, date filters, charts and recency all read ``listed_on``."""
+    publishing = values.get("status") == "published"
+    undated = values.get("listed_on") is None and (listing is None or listing.listed_on is None)
+    if publishing and undated:
+        values["listed_on"] = dt.date.today()
+
+
+def _check_deadline(values: dict[str, Any]) -> None:
+    """A user may not set a deadline that has already passed (imports keep history)."""
+    deadline = values.get("deadline")
+    if deadline is not None and deadline < dt.date.today():
+        raise Invalid("the deadline has already passed", field="deadline")
 
 
 def _withdraw(session: Session, model: type[Listing], listing_id: int, actor: Actor) -> Listing:

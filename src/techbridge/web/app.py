@@ -11,7 +11,8 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Technology supply–demand platform (科技服务平台). Public listings are open; "
         "confidential demands are never returned to anonymous callers.",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # served below from our own copy of Swagger UI, not a CDN
         redoc_url=None,
     )
     app.state.settings = settings
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for router in (accounts_api, admin_api, catalog_api, matching_api, deals_api, stats_api):
         api.include_router(router.router)
+    api.add_api_route("/docs", api_docs, methods=["GET"], include_in_schema=False)
     app.include_router(api)
     for page_module in (
         pages,
@@ -93,6 +95,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         CSRFMiddleware, secret=settings.secret_key, secure_cookie=settings.secure_cookies
     )
     return app
+
+
+def api_docs() -> HTMLResponse:
+    return get_swagger_ui_html(
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        title="TechBridge API",
+        swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+        swagger_css_url="/static/vendor/swagger-ui.css",
+        swagger_favicon_url="/static/favicon.svg",
+    )
 
 
 def health() -> dict[str, str]:

@@ -101,4 +101,5 @@ ERROR_MESSAGES = (
     N_("this account has been disabled"),
     N_("verify your e-mail address first: follow the link we sent"),
     N_("the current password is wrong"),
+    N_("the deadline has already passed"),
 )
