@@ -420,3 +420,15 @@ def test_api_docs_use_no_cdn(client: TestClient) -> None:
     assert sources and all(source.startswith("/") for source in sources), sources
     for source in sources:
         assert client.get(source).status_code == 200, source
+
+
+def test_error_pages_never_show_untranslated_english_in_chinese(client: TestClient) -> None:
+    """Found in a walk-through: "offer 999999 does not exist" and pydantic's messages were
+    shown as they are on Chinese pages."""
+    for path, status in (("/offers/999999", 404), ("/demands/abc", 422)):
+        page = client.get(path)
+        assert page.status_code == status
+        assert "does not exist" not in page.text and "Input should be" not in page.text
+        assert "错误代码" in page.text
+    client.cookies.set("lang", "en")
+    assert "offer 999999 does not exist" in client.get("/offers/999999").text

@@ -21,7 +21,14 @@ from techbridge.stats import service as stats
 from techbridge.web.auth import csrf_token, principal
 from techbridge.web.charts import home_charts
 from techbridge.web.deps import SessionDep, language
-from techbridge.web.i18n import LANGUAGE_COOKIE, LANGUAGES, Language, pick_language, translations
+from techbridge.web.i18n import (
+    LANGUAGE_COOKIE,
+    LANGUAGES,
+    N_,
+    Language,
+    pick_language,
+    translations,
+)
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 # Every page knows who is asking (for the menu, the language and the policy).
@@ -110,17 +117,37 @@ def _same_site_path(request: Request) -> str:
     return referer.path + (f"?{referer.query}" if referer.query else "")
 
 
+STATUS_TITLES = {
+    400: N_("This request cannot be handled"),
+    401: N_("Please log in first"),
+    403: N_("You may not do this"),
+    404: N_("Nothing here: the page or listing does not exist or is not visible to you"),
+    405: N_("This address does not accept this kind of request"),
+    409: N_("This conflicts with what is already there"),
+    422: N_("Some of the input is not valid"),
+    429: N_("Too many attempts: please wait a while and try again"),
+    500: N_("Something went wrong on our side"),
+    503: N_("The service cannot do this yet: its operator must finish setting it up"),
+}
+
+
 def error_page(
     request: Request, status_code: int, message: str, headers: dict[str, str] | None = None
 ) -> HTMLResponse:
     _reload_user(request)
+    lang = language(request)
+    translated = translations(lang).gettext(message)
+    # Services explain refusals in English; in another language a message without a
+    # translation is left out rather than shown in English (the title says what happened).
+    detail = translated if lang == "en" or translated != message else None
     response = render(
         request,
         "error.html",
-        language(request),
+        lang,
         status_code=status_code,
         status=status_code,
-        message=message,
+        title=STATUS_TITLES.get(status_code, STATUS_TITLES[400 if status_code < 500 else 500]),
+        message=detail,
     )
     response.headers.update(headers or {})
     return response
