@@ -410,7 +410,9 @@ def test_demand_filters(session: Session) -> None:
     assert demand_titles(lang="en") == {"Hydrogen storage"}
     assert demand_titles(lang="en", public_only=True) == set()
     assert demand_titles(title_contains="hydrogen") == {"Hydrogen storage"}
-    assert demand_titles(listed_from=dt.date(2024, 6, 1)) == {"氢能储运"}
+    assert demand_titles(listed_to=dt.date(2024, 6, 1)) == {"氢能储运"}
+    # Published on the platform without a date: dated today.
+    assert demand_titles(listed_from=dt.date.today()) == {"Hydrogen storage"}
     # ``kind`` is an offer filter and does not apply to demands.
     assert demand_titles(kind="patent") == {"氢能储运", "Hydrogen storage"}
 
@@ -449,7 +451,7 @@ def test_title_contains_matches_wildcards_literally(
 def test_pagination(session: Session) -> None:
     for day in range(1, 6):
         offer(session, f"offer {day}", listed_on=dt.date(2024, 1, day))
-    offer(session, "undated")
+    offer(session, "undated", status="draft")  # only publishing dates a listing
 
     pages = [service.list_offers(session, page=number, per_page=2) for number in (1, 2, 3, 4)]
     assert [page.total for page in pages] == [6, 6, 6, 6]

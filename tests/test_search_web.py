@@ -295,3 +295,18 @@ def test_bad_input_is_a_message_in_a_usable_page(
     fragment = client.get("/search", params=params, headers=FRAGMENT)
     # htmx swaps only successful answers, so the fragment carries the message with a 200.
     assert fragment.status_code == 200 and message in fragment.text
+
+
+def test_browsing_both_kinds_pages_one_newest_first_list(
+    client: TestClient, ids: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in a walk-through: offers and demands were paged separately (ten of each per
+    page), so the order broke across pages and the page count was wrong; a page past the end
+    said "page 381 of 380"."""
+    monkeypatch.setattr(search_pages, "PER_PAGE", 2)
+    pages = [results(client.get("/search", params={"page": n}).text) for n in (1, 2, 3)]
+    assert pages[0] == [("offer", ids["battery_zh"]), ("demand", ids["public"])]  # May, April
+    assert sum(len(page) for page in pages) == 5
+    assert len({entry for page in pages for entry in page}) == 5
+    beyond = client.get("/search", params={"page": 99}).text
+    assert results(beyond) == pages[2] and "第 3 页，共 3 页" in beyond

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Select, String, cast, func, or_, select
+from sqlalchemy import Select, String, cast, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from techbridge.accounts import policy
@@ -257,6 +257,46 @@ def list_demands(
     session: Session, filters: ListingFilter = ListingFilter(), *, page: int = 1, per_page: int = 20
 ) -> Page[Demand]:
     return paginate(session, listing_query(Demand, filters), page, per_page)
+
+
+def list_listings(
+    session: Session,
+    filters: ListingFilter,
+    kinds: Iterable[str] = ("offers", "demands"),
+    *,
+    page: int = 1,
+    per_page: int = 20,
+) -> Page[Offer | Demand]:
+    """Offers and demands in one list, newest first, paged in the database (so every
+    listing is on exactly one page and the order holds across pages)."""
+    check_page(page, per_page)
+
+    def dated(kind: str, model: type[Offer] | type[Demand]) -> Select[str, int, dt.date | None]:
+        query: Select[Any] = (
+            listing_query(Offer, filters) if model is Offer else listing_query(Demand, filters)
+        )
+        return query.order_by(None).with_only_columns(
+            literal(kind).label("kind"), model.id.label("id"), model.listed_on.label("listed_on")
+        )
+
+    models: dict[str, type[Offer] | type[Demand]] = {"offers": Offer, "demands": Demand}
+    merged = union_all(*(dated(kind, models[kind]) for kind in kinds)).subquery()
+    total = session.scalar(select(func.count()).select_from(merged)) or 0
+    rows = session.execute(
+        select(merged.c.kind, merged.c.id)
+        .order_by(merged.c.listed_on.desc().nulls_last(), merged.c.kind, merged.c.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    loaded: dict[tuple[str, int], Offer | Demand] = {}
+    for kind in kinds:
+        model = models[kind]
+        ids = [row_id for row_kind, row_id in rows if row_kind == kind]
+        found: Iterable[Offer | Demand] = session.scalars(select(model).where(model.id.in_(ids)))
+        for listing in found:
+            loaded[kind, listing.id] = listing
+    items = [loaded[kind, row_id] for kind, row_id in rows]
+    return Page(items=items, total=total, page=page, per_page=per_page)
 
 
 def listing_ids(session: Session, model: type[Listing], filters: ListingFilter) -> set[int]:

@@ -190,7 +190,9 @@ def _ranked(
     kinds: tuple[Literal["offers", "demands"], ...],
     filters: catalog.ListingFilter,
 ) -> Outcome:
-    """The best MAX_K matches, paged here; the facets count all of them."""
+    """The best MAX_K matches, paged here; the facets count all of them. A page past the end
+    shows the last one."""
+    form.page = min(form.page, math.ceil(matching.MAX_K / PER_PAGE))
     end = form.page * PER_PAGE
     pool = matching.search(
         session,
@@ -202,6 +204,10 @@ def _ranked(
         explain_top=min(end, matching.MAX_K),
     )
     found = pool.matches
+    last = max(math.ceil(len(found) / PER_PAGE), 1)
+    if form.page > last:
+        form.page = last
+        end = last * PER_PAGE
     results = []
     for match in found[end - PER_PAGE : end]:
         result = Result(
@@ -237,18 +243,16 @@ def _browse(
     kinds: tuple[Literal["offers", "demands"], ...],
     filters: catalog.ListingFilter,
 ) -> Outcome:
-    """Public listings newest first. Offers and demands together share each page half and
-    half, so every listing is on exactly one page."""
-    per_kind = PER_PAGE // max(len(kinds), 1)
+    """Public listings newest first, offers and demands in one list; a page past the end
+    shows the last one."""
     outcome = Outcome(facets=stats.browse_facets(session, filters, kinds))
-    listings: list[Offer | Demand] = []
-    for kind in kinds:
-        lister = catalog.list_offers if kind == "offers" else catalog.list_demands
-        page = lister(session, filters, page=form.page, per_page=per_kind)
-        listings.extend(page.items)
-        outcome.total += page.total
-        outcome.pages = max(outcome.pages, math.ceil(page.total / per_kind))
-    listings.sort(key=lambda listing: listing.listed_on or dt.date.min, reverse=True)
+    found = catalog.list_listings(session, filters, kinds, page=1, per_page=PER_PAGE)
+    outcome.total = found.total
+    outcome.pages = max(math.ceil(found.total / PER_PAGE), 1)
+    form.page = min(form.page, outcome.pages)
+    if form.page > 1:
+        found = catalog.list_listings(session, filters, kinds, page=form.page, per_page=PER_PAGE)
+    listings = found.items
     outcome.results = [
         _describe(
             Result(
