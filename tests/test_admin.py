@@ -280,3 +280,17 @@ def test_organisation_forms(
     assert renamed.status_code == 422
     assert 'id="name-error" role="alert"' in renamed.text
     assert client.post("/admin/organisations", data={"name": "x"}).status_code == 403  # no csrf
+
+
+def test_the_audit_log_reads_as_words(client: TestClient, database_url: str) -> None:
+    """Found in a walk-through: raw action codes, ``user:2`` actors and ``\\u65b0…``
+    escapes made the audit log unreadable."""
+    with unit_of_work(engine_for(database_url)) as session:
+        admin = make_user(session, "root@example.com", ["administrator"])
+        catalog.create_organisation(
+            session, OrganisationCreate(name="新材料公司"), actor=f"user:{admin.id}"
+        )
+    log_in(client, database_url, admin.id)
+    page = client.get("/admin/audit").text
+    assert "root@example.com" in page and "新材料公司" in page and "\\u" not in page
+    assert "创建" in page and "机构" in page

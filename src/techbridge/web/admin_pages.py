@@ -7,6 +7,7 @@ service called below checks its own operation again.
 
 from __future__ import annotations
 
+import json
 from contextlib import suppress
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -14,10 +15,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from techbridge.accounts import policy
 from techbridge.accounts import service as accounts
+from techbridge.accounts.models import AuditEntry, User
 from techbridge.accounts.policy import Principal
 from techbridge.accounts.schemas import ROLES, Role, UserAdminUpdate
 from techbridge.catalog import service as catalog
@@ -78,13 +81,16 @@ def _optional(text: str) -> str | None:
 def admin_home(
     request: Request, session: SessionDep, lang: LanguageDep, principal: AdminDep
 ) -> HTMLResponse:
+    recent = accounts.audit_page(session, principal, per_page=10).items
     return render(
         request,
         "admin_home.html",
         lang,
         users_total=accounts.list_users(session, principal, per_page=1).total,
         organisations_total=catalog.list_organisations(session, per_page=1).total,
-        recent=accounts.audit_page(session, principal, per_page=10).items,
+        recent=recent,
+        actors=_actor_names(session, recent),
+        changes=describe_changes,
     )
 
 
@@ -389,5 +395,34 @@ def audit_page(
         "admin_audit.html",
         lang,
         entries=entries,
+        actors=_actor_names(session, entries.items),
+        changes=describe_changes,
         page_url=lambda number: _page_url(request, number),
     )
+
+
+def _actor_names(session: Session, entries: list[AuditEntry]) -> dict[str, str]:
+    """``user:7`` → the user's e-mail address, for the actors on this page."""
+    ids = {
+        int(entry.actor.split(":", 1)[1])
+        for entry in entries
+        if entry.actor.startswith("user:") and entry.actor[5:].isdigit()
+    }
+    found = session.scalars(select(User).where(User.id.in_(ids)))
+    return {f"user:{user.id}": user.email for user in found}
+
+
+def describe_changes(changes: dict[str, Any]) -> list[str]:
+    """Each change as "field: before → after" (or "field: value"), Chinese left readable."""
+
+    def shown(value: Any) -> str:
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        return text if len(text) <= 120 else text[:119] + "…"
+
+    lines = []
+    for name, value in changes.items():
+        if isinstance(value, list) and len(value) == 2:
+            lines.append(f"{name}: {shown(value[0])} → {shown(value[1])}")
+        else:
+            lines.append(f"{name}: {shown(value)}")
+    return lines
