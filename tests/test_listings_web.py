@@ -244,6 +244,7 @@ def test_a_read_only_token_cannot_create_but_a_write_token_can(
         ("", None),
         ("10000000000000", 10**15),
         ("１２．５", 1250),
+        ("1,200,000.50", 120_000_050),  # grouped by thousands, as people write amounts
     ],
 )
 def test_yuan_become_exact_fen(typed: str, fen: int | None) -> None:
@@ -251,7 +252,8 @@ def test_yuan_become_exact_fen(typed: str, fen: int | None) -> None:
 
 
 @pytest.mark.parametrize(
-    "typed", ["1e3", "-1", "abc", "1.234", "1,000", "NaN", "Infinity", "١٢", "12.3.4"]
+    "typed",
+    ["1e3", "-1", "abc", "1.234", "1,00", "10,00,000", "1,000.", "NaN", "Infinity", "١٢", "12.3.4"],
 )
 def test_what_is_not_a_plain_amount_is_refused(typed: str) -> None:
     with pytest.raises(ValueError):

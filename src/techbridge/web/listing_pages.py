@@ -55,7 +55,8 @@ OFFER_KINDS: tuple[str, ...] = OfferKind.__args__  # type: ignore[attr-defined]
 TRANSFER_MODES: tuple[str, ...] = TransferMode.__args__  # type: ignore[attr-defined]
 ORGANISATION_KINDS: tuple[str, ...] = OrganisationKind.__args__  # type: ignore[attr-defined]
 # Amounts are typed in 元 with at most two decimals (分); no signs, exponents or separators.
-YUAN = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
+# Digits, optionally grouped by thousands ("1,200,000.50"), and at most two decimals.
+YUAN = re.compile(r"([0-9]+|[0-9]{1,3}(,[0-9]{3})+)(\.[0-9]{1,2})?")
 MAX_YUAN = Decimal(MAX_FEN) / 100
 TAG_SEPARATORS = re.compile(r"[,，、;；\n]")
 
@@ -122,7 +123,7 @@ def parse_yuan(text: str) -> int | None:
         return None
     if not YUAN.fullmatch(text):
         raise ValueError("not an amount in yuan")
-    amount = Decimal(text)
+    amount = Decimal(text.replace(",", ""))
     if amount > MAX_YUAN:  # compared exactly, before any arithmetic could round
         raise OverflowError("amount too large")
     return int(amount * 100)

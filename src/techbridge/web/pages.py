@@ -49,6 +49,7 @@ def render(
         "_": strings.gettext,
         "ngettext": strings.ngettext,
         "money": money,
+        "sep": "、" if lang == "zh" else ", ",  # between the items of an inline list
         "user": getattr(request.state, "user", None),
         "principal": getattr(request.state, "principal", ANONYMOUS),
         "csrf_token": lambda: csrf_token(request),
