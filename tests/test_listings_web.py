@@ -21,6 +21,7 @@ from techbridge.catalog import service as catalog
 from techbridge.catalog.models import Demand, Offer
 from techbridge.catalog.schemas import DemandCreate, OfferCreate, OrganisationCreate
 from techbridge.db import engine_for, unit_of_work
+from techbridge.web import listing_pages
 from techbridge.web.app import create_app
 from techbridge.web.listing_pages import parse_yuan
 
@@ -645,3 +646,26 @@ def test_publishing_dates_a_listing_and_a_past_deadline_is_refused(
     token = log_in_as(client, database_url, world.owner)
     page = client.post("/demands/new", data=demand_form(token, deadline="2020-01-01"))
     assert page.status_code == 422 and "截止日期已过" in page.text
+
+
+def test_an_organisation_page_pages_through_all_its_listings(
+    client: TestClient, database_url: str, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in a walk-through: "Published offers (329)" listed 20 and no way to the rest."""
+    monkeypatch.setattr(listing_pages, "ORGANISATION_LISTINGS", 1)
+    with unit_of_work(engine_for(database_url)) as session:
+        catalog.create_offer(
+            session,
+            OfferCreate(
+                title="第二项成果", lang="zh", status="published", organisation_id=world.lab
+            ),
+            actor="test",
+        )
+    first = client.get(f"/organisations/{world.lab}").text
+    assert f'href="/organisations/{world.lab}?offers_page=2&amp;demands_page=1"' in first
+    second = client.get(f"/organisations/{world.lab}", params={"offers_page": 2}).text
+    titles = {"第二项成果", "固态电池硫化物电解质材料"}
+    shown = {title for title in titles if title in first} | {
+        title for title in titles if title in second
+    }
+    assert shown == titles

@@ -600,7 +600,12 @@ def organisations_page(
 
 @router.get("/organisations/{organisation_id}", response_class=HTMLResponse)
 def organisation_page(
-    request: Request, session: SessionDep, lang: LanguageDep, organisation_id: IdPath
+    request: Request,
+    session: SessionDep,
+    lang: LanguageDep,
+    organisation_id: IdPath,
+    offers_page: PageQuery = 1,
+    demands_page: PageQuery = 1,
 ) -> HTMLResponse:
     profile = organisation_profile(session, organisation_id)
     public = catalog.ListingFilter(public_only=True, organisation_id=organisation_id)
@@ -609,6 +614,10 @@ def organisation_page(
         "organisation.html",
         lang,
         organisation=profile,
-        offers=catalog.list_offers(session, public, per_page=ORGANISATION_LISTINGS),
-        demands=catalog.list_demands(session, public, per_page=ORGANISATION_LISTINGS),
+        offers=catalog.list_offers(
+            session, public, page=offers_page, per_page=ORGANISATION_LISTINGS
+        ),
+        demands=catalog.list_demands(
+            session, public, page=demands_page, per_page=ORGANISATION_LISTINGS
+        ),
     )
