@@ -304,8 +304,10 @@ def cn_offer(row: Record, seed: int) -> Record:
 
 def nasa_offer(row: Record, seed: int) -> Record:
     rng = record_rng(seed, "offer", row["id"])
-    tags = list(row["tags"])
-    low, high = NASA_STATUS_TRL.get(tags[0] if tags else "", (3, 6))
+    # NASA's only tag is the patent's status: kept as its own field, since tags are fields
+    # and IPC classes (facets and the home page's chart of fields read them).
+    status = row["tags"][0] if row["tags"] else None
+    low, high = NASA_STATUS_TRL.get(status or "", (3, 6))
     return {
         "id": row["id"],
         "title": row["title"],
@@ -313,7 +315,8 @@ def nasa_offer(row: Record, seed: int) -> Record:
         "lang": "en",
         "date": synthetic_date(rng).isoformat(),
         "org": row["org"],
-        "tags": tags,
+        "tags": [],
+        "patent_status": status,
         "source": OFFER_SOURCES[NASA_SET],
         "kind": "patent",
         "status": "published",
@@ -559,7 +562,8 @@ Input files (sha256):
 ## What is real and what is synthetic
 
 Real: patent ids (`id` of offers, `derived_from` of demands), titles, IPC subclass `tags` of the
-Chinese patents, NASA centre (`org`), status tag (`Issued`/`Application`), and the upstream
+Chinese patents, NASA centre (`org`), patent status (`patent_status`: `Issued`/`Application`,
+a tag upstream), and the upstream
 extras `ipc_level`, `upstream_row`, `case_number`, `application_sn`, `patent_expiration`.
 `abstract` is `""`: neither source has abstracts.
 
