@@ -310,3 +310,14 @@ def test_browsing_both_kinds_pages_one_newest_first_list(
     assert len({entry for page in pages for entry in page}) == 5
     beyond = client.get("/search", params={"page": 99}).text
     assert results(beyond) == pages[2] and "第 3 页，共 3 页" in beyond
+
+
+def test_facet_requests_replace_each_other(client: TestClient) -> None:
+    """Found in the browser tests: a slow earlier answer could overwrite a later one, and
+    arrow keys on a facet fired a search per step. Facets now wait a moment and a new
+    request replaces the one in flight."""
+    page = client.get("/search").text
+    for select in re.findall(r"<select [^>]*>", page):
+        assert 'hx-trigger="change delay:400ms"' in select
+        assert 'hx-sync="closest form:replace"' in select
+    assert 'hx-sync="this:replace"' in page
