@@ -481,6 +481,20 @@ def test_changing_the_password_keeps_this_session_and_ends_the_others(
 # --- profile and language -------------------------------------------------------------------
 
 
+def test_a_link_on_another_site_cannot_change_the_accounts_language(
+    client: TestClient, db: Session, database_url: str
+) -> None:
+    user = make_user(db, "ana@example.com")
+    db.commit()
+    log_in(client, database_url, user.id)
+    switched = client.get(
+        "/lang/en", headers={"sec-fetch-site": "cross-site"}, follow_redirects=False
+    )
+    assert switched.cookies.get("lang") == "en"  # this browser follows the click
+    stored = user_named(database_url, "ana@example.com")
+    assert stored is not None and stored.language is None  # the account does not
+
+
 def test_profile_and_language_are_remembered_on_the_account(
     client: TestClient, settings: Settings, db: Session, database_url: str
 ) -> None:

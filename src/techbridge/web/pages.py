@@ -94,9 +94,13 @@ def switch_language(request: Request, session: SessionDep, code: str) -> Respons
     user's choice is kept on the account too, so every browser they use remembers it."""
     lang = pick_language(code)
     user = getattr(request.state, "user", None)
+    # A GET that changes the account: only when the click came from this site's own pages
+    # (browsers say so in Sec-Fetch-Site), so a link on another site cannot change it.
+    from_this_site = request.headers.get("sec-fetch-site", "same-origin") == "same-origin"
     if (
         user is not None
         and user.language != lang
+        and from_this_site
         and can_change_own_account(request.state.principal)
     ):
         accounts.update_profile(session, user, ProfileUpdate(language=lang))
