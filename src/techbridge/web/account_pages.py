@@ -7,6 +7,8 @@ scanner or link preview that fetches the URL uses nothing up.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -256,36 +258,82 @@ def logout(request: Request, session: SessionDep) -> RedirectResponse:
 # --- password reset ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class LinkForm:
+    """A form that asks for a link by mail. Its answer is the same whether or not the
+    address has an account, so it never tells who is registered."""
+
+    name: str  # the form's id prefix
+    sent_id: str  # the element saying the link is on its way
+    action: str
+    title: str
+    sent: str
+    send: Callable[[Session, str, accounts.Context], None]
+
+
+FORGOT = LinkForm(
+    "forgot",
+    "reset-sent",
+    "/password/forgot",
+    N_("Forgot your password?"),
+    N_(
+        "If an account uses this address, we have sent it a link to choose a new password. "
+        "The link is valid for 2 hours."
+    ),
+    accounts.request_password_reset,
+)
+RESEND = LinkForm(
+    "resend",
+    "resend-sent",
+    "/verify/resend",
+    N_("Send the verification link again"),
+    N_(
+        "If an unverified account uses this address, we have sent it a new link. "
+        "The link is valid for 48 hours."
+    ),
+    accounts.resend_verification,
+)
+
+
+def link_form_page(request: Request, lang: Language, form: LinkForm) -> HTMLResponse:
+    return render(
+        request, "account_email_link.html", lang, link=form, values={"email": ""}, errors={}
+    )
+
+
+def ask_for_link(
+    request: Request, session: Session, lang: Language, form: LinkForm, email: str
+) -> HTMLResponse:
+    data, errors = validated(PasswordResetRequest, {"email": email}, lang)
+    template = "account_email_link.html"
+    if data is None:
+        return form_page(request, template, lang, errors, link=form, values={"email": email})
+    form.send(session, data.email, client_context(request))
+    return render(request, template, lang, link=form, sent=True, values={}, errors={})
+
+
 @router.get("/password/forgot", response_class=HTMLResponse)
 def forgot_form(request: Request, lang: LanguageDep) -> HTMLResponse:
-    return render(request, "account_forgot.html", lang, values={"email": ""}, errors={})
+    return link_form_page(request, lang, FORGOT)
 
 
 @router.post("/password/forgot", response_class=HTMLResponse)
 def forgot(
     request: Request, session: SessionDep, lang: LanguageDep, email: Field = ""
 ) -> HTMLResponse:
-    data, errors = validated(PasswordResetRequest, {"email": email}, lang)
-    if data is None:
-        return form_page(request, "account_forgot.html", lang, errors, values={"email": email})
-    accounts.request_password_reset(session, data.email, client_context(request))
-    return render(request, "account_forgot.html", lang, sent=True, values={}, errors={})
+    return ask_for_link(request, session, lang, FORGOT, email)
 
 
 @router.get("/verify/resend", response_class=HTMLResponse)
 def resend_form(request: Request, lang: LanguageDep) -> HTMLResponse:
-    return render(request, "account_resend.html", lang, values={"email": ""}, errors={})
+    return link_form_page(request, lang, RESEND)
 
 
 @router.post("/verify/resend", response_class=HTMLResponse)
 def resend(
     request: Request, session: SessionDep, lang: LanguageDep, email: Field = ""
 ) -> HTMLResponse:
-    data, errors = validated(PasswordResetRequest, {"email": email}, lang)
-    if data is None:
-        return form_page(request, "account_resend.html", lang, errors, values={"email": email})
-    accounts.resend_verification(session, data.email, client_context(request))
-    return render(request, "account_resend.html", lang, sent=True, values={}, errors={})
+    return ask_for_link(request, session, lang, RESEND, email)
 
 
 @router.get("/password/reset", response_class=HTMLResponse)
