@@ -278,8 +278,13 @@ def organisations_page(
 
 
 def _organisation_values(
-    name: str, name_en: str, kind: str, district: str, credit_code: str
+    name: FormText = "",
+    name_en: FormText = "",
+    kind: FormText = "",
+    district: FormText = "",
+    credit_code: FormText = "",
 ) -> dict[str, Any]:
+    """The organisation form's fields (a dependency shared by creating and editing)."""
     return {
         "name": name,
         "name_en": _optional(name_en),
@@ -289,19 +294,17 @@ def _organisation_values(
     }
 
 
+OrganisationFormDep = Annotated[dict[str, Any], Depends(_organisation_values)]
+
+
 @router.post("/organisations", response_class=HTMLResponse)
 def create_organisation(
     request: Request,
     session: SessionDep,
     lang: LanguageDep,
     principal: AdminDep,
-    name: FormText = "",
-    name_en: FormText = "",
-    kind: FormText = "",
-    district: FormText = "",
-    credit_code: FormText = "",
+    values: OrganisationFormDep,
 ) -> Response:
-    values = _organisation_values(name, name_en, kind, district, credit_code)
     try:
         data = OrganisationCreate.model_validate(values)
         organisation = catalog.create_organisation(session, data, actor=principal)
@@ -357,13 +360,8 @@ def update_organisation(
     lang: LanguageDep,
     principal: AdminDep,
     organisation_id: IdPath,
-    name: FormText = "",
-    name_en: FormText = "",
-    kind: FormText = "",
-    district: FormText = "",
-    credit_code: FormText = "",
+    values: OrganisationFormDep,
 ) -> Response:
-    values = _organisation_values(name, name_en, kind, district, credit_code)
     try:
         data = OrganisationUpdate.model_validate(values)
         catalog.update_organisation(session, organisation_id, data, actor=principal)
