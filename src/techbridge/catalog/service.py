@@ -402,13 +402,28 @@ def create_demand(session: Session, data: DemandCreate, *, actor: Actor) -> Dema
     return _create_listing(session, Demand, data, actor=actor)
 
 
-def _editable(session: Session, model: type[Listing], listing_id: int, actor: Actor) -> Listing:
+def _listing_for(
+    session: Session,
+    model: type[Listing],
+    listing_id: int,
+    actor: Actor,
+    may: Callable[[Principal, Listing, policy.ListingKind], bool],
+    what: str,
+) -> Listing:
+    """The listing a change is about, once the policy lets a user actor make it (one they
+    may not see is reported as missing); a trusted operator is not asked."""
     listing = _get_listing(session, model, listing_id, public_only=False)
     if isinstance(actor, Principal):
         kind = _kind_of(model)
         policy.require_visible(actor, listing, kind, listing_id)
-        policy.require(policy.can_edit_listing(actor, listing, kind), actor, f"edit this {kind}")
+        policy.require(may(actor, listing, kind), actor, what.format(kind=kind))
     return listing
+
+
+def _editable(session: Session, model: type[Listing], listing_id: int, actor: Actor) -> Listing:
+    return _listing_for(
+        session, model, listing_id, actor, policy.can_edit_listing, "edit this {kind}"
+    )
 
 
 def _check_owner_change(actor: Actor, values: dict[str, Any]) -> None:
@@ -500,12 +515,9 @@ def _check_deadline(values: dict[str, Any]) -> None:
 
 
 def _withdraw(session: Session, model: type[Listing], listing_id: int, actor: Actor) -> Listing:
-    listing = _get_listing(session, model, listing_id, public_only=False)
-    if isinstance(actor, Principal):
-        kind = _kind_of(model)
-        policy.require_visible(actor, listing, kind, listing_id)
-        allowed = policy.can_withdraw_listing(actor, listing, kind)
-        policy.require(allowed, actor, f"withdraw this {kind}")
+    listing = _listing_for(
+        session, model, listing_id, actor, policy.can_withdraw_listing, "withdraw this {kind}"
+    )
     _apply(
         session,
         listing,
@@ -537,14 +549,18 @@ def demand_manager_ids(session: Session, demand_id: int) -> list[int]:
     return list(session.scalars(query.order_by(DemandManager.id)))
 
 
+def _check_may_assign(session: Session, demand_id: int, actor: Actor) -> None:
+    def may(principal: Principal, demand: Demand, _kind: policy.ListingKind) -> bool:
+        return policy.can_assign_managers(principal, demand)
+
+    _listing_for(session, Demand, demand_id, actor, may, "assign tech managers")
+
+
 def assign_manager(session: Session, demand_id: int, user_id: int, *, actor: Actor) -> None:
     """Give a tech manager (a user holding that role) access to a demand."""
     from techbridge.accounts.service import get_user
 
-    demand = _get_listing(session, Demand, demand_id, public_only=False)
-    if isinstance(actor, Principal):
-        policy.require_visible(actor, demand, "demand", demand_id)
-        policy.require(policy.can_assign_managers(actor, demand), actor, "assign tech managers")
+    _check_may_assign(session, demand_id, actor)
     manager = get_user(session, user_id)
     if "tech_manager" not in manager.roles:
         raise Invalid("this user is not a tech manager", field="user_id")
@@ -562,10 +578,7 @@ def assign_manager(session: Session, demand_id: int, user_id: int, *, actor: Act
 
 
 def unassign_manager(session: Session, demand_id: int, user_id: int, *, actor: Actor) -> None:
-    demand = _get_listing(session, Demand, demand_id, public_only=False)
-    if isinstance(actor, Principal):
-        policy.require_visible(actor, demand, "demand", demand_id)
-        policy.require(policy.can_assign_managers(actor, demand), actor, "assign tech managers")
+    _check_may_assign(session, demand_id, actor)
     found = session.scalar(
         select(DemandManager).where(
             DemandManager.demand_id == demand_id, DemandManager.user_id == user_id
