@@ -246,11 +246,11 @@ def _browse(
     """Public listings newest first, offers and demands in one list; a page past the end
     shows the last one."""
     outcome = Outcome(facets=stats.browse_facets(session, filters, kinds))
-    found = catalog.list_listings(session, filters, kinds, page=1, per_page=PER_PAGE)
+    found = catalog.list_listings(session, filters, kinds, page=form.page, per_page=PER_PAGE)
     outcome.total = found.total
     outcome.pages = max(math.ceil(found.total / PER_PAGE), 1)
-    form.page = min(form.page, outcome.pages)
-    if form.page > 1:
+    if form.page > outcome.pages:  # asked past the end: one more query, for the last page
+        form.page = outcome.pages
         found = catalog.list_listings(session, filters, kinds, page=form.page, per_page=PER_PAGE)
     listings = found.items
     outcome.results = [
