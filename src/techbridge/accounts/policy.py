@@ -70,7 +70,8 @@ ANONYMOUS = Principal()
 SYSTEM = Principal(user_id=0, roles=frozenset({"administrator"}))
 
 
-def _is_public(listing: Offer | Demand) -> bool:
+def is_public(listing: Offer | Demand) -> bool:
+    """Seen by anyone: published, and not a confidential demand."""
     return listing.status == "published" and not getattr(listing, "confidential", False)
 
 
@@ -91,7 +92,7 @@ def _assigned(principal: Principal, listing: Offer | Demand, kind: ListingKind) 
 
 def can_view_listing(principal: Principal, listing: Offer | Demand, kind: ListingKind) -> bool:
     """The whole listing, confidential text included."""
-    if _is_public(listing) or principal.is_admin:
+    if is_public(listing) or principal.is_admin:
         return True
     if principal.member_of(listing.organisation_id) or _assigned(principal, listing, kind):
         return True

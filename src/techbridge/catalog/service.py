@@ -316,15 +316,11 @@ def _get_listing(
     if viewer is not None:
         kind: policy.ListingKind = "offer" if model is Offer else "demand"
         policy.require_visible(viewer, listing, kind, listing_id)
-    hidden = public_only and listing is not None and not is_public(listing)
+    hidden = public_only and listing is not None and not policy.is_public(listing)
     if listing is None or hidden:
         # A hidden listing is reported exactly like a missing one, so its existence does not leak.
         raise NotFound(f"{model.__tablename__} {listing_id} does not exist", field="id")
     return listing
-
-
-def is_public(listing: Offer | Demand) -> bool:
-    return listing.status == "published" and not getattr(listing, "confidential", False)
 
 
 def revealed_summary(listing: Offer | Demand) -> str | None:

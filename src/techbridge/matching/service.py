@@ -62,7 +62,7 @@ def indexed_text(listing: Offer | Demand) -> str | None:
     """What the index holds for a listing: its public text with translations (so the other
     language finds it too), a confidential demand's public summary, or None when nothing of
     it is public."""
-    if not catalog.is_public(listing):
+    if not policy.is_public(listing):
         return catalog.revealed_summary(listing)
     if isinstance(listing, Offer):
         parts = [listing.abstract, listing.title_translation, listing.abstract_translation]

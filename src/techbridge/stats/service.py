@@ -20,6 +20,7 @@ from typing import Any, Literal
 from sqlalchemy import Select, extract, func, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
+from techbridge.accounts import policy
 from techbridge.catalog import service as catalog
 from techbridge.catalog.models import Demand, Offer, Organisation
 from techbridge.catalog.schemas import SEGMENTS
@@ -189,7 +190,7 @@ def match_facets(session: Session, found: Iterable[tuple[str, int, bool]]) -> Fa
         query = select(model).where(model.id.in_(ids)).options(selectinload(model.organisation))
         rows: Iterable[Offer | Demand] = session.scalars(query)
         for listing in rows:
-            if listing.id in hidden or not catalog.is_public(listing):
+            if listing.id in hidden or not policy.is_public(listing):
                 continue
             if isinstance(listing, Offer):
                 facets["offer_kind"][listing.kind] += 1

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
+from techbridge.accounts import policy
 from techbridge.catalog import service as catalog
 from techbridge.catalog.models import Demand, Offer
 from techbridge.catalog.schemas import SEGMENTS, OfferKind
@@ -270,7 +271,7 @@ def _browse(
 
 def _describe(result: Result, listing: Offer | Demand | None) -> Result:
     """Add what anyone may see of a public listing: its kind, organisation and date."""
-    if listing is not None and catalog.is_public(listing):
+    if listing is not None and policy.is_public(listing):
         result.badge = listing.kind if isinstance(listing, Offer) else None
         result.organisation = listing.organisation.name if listing.organisation else None
         result.listed_on = listing.listed_on
