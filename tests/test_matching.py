@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import support
 from techbridge.accounts.policy import ANONYMOUS, Principal
 from techbridge.catalog import service as catalog
 from techbridge.catalog.schemas import DemandCreate, DemandUpdate, OfferCreate, OrganisationCreate
@@ -149,7 +150,7 @@ def test_ambiguity_falls_with_the_gap_between_the_best_and_the_rest() -> None:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, data_dir=tmp_path / "var", _env_file=None)  # type: ignore[call-arg]
+    return support.test_settings(database_url, tmp_path)
 
 
 @pytest.fixture

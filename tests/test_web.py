@@ -14,6 +14,7 @@ from babel.messages.pofile import read_po
 from jinja2.ext import babel_extract
 from sqlalchemy.orm import Session
 
+import support
 from techbridge import __version__
 from techbridge.catalog import service
 from techbridge.catalog.schemas import (
@@ -50,8 +51,7 @@ def client(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[TestClient]:
     monkeypatch.delenv("TECHBRIDGE_LANGUAGE", raising=False)
-    settings = Settings(database_url=database_url, data_dir=tmp_path / "var", _env_file=None)  # type: ignore[call-arg]
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(create_app(support.test_settings(database_url, tmp_path))) as test_client:
         yield test_client
 
 
