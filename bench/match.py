@@ -30,8 +30,10 @@ from techbridge.config import Settings
 from techbridge.matching import batch
 from techbridge.matching.embedders import CachedEmbedder
 from techbridge.matching.engine import Engine, Scored
+from techbridge.matching.lexical import LexicalLayers
 from techbridge.matching.service import Indexes
 from techbridge.matching.store import new_engine
+from techbridge.matching.vectors import VectorLayers
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -179,10 +181,15 @@ def scale_run(
         )
         jitter /= np.linalg.norm(jitter, axis=1, keepdims=True)
         keys = np.arange(start, start + count)
-        engine.vectors.add(keys, jitter)
-        engine.lexical.add_many(
+        engine.vectors.base.add(keys, jitter)
+        engine.lexical.base.add_many(
             (int(key), tokens[pick]) for key, pick in zip(keys, picks, strict=False)
         )
+    # Views over the grown segments (a view caches what it reads).
+    engine.lexical, engine.vectors = (
+        LexicalLayers(engine.lexical.base),
+        VectorLayers(engine.vectors.base),
+    )
     build_s = time.perf_counter() - started
     log(f"scale: {len(engine):,} documents indexed (vectors given) in {build_s:.0f} s")
     queries = [record for record in random.Random(5).sample(real, LATENCY_QUERIES)]

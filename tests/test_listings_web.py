@@ -81,8 +81,7 @@ def world(database_url: str, client: TestClient) -> World:
             actor="test",
         )
         found = World(acme.id, lab.id, owner.id, rival.id, offer.id)
-    with unit_of_work(engine_for(database_url)) as session:
-        client.app.state.indexes.rebuild(session)  # type: ignore[attr-defined]
+    client.app.state.indexes.rebuild()  # type: ignore[attr-defined]
     return found
 
 
@@ -615,8 +614,7 @@ def test_a_demand_page_always_shows_counterparts_across_the_language_line(
             ),
             actor="test",
         )
-    with unit_of_work(engine_for(database_url)) as session:
-        client.app.state.indexes.rebuild(session)  # type: ignore[attr-defined]
+    client.app.state.indexes.rebuild()  # type: ignore[attr-defined]
     demand_id = post_confidential_demand(client, database_url, world)
     page = client.get(f"/demands/{demand_id}").text
     main, _, across = page.partition('id="matches-across"')

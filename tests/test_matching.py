@@ -24,9 +24,8 @@ from techbridge.matching import service, store
 from techbridge.matching.embedders import CachedEmbedder, create_embedder
 from techbridge.matching.engine import Engine, PipelineSettings, Query, ambiguity
 from techbridge.matching.explain import key_terms
-from techbridge.matching.lexical import LexicalIndex
+from techbridge.matching.lexical import LexicalIndex, LexicalLayers
 from techbridge.matching.lexicon import default_lexicon
-from techbridge.matching.sync import track
 from techbridge.matching.tokenize import Tokeniser
 
 with warnings.catch_warnings():
@@ -135,9 +134,12 @@ def test_neighbours_lift_a_document_whose_neighbours_agree_only_when_the_query_i
 
 def test_key_terms_leave_out_boilerplate_once_the_index_can_tell() -> None:
     engine = Engine(CachedEmbedder(create_embedder(), None))
-    engine.lexical.add_many((n, ["方法", f"topic{n % 50}"]) for n in range(10))
+    index = LexicalIndex(engine.tokeniser.id)
+    index.add_many((n, ["方法", f"topic{n % 50}"]) for n in range(10))
+    engine.lexical = LexicalLayers(index)
     assert "方法" in key_terms(engine, ["方法", "topic1"], 5)  # 10 listings: too few to judge
-    engine.lexical.add_many((n, ["方法", f"topic{n % 50}"]) for n in range(10, 300))
+    index.add_many((n, ["方法", f"topic{n % 50}"]) for n in range(10, 300))
+    engine.lexical = LexicalLayers(index)
     assert key_terms(engine, ["方法", "topic1"], 5) == ["topic1"]
 
 
@@ -155,11 +157,11 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def listings(settings: Settings) -> dict[str, Any]:
-    """Offers and demands written through a tracked session, as the web and CLI edges do."""
+    """Offers and demands written in one transaction, then applied from the outbox as an
+    edge does after its commit."""
     indexes = service.Indexes(settings)
     ids: dict[str, Any] = {"indexes": indexes, "offers": []}
     with unit_of_work(engine_for(settings.resolved_database_url)) as session:
-        track(session, indexes)
         owner = catalog.create_organisation(
             session, OrganisationCreate(name="需求方公司"), actor="t"
         )
@@ -207,6 +209,7 @@ def listings(settings: Settings) -> dict[str, Any]:
             ),
             actor="t",
         ).id
+    indexes.catch_up()
     return ids
 
 
@@ -219,11 +222,16 @@ def test_publishing_indexes_and_withdrawing_removes(
     # Of the confidential demands only the public summary that one of them has is indexed.
     assert len(indexes.engine("demands")) == 2
     with unit_of_work(engine_for(settings.resolved_database_url)) as session:
-        track(session, indexes)
         catalog.withdraw_offer(session, listings["offers"][0], actor="t")
-    assert listings["offers"][0] not in offers.vectors
-    # A fresh process sees the saved index, not just this one's memory.
+    assert indexes.catch_up() == 1
+    assert listings["offers"][0] not in indexes.engine("offers").vectors
+    # A search that had the earlier snapshot keeps reading it unchanged.
+    assert listings["offers"][0] in offers.vectors and len(offers) == len(OFFERS)
+    # A fresh process replays the outbox; after a checkpoint it starts from there.
+    assert len(service.Indexes(settings).fresh().engines["offers"]) == len(OFFERS) - 1
+    indexes.checkpoint()
     reopened = service.Indexes(settings)
+    assert reopened.position == indexes.position
     assert len(reopened.engine("offers")) == len(OFFERS) - 1
 
 
@@ -234,13 +242,11 @@ def test_a_server_picks_up_an_index_another_process_saved(
     demand confidential, so the hidden text still decided where it ranked."""
     server: service.Indexes = listings["indexes"]
     assert listings["public"] in server.engine("demands").vectors
-    cli = service.Indexes(settings)  # another process
-    with unit_of_work(engine_for(settings.resolved_database_url)) as session:
-        track(session, cli)
+    with unit_of_work(engine_for(settings.resolved_database_url)) as session:  # the CLI
         catalog.update_demand(
             session, listings["public"], DemandUpdate(confidential=True), actor="cli"
         )
-    assert listings["public"] not in server.engine("demands").vectors
+    assert listings["public"] not in server.fresh().engines["demands"].vectors
 
 
 def test_rolled_back_edit_never_reaches_the_index(
@@ -251,10 +257,10 @@ def test_rolled_back_edit_never_reaches_the_index(
         pytest.raises(RuntimeError),
         unit_of_work(engine_for(settings.resolved_database_url)) as session,
     ):
-        track(session, indexes)
         catalog.withdraw_offer(session, listings["offers"][1], actor="t")
         session.flush()
         raise RuntimeError("boom")
+    assert indexes.catch_up() == 0
     assert listings["offers"][1] in indexes.engine("offers").vectors
 
 
@@ -364,7 +370,7 @@ def test_bad_queries_are_refused(settings: Settings, listings: dict[str, Any], q
 def test_index_built_by_another_embedder_is_refused(
     settings: Settings, listings: dict[str, Any]
 ) -> None:
-    directory = listings["indexes"].directory("offers")
+    directory = listings["indexes"].checkpoint()
     manifest = json.loads((directory / store.MANIFEST).read_text())
     manifest["embedder"] = "some-other-model"
     (directory / store.MANIFEST).write_text(json.dumps(manifest))
@@ -376,9 +382,7 @@ def test_index_built_by_another_embedder_is_refused(
 
 
 def test_rebuild_from_the_database(settings: Settings, listings: dict[str, Any]) -> None:
-    indexes = service.Indexes(settings)
-    with unit_of_work(engine_for(settings.resolved_database_url)) as session:
-        counts = indexes.rebuild(session)
+    counts = service.Indexes(settings).rebuild()
     assert counts == {"offers": len(OFFERS), "demands": 2}
 
 

@@ -17,7 +17,6 @@ from support import test_settings as settings_for
 from techbridge.catalog import service as catalog
 from techbridge.catalog.schemas import DemandCreate, OfferCreate, OrganisationCreate
 from techbridge.db import engine_for, unit_of_work
-from techbridge.matching.sync import track
 from techbridge.web import search_pages
 from techbridge.web.app import create_app
 
@@ -41,10 +40,9 @@ def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
 
 @pytest.fixture
 def ids(client: TestClient, database_url: str) -> dict[str, int]:
-    """Listings written through a session tracked by the app's indexes, as the site does."""
+    """Listings written in one transaction; the app's indexer finds them in the outbox."""
     found: dict[str, int] = {}
     with unit_of_work(engine_for(database_url)) as session:
-        track(session, client.app.state.indexes)  # type: ignore[attr-defined]
         lab = catalog.create_organisation(
             session, OrganisationCreate(name="张江实验室", district="浦东新区"), actor="t"
         )

@@ -31,7 +31,8 @@ class Settings(BaseSettings):
     )
     index_sync: bool = Field(
         default=True,
-        description="Update the search indexes when listings change (off for bulk loads).",
+        description="Commands that change listings bring the search indexes up to date "
+        "before they end (off for bulk loads: `index rebuild` or the server catches up).",
     )
     secret_key: str = Field(default="change-me-in-production", min_length=8)
     public_url: str | None = Field(

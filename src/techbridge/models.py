@@ -4,7 +4,8 @@ from techbridge.accounts import models as accounts_models
 from techbridge.catalog import models as catalog_models
 from techbridge.db import Base
 from techbridge.deals import models as deals_models
+from techbridge.matching import models as matching_models
 
 metadata = Base.metadata
 
-__all__ = ["accounts_models", "catalog_models", "deals_models", "metadata"]
+__all__ = ["accounts_models", "catalog_models", "deals_models", "matching_models", "metadata"]

@@ -47,8 +47,7 @@ from techbridge.catalog import service as catalog
 from techbridge.catalog.schemas import DemandCreate, OfferCreate, OrganisationCreate
 from techbridge.config import Settings
 from techbridge.db import engine_for, unit_of_work
-from techbridge.matching.service import Indexes
-from techbridge.matching.sync import track
+from techbridge.matching.indexer import Indexes
 from techbridge.migrate import upgrade
 from techbridge.web.app import create_app
 
@@ -124,7 +123,6 @@ class Site:
         """A published confidential demand of the owner's organisation, indexed as the app
         would index it (so a leak through the indexes would show)."""
         with unit_of_work(engine_for(self.database_url)) as session:
-            track(session, self.indexes)
             data = DemandCreate(
                 lang="zh",
                 status="published",
@@ -175,8 +173,7 @@ def site(
         app = create_app(mail_sink.settings_for(settings))
         with unit_of_work(engine_for(database_url)) as session:
             organisations = _seed(session)
-            session.flush()
-            app.state.indexes.rebuild(session)
+        app.state.indexes.rebuild()
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
         thread.start()

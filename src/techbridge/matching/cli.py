@@ -12,9 +12,17 @@ import typer
 from rich.table import Table
 
 from techbridge.accounts.policy import SYSTEM
-from techbridge.cli_support import console, err_console, indexes, progress_bar, session_scope
+from techbridge.cli_support import (
+    console,
+    err_console,
+    indexes,
+    migrated_database,
+    progress_bar,
+    session_scope,
+)
 from techbridge.errors import Invalid
 from techbridge.matching import batch, service
+from techbridge.matching.indexer import KindReport
 from techbridge.matching.store import INDEX_KINDS, IndexKind, new_engine
 
 match_app = typer.Typer(help="Find counterparts: offers for a demand, demands for an offer.")
@@ -119,12 +127,56 @@ def match_batch(
 
 @index_app.command("rebuild")
 def rebuild(ctx: typer.Context) -> None:
-    """Rebuild the offer and demand indexes from the database, with progress."""
-    with session_scope(ctx) as session, progress_bar() as bar:
+    """Rebuild the offer and demand indexes from the database, with progress, and write a
+    checkpoint (a running server takes it up within a second)."""
+    migrated_database(ctx)
+    with progress_bar() as bar:
 
         def track(kind: IndexKind, total: int) -> service.Progress:
             task = bar.add_task(f"indexing {kind}", total=total)
             return lambda n: bar.advance(task, n)
 
-        counts = indexes(ctx).rebuild(session, track)
+        counts = indexes(ctx).rebuild(track)
     console.print(f"indexed {counts['offers']:,} offers and {counts['demands']:,} demands")
+
+
+@index_app.command("check")
+def check(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only report differences; change nothing.")
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Compare the index with the outbox and the database, listing by listing (ids and the
+    version of the indexed text), and repair what differs. Exits 1 when --dry-run finds a
+    difference."""
+    migrated_database(ctx)
+    live = indexes(ctx)
+    with progress_bar() as bar:
+        task = bar.add_task("applying index events", total=max(live.head() - live.position, 0))
+        report = live.check(repair=not dry_run, progress=lambda n: bar.advance(task, n))
+    if as_json:
+        print(json.dumps(asdict(report), indent=2))
+    else:
+        table = Table("kind", "database", "index", "missing", "extra", "stale")
+        for kind in INDEX_KINDS:
+            part: KindReport = getattr(report, kind)
+            table.add_row(
+                kind,
+                f"{part.database:,}",
+                f"{part.index:,}",
+                *(_ids(ids) for ids in (part.missing, part.extra, part.stale)),
+            )
+        console.print(table)
+        state = "repaired" if report.repaired else ("in step" if report.agrees else "differs")
+        console.print(
+            f"index at outbox position {report.position:,} of {report.outbox_head:,}: {state}"
+        )
+    if dry_run and not report.agrees:
+        raise typer.Exit(1)
+
+
+def _ids(ids: list[int], shown: int = 8) -> str:
+    more = f" … (+{len(ids) - shown:,})" if len(ids) > shown else ""
+    return f"{len(ids):,}" + (f": {', '.join(map(str, ids[:shown]))}{more}" if ids else "")

@@ -19,6 +19,7 @@ the engine ranks text only, which is what ``match batch`` evaluates.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -26,10 +27,10 @@ import numpy as np
 
 from techbridge.matching.embedders import CachedEmbedder
 from techbridge.matching.fusion import reciprocal_rank_fusion, weighted_score
-from techbridge.matching.lexical import LexicalIndex
+from techbridge.matching.lexical import LexicalIndex, LexicalLayers
 from techbridge.matching.lexicon import Lexicon
 from techbridge.matching.tokenize import Tokeniser
-from techbridge.matching.vectors import DEFAULT_QUANTISATION, VectorIndex
+from techbridge.matching.vectors import DEFAULT_QUANTISATION, VectorIndex, VectorLayers
 
 
 @dataclass(frozen=True)
@@ -74,17 +75,21 @@ class _LexicalEvidence:
     (its BM25 ceiling) that it reaches: by the query's own terms or by their translations,
     whichever is higher, so a listing in either language can match by its words."""
 
-    def __init__(self, index: LexicalIndex, query: Query) -> None:
+    def __init__(self, index: LexicalLayers, query: Query) -> None:
         self.share = self._share(index, query.tokens)
         if query.translated:
             self.share = np.maximum(self.share, self._share(index, query.translated))
 
     @staticmethod
-    def _share(index: LexicalIndex, tokens: list[str]) -> np.ndarray:
+    def _share(index: LexicalLayers, tokens: list[str]) -> np.ndarray:
         return index.scores(tokens) / (index.ceiling(tokens) or 1.0)
 
 
 class Engine:
+    """One index of listings. An engine is built once (``add``) and, once readers share it,
+    never changed again: ``changed`` and ``compacted`` return new engines, so a search
+    always reads one consistent snapshot."""
+
     def __init__(
         self,
         embedder: CachedEmbedder,
@@ -97,8 +102,17 @@ class Engine:
         self.tokeniser = tokeniser or Tokeniser()
         self.lexicon = lexicon
         self.settings = settings or PipelineSettings()
-        self.lexical = LexicalIndex(self.tokeniser.id)
-        self.vectors = VectorIndex(embedder.dim, quantisation)
+        self.lexical = LexicalLayers(LexicalIndex(self.tokeniser.id))
+        self.vectors = VectorLayers(VectorIndex(embedder.dim, quantisation))
+
+    def _with(self, lexical: LexicalLayers, vectors: VectorLayers) -> Engine:
+        twin = copy.copy(self)  # shares the embedder, tokeniser, lexicon and settings
+        twin.lexical, twin.vectors = lexical, vectors
+        return twin
+
+    @property
+    def quantisation(self) -> str:
+        return self.vectors.quantisation
 
     # --- writing -------------------------------------------------------------------------
 
@@ -108,18 +122,42 @@ class Engine:
         progress: Callable[[int], None] | None = None,
         vectors: np.ndarray | None = None,
     ) -> None:
-        """Index (key, text) pairs; existing keys are replaced."""
+        """Index (key, text) pairs while building, before any reader shares this engine;
+        existing keys are replaced."""
         if not items:
             return
         keys = np.asarray([key for key, _ in items], dtype=np.int64)
         if vectors is None:
             vectors = self.embedder.embed([text for _, text in items], "passage", progress)
-        self.vectors.add(keys, vectors)
-        self.lexical.add_many((key, self.tokeniser.tokens(text)) for key, text in items)
+        self.vectors.base.add(keys, vectors)
+        self.lexical.base.add_many((key, self.tokeniser.tokens(text)) for key, text in items)
+        self.lexical = LexicalLayers(self.lexical.base)
+        self.vectors = VectorLayers(self.vectors.base)
 
-    def remove(self, key: int) -> bool:
-        removed = self.lexical.remove(key)
-        return self.vectors.remove(key) or removed
+    def changed(
+        self, upserts: Sequence[tuple[int, str]], removals: Iterable[int], vectors: np.ndarray
+    ) -> Engine:
+        """A new engine with ``upserts`` (key, text; their ``vectors`` already embedded)
+        indexed and ``removals`` gone; this one is left as it was."""
+        removed = set(removals)
+        tokens = {key: self.tokeniser.tokens(text) for key, text in upserts}
+        embedded = {key: vector for (key, _), vector in zip(upserts, vectors, strict=True)}
+        return self._with(
+            self.lexical.changed(tokens, removed), self.vectors.changed(embedded, removed)
+        )
+
+    @property
+    def pending(self) -> int:
+        """Changes not yet folded into the base segments."""
+        return self.lexical.pending
+
+    def compacted(self) -> Engine:
+        """The same documents with every change folded into new base segments."""
+        if not self.pending:
+            return self
+        return self._with(
+            LexicalLayers(self.lexical.compacted()), VectorLayers(self.vectors.compacted())
+        )
 
     def __len__(self) -> int:
         return len(self.vectors)
@@ -191,7 +229,7 @@ class Engine:
         for key, cosine, near, blended in zip(
             keys, cosines.tolist(), neighbours.tolist(), dense.tolist(), strict=True
         ):
-            slot = self.lexical.slot_of.get(key)
+            slot = self.lexical.slot(key)
             share = float(lexical.share[slot]) if slot is not None else 0.0
             out.append(
                 Scored(

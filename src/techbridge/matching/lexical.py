@@ -1,16 +1,21 @@
 """BM25 (Lucene variant) over an inverted index that takes adds, updates and removals.
 
-Postings live in one compact term-sorted segment plus a small segment of recent changes;
-the two are merged when the recent one grows, so an edit never rebuilds the index. As in
-Lucene, a removed document still counts in the term statistics until the next merge.
-Scores match bm25s' ``lucene`` method (the benchmark's BM25 baseline) on the same tokens.
+``LexicalIndex`` is a segment: postings in one compact term-sorted block (plus recent
+additions while it is being built), written once and then only read. ``LexicalLayers`` is
+what searches read: an immutable view of a base segment, a small segment of the documents
+changed since and the base documents those hide. A change makes a new view (work in
+proportion to the recent segment, never to the catalog); compaction folds the layers into a
+new base now and then. As in Lucene, a replaced or removed document still counts in the term
+statistics until compaction. Scores match bm25s' ``lucene`` method (the benchmark's BM25
+baseline) on the same tokens.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -143,58 +148,28 @@ class LexicalIndex:
 
     def scores(self, tokens: Iterable[str]) -> np.ndarray:
         """BM25 score of every slot (removed slots score 0)."""
-        total = np.zeros(len(self.keys), dtype=np.float32)
-        documents = len(self.keys)
-        if not documents:
-            return total
-        average_length = float(self.lengths.mean()) or 1.0
-        norm = K1 * (1 - B + B * self.lengths / average_length)
-        for token in set(tokens):
-            term = self.vocabulary.get(token)
-            if term is None:
-                continue
-            df = float(self.document_frequency[term])
-            idf = np.log1p((documents - df + 0.5) / (df + 0.5))
-            for slots, tfs in self._postings(term):
-                tf = tfs.astype(np.float32)
-                total[slots] += idf * tf / (tf + norm[slots])
-        total[~self.alive] = 0
-        return total
+        return LexicalLayers(self).scores(tokens)
 
-    def idf(self, token: str) -> float:
-        """Lucene IDF; a term no document has gets the rarest possible weight."""
-        term = self.vocabulary.get(token)
-        df = float(self.document_frequency[term]) if term is not None else 0.0
-        return float(np.log1p((len(self.keys) - df + 0.5) / (df + 0.5)))
+    def search(self, tokens: list[str], k: int) -> list[tuple[int, float]]:
+        return LexicalLayers(self).search(tokens, k)
 
-    def document_share(self, token: str) -> float:
-        """The share of indexed documents that contain ``token``."""
-        term = self.vocabulary.get(token)
-        if term is None or not len(self.keys):
-            return 0.0
-        return float(self.document_frequency[term]) / len(self.keys)
-
-    def ceiling(self, tokens: Iterable[str]) -> float:
-        """The most any document could score for these tokens: Σ idf (tf/(tf+norm) < 1)."""
-        return sum(self.idf(token) for token in set(tokens))
-
-    def search(
-        self, tokens: list[str], k: int, allowed: np.ndarray | None = None
-    ) -> list[tuple[int, float]]:
-        """Top ``k`` (key, score) with a positive score; ``allowed`` masks slots before ranking."""
-        return self.top(self.scores(tokens), k, allowed)
-
-    def top(
-        self, scores: np.ndarray, k: int, allowed: np.ndarray | None = None
-    ) -> list[tuple[int, float]]:
-        """Top ``k`` of scores already computed by :meth:`scores` (one pass serves many uses)."""
-        if allowed is not None:
-            scores = np.where(allowed, scores, 0)
-        hits = np.flatnonzero(scores > 0)
-        if len(hits) > k:
-            hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
-        hits = hits[np.argsort(-scores[hits], kind="stable")]
-        return [(int(self.keys[slot]), float(scores[slot])) for slot in hits]
+    def copy(self) -> LexicalIndex:
+        """A private copy to change (a published segment is shared by readers)."""
+        twin = LexicalIndex(self.tokeniser_id)
+        twin.vocabulary = dict(self.vocabulary)
+        twin.size = self.size
+        twin._keys, twin._lengths, twin._alive = (
+            self.keys.copy(),
+            self.lengths.copy(),
+            self.alive.copy(),
+        )
+        twin.slot_of = dict(self.slot_of)
+        twin.starts, twin.doc_slots = self.starts.copy(), self.doc_slots.copy()
+        twin.frequencies = self.frequencies.copy()
+        twin.recent = {term: list(postings) for term, postings in self.recent.items()}
+        twin.recent_documents = self.recent_documents
+        twin.document_frequency = self.document_frequency.copy()
+        return twin
 
     def _postings(self, term: int) -> Iterable[tuple[np.ndarray, np.ndarray]]:
         if term + 1 < len(self.starts):
@@ -238,3 +213,147 @@ class LexicalIndex:
             index.frequencies = arrays["frequencies"]
         index.document_frequency = np.diff(index.starts).astype(np.int32)
         return index
+
+
+class LexicalLayers:
+    """An immutable view for searching: ``base`` (a segment that is never changed again),
+    ``recent`` (the documents changed since, as a small segment of their own) and ``hidden``
+    (base documents replaced or removed since). Slots number the base first, then recent."""
+
+    def __init__(
+        self,
+        base: LexicalIndex,
+        recent_tokens: Mapping[int, list[str]] | None = None,
+        hidden: frozenset[int] = frozenset(),
+    ) -> None:
+        self.base = base
+        self.recent_tokens: Mapping[int, list[str]] = recent_tokens or {}
+        self.hidden = hidden
+        self.recent = LexicalIndex(base.tokeniser_id)
+        if self.recent_tokens:
+            self.recent.add_many(self.recent_tokens.items())
+        self._offset = base.size
+
+    # --- changing: a new view each time --------------------------------------------------
+
+    def changed(self, upserts: Mapping[int, list[str]], removals: Iterable[int]) -> LexicalLayers:
+        """This view with documents added or replaced (``upserts``) and others removed."""
+        gone = set(removals)
+        recent = {
+            key: tokens
+            for key, tokens in self.recent_tokens.items()
+            if key not in gone and key not in upserts
+        }
+        recent.update(upserts)
+        touched = (gone | set(upserts)) & self.base.slot_of.keys()
+        return LexicalLayers(self.base, recent, self.hidden | touched)
+
+    @property
+    def pending(self) -> int:
+        """How many changes wait to be folded into the base."""
+        return len(self.recent_tokens) + len(self.hidden)
+
+    def compacted(self) -> LexicalIndex:
+        """One merged segment with the same documents (the next view's base)."""
+        merged = self.base.copy()
+        for key in self.hidden:
+            merged.remove(key)
+        merged.add_many(self.recent_tokens.items())
+        return merged
+
+    # --- reading -------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.base) - len(self.hidden) + len(self.recent)
+
+    @cached_property
+    def keys(self) -> np.ndarray:
+        return np.concatenate((self.base.keys, self.recent.keys))
+
+    @cached_property
+    def lengths(self) -> np.ndarray:
+        return np.concatenate((self.base.lengths, self.recent.lengths))
+
+    @cached_property
+    def _dead(self) -> np.ndarray:
+        removed = np.flatnonzero(~self.base.alive)
+        hidden = [self.base.slot_of[key] for key in self.hidden if key in self.base.slot_of]
+        return np.concatenate((removed, np.asarray(hidden, dtype=np.int64)))
+
+    def slot(self, key: int) -> int | None:
+        """The view slot of a live document, or None."""
+        found = self.recent.slot_of.get(key)
+        if found is not None:
+            return self._offset + found
+        if key in self.hidden:
+            return None
+        return self.base.slot_of.get(key)
+
+    def _document_frequency(self, token: str) -> float:
+        total = 0.0
+        for segment in (self.base, self.recent):
+            term = segment.vocabulary.get(token)
+            if term is not None:
+                total += float(segment.document_frequency[term])
+        return total
+
+    def scores(self, tokens: Iterable[str]) -> np.ndarray:
+        """BM25 score of every slot (hidden and removed slots score 0)."""
+        documents = len(self.keys)
+        total = np.zeros(documents, dtype=np.float32)
+        if not documents:
+            return total
+        lengths = self.lengths
+        average_length = float(lengths.mean()) or 1.0
+        norm = K1 * (1 - B + B * lengths / average_length)
+        for token in set(tokens):
+            df = self._document_frequency(token)
+            if not df:
+                continue
+            idf = np.log1p((documents - df + 0.5) / (df + 0.5))
+            for segment, offset in ((self.base, 0), (self.recent, self._offset)):
+                term = segment.vocabulary.get(token)
+                if term is None:
+                    continue
+                for slots, tfs in segment._postings(term):
+                    at = slots + offset
+                    tf = tfs.astype(np.float32)
+                    total[at] += idf * tf / (tf + norm[at])
+        total[self._dead] = 0
+        return total
+
+    def idf(self, token: str) -> float:
+        """Lucene IDF; a term no document has gets the rarest possible weight."""
+        df = self._document_frequency(token)
+        return float(np.log1p((len(self.keys) - df + 0.5) / (df + 0.5)))
+
+    def document_share(self, token: str) -> float:
+        """The share of indexed documents that contain ``token``."""
+        if not len(self.keys):
+            return 0.0
+        return self._document_frequency(token) / len(self.keys)
+
+    def ceiling(self, tokens: Iterable[str]) -> float:
+        """The most any document could score for these tokens: Σ idf (tf/(tf+norm) < 1)."""
+        return sum(self.idf(token) for token in set(tokens))
+
+    def search(
+        self, tokens: list[str], k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Top ``k`` (key, score) with a positive score; ``allowed`` masks slots before ranking."""
+        return self.top(self.scores(tokens), k, allowed)
+
+    def top(
+        self, scores: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Top ``k`` of scores already computed by :meth:`scores` (one pass serves many uses)."""
+        if allowed is not None:
+            scores = np.where(allowed, scores, 0)
+        hits = np.flatnonzero(scores > 0)
+        if len(hits) > k:
+            hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
+        hits = hits[np.argsort(-scores[hits], kind="stable")]
+        return [(int(self.keys[slot]), float(scores[slot])) for slot in hits]
+
+    def nbytes(self) -> int:
+        return self.base.nbytes() + self.recent.nbytes()

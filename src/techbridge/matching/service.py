@@ -11,10 +11,9 @@ produces are shown only to that viewer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
-from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import select
@@ -24,20 +23,18 @@ from techbridge.accounts import policy
 from techbridge.accounts.policy import ANONYMOUS, Principal
 from techbridge.catalog import service as catalog
 from techbridge.catalog.models import Demand, Offer
-from techbridge.config import Settings
 from techbridge.errors import Invalid
-from techbridge.matching import store
-from techbridge.matching.embedders import CachedEmbedder, create_embedder
-from techbridge.matching.embedding_cache import EmbeddingCache
-from techbridge.matching.engine import Engine, Query
+from techbridge.matching.engine import Query
 from techbridge.matching.explain import Explainer, Explanation
+from techbridge.matching.indexer import MODELS, Indexes, Progress, Snapshot, indexed_text
 from techbridge.matching.rerank import Signals, shared_tags, structured_bonus
 from techbridge.matching.store import INDEX_KINDS, IndexKind
 from techbridge.matching.text import is_meaningful, listing_text
 
+__all__ = ["Indexes", "Progress", "indexed_text", "match_listing", "search"]
+
 MAX_QUERY_CHARS = 10_000
 MAX_K = 100
-Progress = Callable[[int], None]
 
 
 @dataclass
@@ -58,19 +55,6 @@ class MatchList:
     matches: list[Match] = field(default_factory=list)
 
 
-def indexed_text(listing: Offer | Demand) -> str | None:
-    """What the index holds for a listing: its public text with translations (so the other
-    language finds it too), a confidential demand's public summary, or None when nothing of
-    it is public."""
-    if not policy.is_public(listing):
-        return catalog.revealed_summary(listing)
-    if isinstance(listing, Offer):
-        parts = [listing.abstract, listing.title_translation, listing.abstract_translation]
-    else:
-        parts = [listing.description, listing.title_translation, listing.description_translation]
-    return listing_text(listing.title, "\n".join(part for part in parts if part))
-
-
 def query_text(listing: Offer | Demand) -> str:
     """The full text a listing is matched by (its owner's view; never shown to others)."""
     body = listing.abstract if isinstance(listing, Offer) else listing.description
@@ -78,93 +62,12 @@ def query_text(listing: Offer | Demand) -> str:
 
 
 Listing = Offer | Demand
-MODELS: dict[IndexKind, type[Offer] | type[Demand]] = {"offers": Offer, "demands": Demand}
 
 
 def _listings(session: Session, kind: IndexKind, ids: Iterable[int]) -> dict[int, Listing]:
     model = MODELS[kind]
     rows: Iterable[Listing] = session.scalars(select(model).where(model.id.in_(list(ids))))
     return {listing.id: listing for listing in rows}
-
-
-class Indexes:
-    """The live indexes of one installation, opened lazily and kept for the process."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._embedder: CachedEmbedder | None = None
-        self._engines: dict[IndexKind, Engine] = {}
-        self._versions: dict[IndexKind, tuple[int, int] | None] = {}
-
-    @property
-    def embedder(self) -> CachedEmbedder:
-        if self._embedder is None:
-            model = create_embedder(self.settings.embedder)
-            cache = EmbeddingCache(self.settings.embedding_cache, model.dim)
-            self._embedder = CachedEmbedder(model, cache)
-        return self._embedder
-
-    def directory(self, kind: IndexKind) -> Path:
-        return self.settings.resolved_index_dir / kind
-
-    def engine(self, kind: IndexKind) -> Engine:
-        """The index in memory, reloaded when another process (the CLI, another worker) has
-        saved a newer one: ranking on a stale copy could rank a demand made confidential
-        since on its hidden text."""
-        on_disk = store.version(self.directory(kind))
-        if kind not in self._engines or on_disk != self._versions.get(kind):
-            loaded = store.load(self.directory(kind), self.embedder)
-            self._engines[kind] = loaded if loaded is not None else store.new_engine(self.embedder)
-            self._versions[kind] = on_disk
-        return self._engines[kind]
-
-    def _save(self, kind: IndexKind, engine: Engine) -> None:
-        store.save(engine, self.directory(kind))
-        self._engines[kind] = engine
-        self._versions[kind] = store.version(self.directory(kind))
-
-    def prepare(self, text: str) -> Query:
-        """A query's tokens and vector, embedded once for both indexes (they share the
-        embedder and tokeniser)."""
-        (query,) = self.engine("offers").prepare([text])
-        return query
-
-    def rebuild(
-        self, session: Session, progress: Callable[[IndexKind, int], Progress] | None = None
-    ) -> dict[str, int]:
-        """Rebuild both indexes from the database (the source of truth)."""
-        counts: dict[str, int] = {}
-        for kind in INDEX_KINDS:
-            model = MODELS[kind]
-            rows: Iterable[Listing] = session.scalars(select(model).order_by(model.id))
-            items = [
-                (listing.id, text)
-                for listing in rows
-                if (text := indexed_text(listing)) is not None
-            ]
-            engine = store.new_engine(self.embedder)
-            engine.add(items, progress(kind, len(items)) if progress else None)
-            self._save(kind, engine)
-            counts[kind] = len(engine)
-        return counts
-
-    def sync(self, session: Session, changed: dict[IndexKind, set[int]]) -> None:
-        """Bring the indexes up to date for listings that were created, edited or withdrawn."""
-        for kind, ids in changed.items():
-            if not ids:
-                continue
-            engine = self.engine(kind)
-            found = _listings(session, kind, ids)
-            upserts = []
-            for listing_id in sorted(ids):
-                listing = found.get(listing_id)
-                text = indexed_text(listing) if listing is not None else None
-                if text is None:
-                    engine.remove(listing_id)
-                else:
-                    upserts.append((listing_id, text))
-            engine.add(upserts)
-            self._save(kind, engine)
 
 
 # --- matching ------------------------------------------------------------------------------
@@ -190,11 +93,12 @@ def match_listing(
     as missing, so only its owner (or staff) can match a confidential demand."""
     listing = _visible(session, kind, listing_id, viewer)
     text = query_text(listing)
-    target = COUNTERPART[kind]
+    snapshot = indexes.fresh()
+    query = snapshot.engines["offers"].prepare([text])[0]
     ranked = _ranked(
-        session, indexes, target, indexes.prepare(text), _signals(listing), k=k, filters=filters
+        session, snapshot, COUNTERPART[kind], query, _signals(listing), k=k, filters=filters
     )
-    _explain(indexes, text, ranked[:explain_top])
+    _explain(snapshot, text, ranked[:explain_top])
     return MatchList(query=text, matches=[match for match, _ in ranked])
 
 
@@ -210,13 +114,14 @@ def search(
 ) -> MatchList:
     """Free-text search over public offers and demands."""
     text = check_query(text)
-    query = indexes.prepare(text)
+    snapshot = indexes.fresh()
+    query = snapshot.engines["offers"].prepare([text])[0]
     merged: Ranked = []
     for kind in kinds:
-        merged.extend(_ranked(session, indexes, kind, query, Signals(), k=k, filters=filters))
+        merged.extend(_ranked(session, snapshot, kind, query, Signals(), k=k, filters=filters))
     merged.sort(key=lambda pair: -pair[0].score)
     merged = merged[:k]
-    _explain(indexes, text, merged[:explain_top])
+    _explain(snapshot, text, merged[:explain_top])
     return MatchList(query=text, matches=[match for match, _ in merged])
 
 
@@ -251,7 +156,7 @@ def _signals(listing: Offer | Demand) -> Signals:
 
 def _ranked(
     session: Session,
-    indexes: Indexes,
+    snapshot: Snapshot,
     kind: IndexKind,
     query: Query,
     signals: Signals,
@@ -270,7 +175,7 @@ def _ranked(
             if kind == "offers"
             else catalog.listing_ids(session, Demand, public)
         )
-    scored = indexes.engine(kind).search(query, k * 3, allowed=allowed)
+    scored = snapshot.engines[kind].search(query, k * 3, allowed=allowed)
     listings = _listings(session, kind, [hit.key for hit in scored])
     today = date.today()
     ranked: Ranked = []
@@ -311,7 +216,7 @@ def _constrains(filters: catalog.ListingFilter) -> bool:
     return filters != unconstrained
 
 
-def _explain(indexes: Indexes, text: str, ranked: Ranked) -> None:
+def _explain(snapshot: Snapshot, text: str, ranked: Ranked) -> None:
     """Explain against each match's public text only (never a confidential one)."""
     explainers: dict[IndexKind, Explainer] = {}
     for match, listing in ranked:
@@ -320,7 +225,7 @@ def _explain(indexes: Indexes, text: str, ranked: Ranked) -> None:
             continue
         kind: IndexKind = "offers" if match.kind == "offer" else "demands"
         if kind not in explainers:
-            explainers[kind] = Explainer(indexes.engine(kind), text)
+            explainers[kind] = Explainer(snapshot.engines[kind], text)
         tags = match.explanation.shared_tags if match.explanation else []
         match.explanation = explainers[kind].explain(
             public_text, shared_tags=tags, components=match.components

@@ -1,47 +1,68 @@
-"""Live indexes on disk, one engine per listing kind, derived from the database.
+"""Checkpoints of the live indexes on disk, derived from the database.
 
-``{index_dir}/{offers|demands}/`` holds the lexical index, the vector index and a manifest
-naming the embedder, tokeniser and quantisation that built them; opening an index with
-different ones is refused (rebuild instead), so vectors of two models never mix.
+``{index_dir}/checkpoint-{position}-{id}/`` holds, for offers and demands, the lexical index,
+the vector index and the digests of the indexed texts, and a manifest naming the outbox
+position it covers, the rebuild it descends from, the embedder, tokeniser and quantisation
+that built it (opening it with different ones is refused: rebuild instead, so vectors of two
+models never mix) and a checksum of every file.
+
+A checkpoint is written into a staging folder of its own, each file flushed to disk, then
+renamed into place in one step and the folder itself flushed: a reader finds a whole
+checkpoint or none. A checkpoint that is torn anyway (a crash of the disk, a file cut short)
+fails its checksums and is passed over for the newest good one; the outbox replays what the
+older one lacks.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import re
 import shutil
-from dataclasses import dataclass
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from techbridge.errors import Conflict
 from techbridge.matching.embedders import CachedEmbedder
 from techbridge.matching.engine import Engine
-from techbridge.matching.lexical import LexicalIndex
+from techbridge.matching.lexical import LexicalIndex, LexicalLayers
 from techbridge.matching.lexicon import default_lexicon
 from techbridge.matching.tokenize import Tokeniser
-from techbridge.matching.vectors import DEFAULT_QUANTISATION, VectorIndex
+from techbridge.matching.vectors import DEFAULT_QUANTISATION, VectorIndex, VectorLayers
 
 IndexKind = Literal["offers", "demands"]
 INDEX_KINDS: tuple[IndexKind, ...] = ("offers", "demands")
 MANIFEST = "manifest.json"
 VECTORS = "vectors.usearch"
+DIGESTS = "digests.npz"
+KEEP = 2  # good checkpoints kept: the newest, and one to fall back on
+_NAME = re.compile(r"^checkpoint-(\d{12,})-([0-9a-f]{8})$")
 
 
 @dataclass(frozen=True)
 class Manifest:
+    position: int  # every outbox event up to here is in the checkpoint
+    build: str  # the rebuild this checkpoint descends from
     embedder: str
     tokeniser: str
     quantisation: str
     dim: int
-    count: int
-    built_at: str
+    counts: dict[str, int]
+    saved_at: str
+    files: dict[str, str] = field(default_factory=dict)  # relative path → SHA-256
 
     def check(self, engine: Engine, where: Path) -> None:
         wanted = {
             "embedder": engine.embedder.id,
             "tokeniser": engine.tokeniser.id,
-            "quantisation": engine.vectors.quantisation,
+            "quantisation": engine.quantisation,
         }
         for name, value in wanted.items():
             if getattr(self, name) != value:
@@ -52,54 +73,164 @@ class Manifest:
                 )
 
 
+@dataclass(frozen=True)
+class Saved:
+    """What a checkpoint holds, once loaded."""
+
+    manifest: Manifest
+    engines: dict[IndexKind, Engine]
+    digests: dict[IndexKind, dict[int, int]]
+    path: Path
+
+
 def new_engine(embedder: CachedEmbedder) -> Engine:
     return Engine(
         embedder, Tokeniser(), quantisation=DEFAULT_QUANTISATION, lexicon=default_lexicon()
     )
 
 
-def load(directory: Path, embedder: CachedEmbedder) -> Engine | None:
-    """The saved engine, or None when nothing has been built yet."""
-    manifest_path = directory / MANIFEST
-    if not manifest_path.exists():
-        return None
-    engine = new_engine(embedder)
-    manifest = Manifest(**json.loads(manifest_path.read_text(encoding="utf-8")))
-    manifest.check(engine, directory)
-    engine.lexical = LexicalIndex.load(directory)
-    engine.vectors = VectorIndex.load(directory / VECTORS, manifest.dim, manifest.quantisation)
-    return engine
+def checkpoints(index_dir: Path) -> list[tuple[int, Path]]:
+    """Checkpoint folders, newest (highest position, then latest written) first."""
+    if not index_dir.is_dir():
+        return []
+    found = []
+    for entry in index_dir.iterdir():
+        named = _NAME.match(entry.name)
+        if named and entry.is_dir():
+            found.append((int(named.group(1)), entry.stat().st_mtime_ns, entry))
+    found.sort(key=lambda item: (-item[0], -item[1]))
+    return [(position, path) for position, _, path in found]
 
 
-def version(directory: Path) -> tuple[int, int] | None:
-    """Identifies the index on disk now (its manifest's inode and change time): another
-    process that saves the index changes it, so a server can tell its copy is stale."""
+def load(index_dir: Path, embedder: CachedEmbedder) -> Saved | None:
+    """The newest good checkpoint, or None when there is none."""
+    for _, path in checkpoints(index_dir):
+        manifest = _read_manifest(path)
+        if manifest is None:
+            continue  # torn: fall back on an older one
+        probe = new_engine(embedder)
+        manifest.check(probe, path)
+        engines: dict[IndexKind, Engine] = {}
+        digests: dict[IndexKind, dict[int, int]] = {}
+        for kind in INDEX_KINDS:
+            engine = new_engine(embedder)
+            engine.lexical = LexicalLayers(LexicalIndex.load(path / kind))
+            engine.vectors = VectorLayers(
+                VectorIndex.load(path / kind / VECTORS, manifest.dim, manifest.quantisation)
+            )
+            engines[kind] = engine
+            with np.load(path / kind / DIGESTS) as arrays:
+                digests[kind] = dict(
+                    zip(arrays["keys"].tolist(), arrays["digests"].tolist(), strict=True)
+                )
+        return Saved(manifest, engines, digests, path)
+    return None
+
+
+def newest_build(index_dir: Path) -> tuple[int, str] | None:
+    """(position, build) of the newest good checkpoint, read from its manifest only."""
+    for position, path in checkpoints(index_dir):
+        manifest = _read_manifest(path, verify=False)
+        if manifest is not None:
+            return position, manifest.build
+    return None
+
+
+def save(
+    index_dir: Path,
+    engines: dict[IndexKind, Engine],
+    digests: dict[IndexKind, dict[int, int]],
+    *,
+    position: int,
+    build: str,
+) -> Path:
+    """Write a checkpoint of fully compacted ``engines``; older ones beyond ``KEEP`` go."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    staging = index_dir / f".staging-{uuid.uuid4().hex}"
+    staging.mkdir()
     try:
-        found = (directory / MANIFEST).stat()
-    except FileNotFoundError:
+        for kind, engine in engines.items():
+            folder = staging / kind
+            engine.lexical.base.save(folder)
+            engine.vectors.base.save(folder / VECTORS)
+            keys = np.fromiter(digests[kind], dtype=np.int64, count=len(digests[kind]))
+            values = np.fromiter(digests[kind].values(), dtype=np.int64, count=len(keys))
+            np.savez(folder / DIGESTS, keys=keys, digests=values)
+        some = next(iter(engines.values()))
+        manifest = Manifest(
+            position=position,
+            build=build,
+            embedder=some.embedder.id,
+            tokeniser=some.tokeniser.id,
+            quantisation=some.quantisation,
+            dim=some.vectors.dim,
+            counts={kind: len(engine) for kind, engine in engines.items()},
+            saved_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            files={name: _sha256(staging / name) for name in _files(staging)},
+        )
+        for name in manifest.files:
+            _fsync(staging / name)
+        (staging / MANIFEST).write_text(json.dumps(asdict(manifest), indent=2), encoding="utf-8")
+        _fsync(staging / MANIFEST)
+        for kind in engines:
+            _fsync(staging / kind)
+        _fsync(staging)
+        final = index_dir / f"checkpoint-{position:012d}-{uuid.uuid4().hex[:8]}"
+        staging.rename(final)
+        _fsync(index_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _prune(index_dir, keep=final)
+    return final
+
+
+def _prune(index_dir: Path, keep: Path) -> None:
+    """Drop torn checkpoints, stale staging folders of dead writers and all but ``KEEP``
+    good checkpoints (the caller holds the writer's lock, so no staging folder is live)."""
+    for entry in index_dir.glob(".staging-*"):
+        shutil.rmtree(entry, ignore_errors=True)
+    good = 0
+    for _, path in checkpoints(index_dir):
+        if path == keep or (good < KEEP and _read_manifest(path, verify=False) is not None):
+            good += 1
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _read_manifest(path: Path, verify: bool = True) -> Manifest | None:
+    try:
+        manifest = Manifest(**json.loads((path / MANIFEST).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
         return None
-    return found.st_ino, found.st_mtime_ns
+    if verify:
+        for name, digest in manifest.files.items():
+            try:
+                if _sha256(path / name) != digest:
+                    return None
+            except OSError:
+                return None
+    return manifest
 
 
-def save(engine: Engine, directory: Path) -> None:
-    """Write to a sibling folder, then swap it in, so a reader never sees half an index."""
-    staging = directory.with_name(directory.name + ".new")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    engine.lexical.save(staging)
-    engine.vectors.save(staging / VECTORS)
-    manifest = Manifest(
-        embedder=engine.embedder.id,
-        tokeniser=engine.tokeniser.id,
-        quantisation=engine.vectors.quantisation,
-        dim=engine.vectors.dim,
-        count=len(engine),
-        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
-    (staging / MANIFEST).write_text(json.dumps(manifest.__dict__, indent=2), encoding="utf-8")
-    retired = directory.with_name(directory.name + ".old")
-    shutil.rmtree(retired, ignore_errors=True)
-    if directory.exists():
-        directory.rename(retired)
-    staging.rename(directory)
-    shutil.rmtree(retired, ignore_errors=True)
+def _files(folder: Path) -> Iterator[str]:
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            yield path.relative_to(folder).as_posix()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file or a folder (its entries) to disk."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

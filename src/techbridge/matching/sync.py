@@ -1,40 +1,36 @@
-"""Keep the indexes in step with the database: listings changed in a transaction are
-re-indexed after it commits (never before, so a rolled-back edit never reaches an index)."""
+"""Tell the live indexes that listings changed, once the change has committed (never on a
+rollback). The change itself was recorded in the outbox by the transaction
+(``matching.models``); this only shortens the wait until an indexer applies it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from techbridge.catalog.models import Demand, Offer
-from techbridge.matching.service import Indexes
-from techbridge.matching.store import IndexKind
+from techbridge.matching.models import KIND_OF
 
 
-def track(session: Session, indexes: Indexes) -> None:
-    changed: dict[IndexKind, set[int]] = {"offers": set(), "demands": set()}
+def on_listing_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Call ``callback`` after each transaction of ``session`` that changed a listing."""
+    changed = False
 
     @event.listens_for(session, "after_flush")
     def collect(flushed: Session, _context: Any) -> None:
-        for item in (*flushed.new, *flushed.dirty, *flushed.deleted):
-            if isinstance(item, Offer):
-                changed["offers"].add(item.id)
-            elif isinstance(item, Demand):
-                changed["demands"].add(item.id)
+        nonlocal changed
+        items = (*flushed.new, *flushed.dirty, *flushed.deleted)
+        changed = changed or any(type(item) in KIND_OF for item in items)
 
     @event.listens_for(session, "after_commit")
-    def apply(committed: Session) -> None:
-        if not any(changed.values()):
-            return
-        pending = {kind: set(ids) for kind, ids in changed.items()}
-        for ids in changed.values():
-            ids.clear()
-        with Session(committed.get_bind()) as reader:
-            indexes.sync(reader, pending)
+    def notify(_session: Session) -> None:
+        nonlocal changed
+        if changed:
+            changed = False
+            callback()
 
     @event.listens_for(session, "after_rollback")
     def forget(_session: Session) -> None:
-        for ids in changed.values():
-            ids.clear()
+        nonlocal changed
+        changed = False

@@ -26,8 +26,8 @@ from techbridge.db import engine_for
 from techbridge.deals import api as deals_api
 from techbridge.errors import RateLimited, TechBridgeError, Unauthenticated
 from techbridge.matching import api as matching_api
+from techbridge.matching.indexer import Indexes
 from techbridge.matching.lexicon import default_lexicon
-from techbridge.matching.service import Indexes
 from techbridge.stats import api as stats_api
 from techbridge.web import (
     account_pages,
@@ -47,13 +47,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = engine_for(settings.resolved_database_url)
     mailer = Mailer(engine, settings)
+    indexes = Indexes(settings, engine)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         mailer.start()
         mailer.wake()  # anything queued while the app was down
+        indexes.start()  # catches up with the outbox and checks against the database
         yield
         mailer.stop()
+        indexes.stop()  # applies what is committed and checkpoints it
 
     app = FastAPI(
         lifespan=lifespan,
@@ -68,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.mailer = mailer
-    app.state.indexes = Indexes(settings)
+    app.state.indexes = indexes
     # The first query would otherwise wait ~3 s for the dictionary.
     threading.Thread(target=default_lexicon().load, daemon=True).start()
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from techbridge.accounts.mail import wake_on_commit
 from techbridge.catalog.schemas import MAX_ROW_ID
 from techbridge.db import unit_of_work
-from techbridge.matching.sync import track
+from techbridge.matching.sync import on_listing_commit
 from techbridge.web.i18n import LANGUAGE_COOKIE, Language, pick_language
 
 
@@ -22,8 +22,8 @@ def db_session(request: Request) -> Iterator[Session]:
     sent (FastAPI's default is after, and a browser following a redirect could then arrive
     before the change it was sent to see)."""
     with unit_of_work(request.app.state.engine) as session:
-        if request.app.state.settings.index_sync:
-            track(session, request.app.state.indexes)
+        # The write answers at once; the indexer thread applies it from the outbox.
+        on_listing_commit(session, request.app.state.indexes.wake)
         wake_on_commit(session, request.app.state.mailer)
         yield session
 

@@ -1,0 +1,483 @@
+"""The live search indexes of one process: immutable snapshots, brought up to date from the
+index outbox (``matching.models.IndexEvent``) and checkpointed to disk.
+
+Consistency model (docs/indexing.md):
+- The database is the source of truth. A write records an index event in its own
+  transaction and answers without waiting for any index.
+- Each process holds a snapshot per kind (offers, demands) and the outbox position it
+  covers. Searches read one snapshot, never arrays being changed; a new snapshot replaces
+  the old one in one assignment.
+- One applier per process (a thread lock) reads events after its position, reads the
+  listings they name in a short transaction of its own, embeds outside any transaction
+  and publishes the next snapshot. Applying an event re-reads the listing, so events are
+  idempotent and only the latest state counts.
+- Searches wait until the snapshot covers the outbox's head (unless the backlog is long),
+  so an author sees their own change on the next search, on any process.
+- One checkpoint writer at a time across processes (a file lock): snapshot + position,
+  periodically and on shutdown. At start-up the newest good checkpoint is loaded, the
+  outbox replayed from its position and the result compared with the database listing by
+  listing (``check``), which repairs what a crash or a bulk load left out.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine as Database
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from techbridge.accounts import policy
+from techbridge.catalog import service as catalog
+from techbridge.catalog.models import Demand, Offer
+from techbridge.config import Settings
+from techbridge.db import engine_for
+from techbridge.matching import store
+from techbridge.matching.embedders import CachedEmbedder, create_embedder
+from techbridge.matching.embedding_cache import EmbeddingCache
+from techbridge.matching.engine import Engine
+from techbridge.matching.models import IndexEvent
+from techbridge.matching.store import INDEX_KINDS, IndexKind
+from techbridge.matching.text import listing_text
+
+log = logging.getLogger(__name__)
+
+Listing = Offer | Demand
+MODELS: dict[IndexKind, type[Offer] | type[Demand]] = {"offers": Offer, "demands": Demand}
+Progress = Callable[[int], None]
+
+BATCH = 500  # events (and listings) read per step
+# A search waits for the index to reach the outbox's head when the backlog is small (a few
+# writes take well under a second; the first after start-up also waits for the model to
+# load), at most this long; behind a long backlog (a bulk load) it reads what is there.
+FRESH_WAIT = 10.0
+FRESH_BACKLOG = 500
+COMPACT_AT = 2_000  # changes kept in the recent layers before they are folded into the base
+CHECKPOINT_EVERY = 60.0  # seconds between checkpoints while changes come in
+POLL_EVERY = 0.5  # seconds between looks at the outbox when nothing wakes the indexer
+PRUNE_AFTER = 3_600.0  # seconds an event applied to a checkpoint is kept for slower readers
+
+
+def indexed_text(listing: Offer | Demand) -> str | None:
+    """What the index holds for a listing: its public text with translations (so the other
+    language finds it too), a confidential demand's public summary, or None when nothing of
+    it is public."""
+    if not policy.is_public(listing):
+        return catalog.revealed_summary(listing)
+    if isinstance(listing, Offer):
+        parts = [listing.abstract, listing.title_translation, listing.abstract_translation]
+    else:
+        parts = [listing.description, listing.title_translation, listing.description_translation]
+    return listing_text(listing.title, "\n".join(part for part in parts if part))
+
+
+def digest(text: str) -> int:
+    """What the index holds of a listing, as a signed 64-bit number (its version)."""
+    return int.from_bytes(
+        hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True
+    )
+
+
+@dataclass
+class KindReport:
+    database: int = 0  # listings the index should hold
+    index: int = 0  # listings it held before any repair
+    missing: list[int] = field(default_factory=list)
+    extra: list[int] = field(default_factory=list)
+    stale: list[int] = field(default_factory=list)  # held with an older text
+
+    @property
+    def agrees(self) -> bool:
+        return not (self.missing or self.extra or self.stale)
+
+
+@dataclass
+class CheckReport:
+    position: int
+    outbox_head: int
+    repaired: bool
+    offers: KindReport
+    demands: KindReport
+
+    @property
+    def agrees(self) -> bool:
+        return self.offers.agrees and self.demands.agrees
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    engines: dict[IndexKind, Engine]
+    position: int
+    build: str
+
+
+class Indexes:
+    """The live indexes of one installation in this process."""
+
+    def __init__(self, settings: Settings, database: Database | None = None) -> None:
+        self.settings = settings
+        self._database = database
+        self._embedder: CachedEmbedder | None = None
+        self._snapshot: Snapshot | None = None
+        # What each indexed listing's text was (its digest): the applier's own bookkeeping,
+        # changed only under ``_applying`` and never read by searches.
+        self._digests: dict[IndexKind, dict[int, int]] = {kind: {} for kind in INDEX_KINDS}
+        self._applying = threading.RLock()
+        self._checkpointed = 0  # position of the last checkpoint written or loaded
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- parts -----------------------------------------------------------------------------
+
+    @property
+    def database(self) -> Database:
+        if self._database is None:
+            self._database = engine_for(self.settings.resolved_database_url)
+        return self._database
+
+    @property
+    def embedder(self) -> CachedEmbedder:
+        if self._embedder is None:
+            model = create_embedder(self.settings.embedder)
+            cache = EmbeddingCache(self.settings.embedding_cache, model.dim)
+            self._embedder = CachedEmbedder(model, cache)
+        return self._embedder
+
+    @property
+    def directory(self) -> Path:
+        return self.settings.resolved_index_dir
+
+    @property
+    def position(self) -> int:
+        return self.snapshot().position
+
+    def snapshot(self) -> Snapshot:
+        """The current snapshot, opened from the newest checkpoint on first use."""
+        if self._snapshot is None:
+            with self._applying:
+                if self._snapshot is None:
+                    self._open()
+        assert self._snapshot is not None
+        return self._snapshot
+
+    def engine(self, kind: IndexKind) -> Engine:
+        """The index searches read now (an immutable snapshot)."""
+        return self.snapshot().engines[kind]
+
+    # --- keeping up ------------------------------------------------------------------------
+
+    def fresh(self, wait: float = FRESH_WAIT) -> Snapshot:
+        """The snapshot, once it covers every event committed before this call: an author
+        sees their own change. A long backlog (a bulk load) is applied in the background
+        while searches read what is there."""
+        snapshot = self.snapshot()
+        head = self.head()
+        if snapshot.position >= head:
+            return snapshot
+        if self._thread is None:
+            self.catch_up()  # no indexer thread (a command): apply in this thread
+            return self.snapshot()
+        self._wake.set()
+        if head - snapshot.position > FRESH_BACKLOG:
+            return snapshot
+        deadline = time.monotonic() + wait
+        while self.snapshot().position < head and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.snapshot()
+
+    def head(self) -> int:
+        with Session(self.database) as session:
+            return int(session.scalar(select(func.max(IndexEvent.position))) or 0)
+
+    def catch_up(self, limit: int | None = None, progress: Progress | None = None) -> int:
+        """Apply outbox events after the snapshot's position, in order; returns how many."""
+        applied = 0
+        with self._applying:
+            self.snapshot()
+            while limit is None or applied < limit:
+                try:
+                    step = self._apply_next(BATCH if limit is None else min(BATCH, limit - applied))
+                except _Behind:
+                    self._resynchronise()
+                    continue
+                if not step:
+                    break
+                applied += step
+                if progress is not None:
+                    progress(step)
+        return applied
+
+    def _apply_next(self, count: int) -> int:
+        snapshot = self.snapshot()
+        with Session(self.database) as session:
+            events = session.execute(
+                select(IndexEvent.position, IndexEvent.kind, IndexEvent.listing_id)
+                .where(IndexEvent.position > snapshot.position)
+                .order_by(IndexEvent.position)
+                .limit(count)
+            ).all()
+            if not events:
+                return 0
+            if snapshot.position and events[0].position > snapshot.position + 1:
+                if self._pruned_past(session, snapshot.position):
+                    raise _Behind
+            changed: dict[IndexKind, set[int]] = {kind: set() for kind in INDEX_KINDS}
+            for event in events:
+                if event.kind in changed:
+                    changed[event.kind].add(event.listing_id)
+            texts = {kind: _texts(session, kind, ids) for kind, ids in changed.items() if ids}
+        # The transaction is over: embedding never holds a database connection.
+        self._publish(texts, position=events[-1].position)
+        return len(events)
+
+    @staticmethod
+    def _pruned_past(session: Session, position: int) -> bool:
+        """Whether events after ``position`` were pruned before this process read them."""
+        oldest = session.scalar(select(func.min(IndexEvent.position)))
+        return oldest is not None and oldest > position + 1
+
+    def _publish(self, texts: dict[IndexKind, dict[int, str | None]], position: int) -> None:
+        """The next snapshot: listings in ``texts`` re-indexed (None: removed)."""
+        snapshot = self.snapshot()
+        engines = dict(snapshot.engines)
+        for kind, found in texts.items():
+            known = self._digests[kind]
+            upserts = [
+                (key, text)
+                for key, text in sorted(found.items())
+                if text is not None and known.get(key) != digest(text)
+            ]
+            removals = [key for key, text in found.items() if text is None and key in known]
+            if not upserts and not removals:
+                continue
+            vectors = self.embedder.embed([text for _, text in upserts], "passage")
+            engine = engines[kind].changed(upserts, removals, vectors)
+            if engine.pending >= COMPACT_AT:
+                engine = engine.compacted()
+            engines[kind] = engine
+            for key in removals:
+                known.pop(key, None)
+            known.update((key, digest(text)) for key, text in upserts)
+        self._snapshot = Snapshot(engines, max(position, snapshot.position), snapshot.build)
+
+    def _resynchronise(self) -> None:
+        """Events this process had not applied were pruned (it was stopped for long): take
+        the outbox's head as the position and compare every listing with the database."""
+        log.warning("index events were pruned before this process read them: re-checking")
+        self._snapshot = replace(self.snapshot(), position=self.head())
+        self.check()
+
+    # --- opening, checkpoints, rebuilds ------------------------------------------------------
+
+    def _open(self) -> None:
+        saved = store.load(self.directory, self.embedder)
+        if saved is None:
+            engines = {kind: store.new_engine(self.embedder) for kind in INDEX_KINDS}
+            self._snapshot = Snapshot(engines, 0, build="")
+            self._digests = {kind: {} for kind in INDEX_KINDS}
+            self._checkpointed = 0
+            return
+        self._snapshot = Snapshot(saved.engines, saved.manifest.position, saved.manifest.build)
+        self._digests = saved.digests
+        self._checkpointed = saved.manifest.position
+
+    def reload_if_rebuilt(self) -> bool:
+        """Take a checkpoint that another process rebuilt (``index rebuild``) since."""
+        newest = store.newest_build(self.directory)
+        snapshot = self.snapshot()
+        if newest is None or newest[1] == snapshot.build:
+            return False
+        with self._applying:
+            self._open()
+        return True
+
+    def checkpoint(self, *, wait: bool = False) -> Path | None:
+        """Write the snapshot and its position to disk if this process holds the writer's
+        lock (another process checkpointing the same outbox makes this one unnecessary)."""
+        with self._writer_lock(wait) as held:
+            if not held:
+                return None
+            with self._applying:
+                snapshot = self.snapshot()
+                engines = {kind: engine.compacted() for kind, engine in snapshot.engines.items()}
+                self._snapshot = Snapshot(engines, snapshot.position, snapshot.build)
+                digests = {kind: dict(known) for kind, known in self._digests.items()}
+            build = snapshot.build or uuid.uuid4().hex
+            path = store.save(
+                self.directory, engines, digests, position=snapshot.position, build=build
+            )
+            if not snapshot.build:
+                with self._applying:
+                    self._snapshot = replace(self.snapshot(), build=build)
+            self._checkpointed = snapshot.position
+            self._prune_outbox(snapshot.position)
+            return path
+
+    def _prune_outbox(self, position: int) -> None:
+        """Events a checkpoint covers are kept an hour for processes reading behind it."""
+        cutoff = datetime.fromtimestamp(time.time() - PRUNE_AFTER, UTC)
+        with Session(self.database) as session, session.begin():
+            session.execute(
+                delete(IndexEvent).where(
+                    IndexEvent.position <= position,
+                    IndexEvent.recorded_at < cutoff,
+                )
+            )
+
+    @contextmanager
+    def _writer_lock(self, wait: bool) -> Iterator[bool]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with (self.directory / ".writer.lock").open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def rebuild(
+        self, progress: Callable[[IndexKind, int], Progress] | None = None
+    ) -> dict[str, int]:
+        """Rebuild both indexes from the database (the source of truth) and checkpoint."""
+        with self._applying:
+            with Session(self.database) as session:
+                # The head first: whatever commits after it is replayed from the outbox.
+                position = int(session.scalar(select(func.max(IndexEvent.position))) or 0)
+                texts = {kind: _texts(session, kind, None) for kind in INDEX_KINDS}
+            engines: dict[IndexKind, Engine] = {}
+            digests: dict[IndexKind, dict[int, int]] = {}
+            for kind in INDEX_KINDS:
+                items = [(key, text) for key, text in sorted(texts[kind].items()) if text]
+                engine = store.new_engine(self.embedder)
+                engine.add(items, progress(kind, len(items)) if progress else None)
+                engines[kind] = engine
+                digests[kind] = {key: digest(text) for key, text in items}
+            self._snapshot = Snapshot(engines, position, build=uuid.uuid4().hex)
+            self._digests = digests
+            self.checkpoint(wait=True)
+        return {kind: len(engine) for kind, engine in engines.items()}
+
+    # --- checking against the database --------------------------------------------------------
+
+    def check(self, *, repair: bool = True, progress: Progress | None = None) -> CheckReport:
+        """Catch up with the outbox, then compare the index with the database listing by
+        listing (ids and the digest of the indexed text); repair differences unless told
+        not to."""
+        with self._applying:
+            self.catch_up(progress=progress)
+            snapshot = self.snapshot()
+            reports: dict[IndexKind, KindReport] = {}
+            repairs: dict[IndexKind, dict[int, str | None]] = {}
+            with Session(self.database) as session:
+                head = int(session.scalar(select(func.max(IndexEvent.position))) or 0)
+                for kind in INDEX_KINDS:
+                    wanted = {
+                        key: digest(text)
+                        for key, text in _texts(session, kind, None).items()
+                        if text is not None
+                    }
+                    held = self._digests[kind]
+                    report = KindReport(database=len(wanted), index=len(held))
+                    report.missing = sorted(wanted.keys() - held.keys())
+                    report.extra = sorted(held.keys() - wanted.keys())
+                    report.stale = sorted(
+                        key for key in wanted.keys() & held.keys() if wanted[key] != held[key]
+                    )
+                    reports[kind] = report
+                    if repair and not report.agrees:
+                        ids = [*report.missing, *report.extra, *report.stale]
+                        repairs[kind] = _texts(session, kind, ids)
+            if repairs:
+                self._publish(repairs, position=snapshot.position)
+                self.checkpoint()
+        return CheckReport(
+            position=self.snapshot().position,
+            outbox_head=head,
+            repaired=bool(repairs),
+            offers=reports["offers"],
+            demands=reports["demands"],
+        )
+
+    # --- the background indexer of a server -------------------------------------------------
+
+    def start(self) -> None:
+        """Open, catch up and verify in the background, then follow the outbox."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="indexer", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop following, apply what is committed and checkpoint it (on shutdown)."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._stop.set()
+        self._wake.set()
+        thread.join(timeout=30)
+        self._guarded(self.catch_up)
+        if self.snapshot().position > self._checkpointed or self.snapshot().build == "":
+            self._guarded(self.checkpoint)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        self._guarded(self.check)
+        last_checkpoint = time.monotonic()
+        while not self._stop.is_set():
+            self._wake.wait(POLL_EVERY)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            self._guarded(self.reload_if_rebuilt)
+            self._guarded(self.catch_up)
+            due = time.monotonic() - last_checkpoint >= CHECKPOINT_EVERY
+            if due and self.snapshot().position > self._checkpointed:
+                self._guarded(self.checkpoint)
+                last_checkpoint = time.monotonic()
+
+    def _guarded(self, step: Callable[[], object]) -> None:
+        """Run one step of the indexer; a failure is logged and retried on the next round
+        (the outbox keeps every event), never raised into a request."""
+        try:
+            step()
+        except Exception:
+            log.exception("indexing failed; will retry")
+
+
+class _Behind(Exception):
+    """The outbox no longer holds events this process has not applied."""
+
+
+def _texts(session: Session, kind: IndexKind, ids: Iterable[int] | None) -> dict[int, str | None]:
+    """Listing id → what the index should hold of it (None: nothing, or no such listing)."""
+    model = MODELS[kind]
+    wanted = None if ids is None else sorted(set(ids))
+    found: dict[int, str | None] = dict.fromkeys(wanted or (), None)
+    chunks = (
+        [None] if wanted is None else [wanted[n : n + BATCH] for n in range(0, len(wanted), BATCH)]
+    )
+    for chunk in chunks:
+        query = select(model)
+        if chunk is not None:
+            query = query.where(model.id.in_(chunk))
+        rows: Iterable[Listing] = session.scalars(query.execution_options(yield_per=BATCH))
+        for listing in rows:
+            found[listing.id] = indexed_text(listing)
+            session.expunge(listing)  # a whole catalog is read this way: keep no rows
+    return found
