@@ -229,9 +229,9 @@ class Indexes:
             ).all()
             if not events:
                 return 0
-            if snapshot.position and events[0].position > snapshot.position + 1:
-                if self._pruned_past(session, snapshot.position):
-                    raise _Behind
+            gap = snapshot.position and events[0].position > snapshot.position + 1
+            if gap and self._pruned_past(session, snapshot.position):
+                raise _Behind
             changed: dict[IndexKind, set[int]] = {kind: set() for kind in INDEX_KINDS}
             for event in events:
                 if event.kind in changed:
