@@ -8,7 +8,7 @@ catches up by position.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import BigInteger, Integer, String, event, insert, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -27,7 +27,7 @@ class IndexEvent(Base):
 
     __tablename__ = "index_event"
     # AUTOINCREMENT on SQLite: a position is never reused, even after pruning.
-    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_autoincrement": True}
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     position: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
