@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
 from techbridge.accounts import service as accounts
 from techbridge.accounts.models import User
+from techbridge.catalog import service as catalog
+from techbridge.catalog.models import Demand, Offer
+from techbridge.catalog.schemas import DemandCreate, OfferCreate
 from techbridge.config import Settings
 from techbridge.db import engine_for, unit_of_work
 from techbridge.web.auth import SESSION_COOKIE
@@ -82,3 +87,25 @@ def bearer(
             TokenCreate(name="test", scopes=list(scopes)),  # type: ignore[arg-type]
         )
     return {"authorization": f"Bearer {secret}"}
+
+
+def create_listing(
+    session: Session,
+    schema: type[OfferCreate] | type[DemandCreate],
+    *,
+    listed_on: dt.date | None = None,
+    actor: str = "test",
+    **values: Any,
+) -> Offer | Demand:
+    """A listing made through the catalog service. ``listed_on`` backdates it, as an import of
+    an older record would: the service dates what is published on the platform itself."""
+    data = schema(**values)
+    listing: Offer | Demand = (
+        catalog.create_offer(session, data, actor=actor)  # type: ignore[arg-type]
+        if schema is OfferCreate
+        else catalog.create_demand(session, data, actor=actor)  # type: ignore[arg-type]
+    )
+    if listed_on is not None:
+        listing.listed_on = listed_on
+        session.flush()
+    return listing

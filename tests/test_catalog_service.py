@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from support import create_listing
 from techbridge.accounts.service import audit_trail
 from techbridge.catalog import service
 from techbridge.catalog.models import Demand, Offer
@@ -36,12 +37,16 @@ OTHER_CODE = "91110000100017643K"
 
 def offer(session: Session, title: str = "石墨烯导热膜", **fields: Any) -> Offer:
     values: dict[str, Any] = {"lang": "zh", "status": "published", **fields}
-    return service.create_offer(session, OfferCreate(title=title, **values), actor=ACTOR)
+    created = create_listing(session, OfferCreate, title=title, actor=ACTOR, **values)
+    assert isinstance(created, Offer)
+    return created
 
 
 def demand(session: Session, title: str = "寻求低成本储能方案", **fields: Any) -> Demand:
     values: dict[str, Any] = {"lang": "zh", "status": "published", **fields}
-    return service.create_demand(session, DemandCreate(title=title, **values), actor=ACTOR)
+    created = create_listing(session, DemandCreate, title=title, actor=ACTOR, **values)
+    assert isinstance(created, Demand)
+    return created
 
 
 def titles(page: service.Page[Any]) -> list[str]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from support import create_listing
 from support import test_settings as settings_for
 from techbridge.catalog import service as catalog
 from techbridge.catalog.schemas import DemandCreate, OfferCreate, OrganisationCreate
@@ -74,9 +75,7 @@ def ids(client: TestClient, database_url: str) -> dict[str, int]:
                 "listed_on": dt.date(2024, 3, 1),
                 **fields,
             }
-            found[key] = catalog.create_offer(
-                session, OfferCreate(title=title, **values), actor="t"
-            ).id
+            found[key] = create_listing(session, OfferCreate, title=title, actor="t", **values).id
         for key, title, fields in [
             ("public", "寻求废旧电池回收技术", {"listed_on": dt.date(2024, 4, 1)}),
             (
@@ -100,9 +99,7 @@ def ids(client: TestClient, database_url: str) -> dict[str, int]:
                 "listed_on": dt.date(2024, 6, 1),
                 **fields,
             }
-            found[key] = catalog.create_demand(
-                session, DemandCreate(title=title, **values), actor="t"
-            ).id
+            found[key] = create_listing(session, DemandCreate, title=title, actor="t", **values).id
     return found
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
+from support import create_listing
 from support import test_settings as settings_for
 from techbridge.catalog import service as catalog
 from techbridge.catalog.schemas import SEGMENTS, DemandCreate, OfferCreate, OrganisationCreate
@@ -46,12 +47,12 @@ def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
 
 def offer(session: Session, title: str, **fields: Any) -> int:
     values: dict[str, Any] = {"lang": "zh", "status": "published", **fields}
-    return catalog.create_offer(session, OfferCreate(title=title, **values), actor="t").id
+    return create_listing(session, OfferCreate, title=title, actor="t", **values).id
 
 
 def demand(session: Session, title: str, **fields: Any) -> int:
     values: dict[str, Any] = {"lang": "zh", "status": "published", **fields}
-    return catalog.create_demand(session, DemandCreate(title=title, **values), actor="t").id
+    return create_listing(session, DemandCreate, title=title, actor="t", **values).id
 
 
 def publish(session: Session, this_month: dt.date = TODAY) -> None:

@@ -68,12 +68,14 @@ def publish(session: Session) -> dict[str, int]:
         ("withdrawn_offer", "撤回供给", {}),
     ]:
         values: dict[str, Any] = {"lang": "zh", "status": "published", **fields}
-        created = service.create_offer(
+        created = support.create_listing(
             session,
-            OfferCreate(
-                title=title, organisation_id=lab.id, listed_on=dt.date(2024, 1, 2), **values
-            ),
+            OfferCreate,
+            title=title,
+            organisation_id=lab.id,
+            listed_on=dt.date(2024, 1, 2),
             actor="t",
+            **values,
         )
         ids[key] = created.id
     service.withdraw_offer(session, ids["withdrawn_offer"], actor="t")

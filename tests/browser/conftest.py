@@ -41,7 +41,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from smtp_sink import SmtpSink
-from support import PASSWORD, make_user
+from support import PASSWORD, create_listing, make_user
 from techbridge.accounts.models import User
 from techbridge.catalog import service as catalog
 from techbridge.catalog.schemas import DemandCreate, OfferCreate, OrganisationCreate
@@ -224,18 +224,16 @@ def _seed(session: Session) -> dict[str, int]:
         ]
     }
     for _key, lang, kind, title, abstract in OFFERS:
-        catalog.create_offer(
+        create_listing(
             session,
-            OfferCreate(
-                title=title,
-                abstract=abstract,
-                lang=lang,
-                kind=kind,
-                status="published",
-                organisation_id=organisations["university"],
-                listed_on=dt.date(2024, 3, 1),
-            ),
-            actor="test",
+            OfferCreate,
+            title=title,
+            abstract=abstract,
+            lang=lang,
+            kind=kind,
+            status="published",
+            organisation_id=organisations["university"],
+            listed_on=dt.date(2024, 3, 1),
         )
     return organisations
 

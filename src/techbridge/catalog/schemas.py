@@ -197,16 +197,17 @@ class _DemandFields(BaseModel):
         return self
 
 
+# No ``listed_on``: the platform dates a listing the day it is first published (a client
+# that could choose the date could stay on top of newest-first lists); imports carry the
+# source's date in ``date``, which may not lie in the future.
 class OfferCreate(_OfferFields, _Input):
     status: ListingStatus = "draft"
     organisation_id: RowId | None = None
-    listed_on: dt.date | None = None
 
 
 class DemandCreate(_DemandFields, _Input):
     status: ListingStatus = "draft"
     organisation_id: RowId | None = None
-    listed_on: dt.date | None = None
 
 
 class OfferUpdate(_Input):
@@ -247,6 +248,13 @@ class DemandUpdate(_Input):
 # --- the JSON Lines import format (DESIGN.md "Data formats") --------------------------------
 
 
+def _not_in_the_future(day: dt.date) -> dt.date:
+    # A day's grace: the source may be a time zone ahead of this server.
+    if day > dt.date.today() + dt.timedelta(days=1):
+        raise ValueError("the date lies in the future")
+    return day
+
+
 class _Record(BaseModel):
     """One line of an import file. Unknown fields are kept (``model_extra``) as extras."""
 
@@ -254,7 +262,7 @@ class _Record(BaseModel):
 
     id: ExternalId
     source: Source
-    date: dt.date | None = None
+    date: Annotated[dt.date, AfterValidator(_not_in_the_future)] | None = None
     org: Name | None = None
     org_credit_code: CreditCode | None = None
     status: ListingStatus = "published"

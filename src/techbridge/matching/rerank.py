@@ -13,7 +13,7 @@ from datetime import date
 TAG_WEIGHT = 0.03  # × Jaccard overlap of tags
 DISTRICT_WEIGHT = 0.005
 READINESS_WEIGHT = 0.002  # × (TRL − 5), so prototypes rank a little above ideas
-RECENCY_WEIGHT = 0.005  # × (1 − age in years / 5), never negative
+RECENCY_WEIGHT = 0.005  # × (1 − age in years / 5), between 0 and 1
 IPC_SUBCLASS = 4  # "H01M10/0525" → "H01M"
 
 
@@ -47,6 +47,8 @@ def structured_bonus(query: Signals, candidate: Signals, today: date) -> dict[st
     if candidate.trl is not None:
         bonus["readiness"] = READINESS_WEIGHT * (candidate.trl - 5)
     if candidate.listed_on is not None:
-        age_years = (today - candidate.listed_on).days / 365.25
+        # Bounded to [0, RECENCY_WEIGHT]: a date in the future (an old row, a clock ahead)
+        # counts as today, never as a bonus that outweighs the text.
+        age_years = max(0.0, (today - candidate.listed_on).days / 365.25)
         bonus["recency"] = RECENCY_WEIGHT * max(0.0, 1 - age_years / 5)
     return bonus

@@ -192,7 +192,7 @@ def _prune(index_dir: Path, keep: Path) -> None:
         shutil.rmtree(entry, ignore_errors=True)
     good = 0
     for _, path in checkpoints(index_dir):
-        if path == keep or (good < KEEP and _read_manifest(path, verify=False) is not None):
+        if path == keep or (good < KEEP and _read_manifest(path) is not None):
             good += 1
             continue
         shutil.rmtree(path, ignore_errors=True)
