@@ -73,17 +73,36 @@ def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Connections per process: the server runs up to 40 requests at once in its thread pool;
+# beyond 30 connections a request waits for one (pool_timeout), it does not fail. Two
+# server processes stay well inside PostgreSQL's default of 100.
+POOL_SIZE = 10
+POOL_OVERFLOW = 20
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # One writer at a time: a writer waits up to 30 s for the lock rather than the
+        # default 5 s, which 50 concurrent writers exceeded.
         engine = create_engine(
-            url, connect_args={"check_same_thread": False}, json_serializer=_json_dumps
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            json_serializer=_json_dumps,
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
         )
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
         return engine
-    return create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        json_serializer=_json_dumps,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
+    )
 
 
 @lru_cache(maxsize=8)

@@ -134,6 +134,7 @@ class Indexes:
         self._digests: dict[IndexKind, dict[int, int]] = {kind: {} for kind in INDEX_KINDS}
         self._applying = threading.RLock()
         self._checkpointed = 0  # position of the last checkpoint written or loaded
+        self._seen: tuple[str, int, str] | None = None  # the newest checkpoint looked at
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -177,12 +178,14 @@ class Indexes:
 
     # --- keeping up ------------------------------------------------------------------------
 
-    def fresh(self, wait: float = FRESH_WAIT) -> Snapshot:
+    def fresh(self, session: Session | None = None, wait: float = FRESH_WAIT) -> Snapshot:
         """The snapshot, once it covers every event committed before this call: an author
         sees their own change. A long backlog (a bulk load) is applied in the background
-        while searches read what is there."""
+        while searches read what is there. ``session``: the caller's, to ask the outbox's
+        head on the connection it holds already (a second one per request could drain the
+        pool under load)."""
         snapshot = self.snapshot()
-        head = self.head()
+        head = self.head(session)
         if snapshot.position >= head:
             return snapshot
         if self._thread is None:
@@ -196,9 +199,12 @@ class Indexes:
             time.sleep(0.01)
         return self.snapshot()
 
-    def head(self) -> int:
-        with Session(self.database) as session:
-            return int(session.scalar(select(func.max(IndexEvent.position))) or 0)
+    def head(self, session: Session | None = None) -> int:
+        """The outbox's last position."""
+        if session is not None:
+            return _head(session)
+        with Session(self.database) as own:
+            return _head(own)
 
     def catch_up(self, limit: int | None = None, progress: Progress | None = None) -> int:
         """Apply outbox events after the snapshot's position, in order; returns how many."""
@@ -295,9 +301,9 @@ class Indexes:
     def reload_if_rebuilt(self) -> bool:
         """Take a checkpoint that another process rebuilt (``index rebuild``) since."""
         newest = store.newest_build(self.directory)
-        snapshot = self.snapshot()
-        if newest is None or newest[1] == snapshot.build:
+        if newest is None or newest == self._seen or newest[2] == self.snapshot().build:
             return False
+        self._seen = newest  # looked at once, even if it turns out torn
         with self._applying:
             self._open()
         return True
@@ -356,7 +362,7 @@ class Indexes:
         with self._applying:
             with Session(self.database) as session:
                 # The head first: whatever commits after it is replayed from the outbox.
-                position = int(session.scalar(select(func.max(IndexEvent.position))) or 0)
+                position = _head(session)
                 texts = {kind: _texts(session, kind, None) for kind in INDEX_KINDS}
             engines: dict[IndexKind, Engine] = {}
             digests: dict[IndexKind, dict[int, int]] = {}
@@ -383,7 +389,7 @@ class Indexes:
             reports: dict[IndexKind, KindReport] = {}
             repairs: dict[IndexKind, dict[int, str | None]] = {}
             with Session(self.database) as session:
-                head = int(session.scalar(select(func.max(IndexEvent.position))) or 0)
+                head = _head(session)
                 for kind in INDEX_KINDS:
                     wanted = {
                         key: digest(text)
@@ -458,6 +464,10 @@ class Indexes:
             step()
         except Exception:
             log.exception("indexing failed; will retry")
+
+
+def _head(session: Session) -> int:
+    return int(session.scalar(select(func.max(IndexEvent.position))) or 0)
 
 
 class _Behind(Exception):

@@ -93,7 +93,7 @@ def match_listing(
     as missing, so only its owner (or staff) can match a confidential demand."""
     listing = _visible(session, kind, listing_id, viewer)
     text = query_text(listing)
-    snapshot = indexes.fresh()
+    snapshot = indexes.fresh(session)
     query = snapshot.engines["offers"].prepare([text])[0]
     ranked = _ranked(
         session, snapshot, COUNTERPART[kind], query, _signals(listing), k=k, filters=filters
@@ -114,7 +114,7 @@ def search(
 ) -> MatchList:
     """Free-text search over public offers and demands."""
     text = check_query(text)
-    snapshot = indexes.fresh()
+    snapshot = indexes.fresh(session)
     query = snapshot.engines["offers"].prepare([text])[0]
     merged: Ranked = []
     for kind in kinds:

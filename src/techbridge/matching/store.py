@@ -127,12 +127,12 @@ def load(index_dir: Path, embedder: CachedEmbedder) -> Saved | None:
     return None
 
 
-def newest_build(index_dir: Path) -> tuple[int, str] | None:
-    """(position, build) of the newest good checkpoint, read from its manifest only."""
+def newest_build(index_dir: Path) -> tuple[str, int, str] | None:
+    """(folder, position, build) of the newest checkpoint, from its manifest alone."""
     for position, path in checkpoints(index_dir):
         manifest = _read_manifest(path, verify=False)
         if manifest is not None:
-            return position, manifest.build
+            return path.name, position, manifest.build
     return None
 
 
