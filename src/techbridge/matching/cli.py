@@ -153,9 +153,13 @@ def check(
     difference."""
     migrated_database(ctx)
     live = indexes(ctx)
-    with progress_bar() as bar:
-        task = bar.add_task("applying index events", total=max(live.head() - live.position, 0))
-        report = live.check(repair=not dry_run, progress=lambda n: bar.advance(task, n))
+    pending = live.head() - live.position
+    if pending > 0:
+        with progress_bar() as bar:
+            task = bar.add_task("applying index events", total=pending)
+            report = live.check(repair=not dry_run, progress=lambda n: bar.advance(task, n))
+    else:
+        report = live.check(repair=not dry_run)
     if as_json:
         print(json.dumps(asdict(report), indent=2))
     else:
