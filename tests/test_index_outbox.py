@@ -146,15 +146,22 @@ def test_changed_engine_ranks_like_a_fresh_build() -> None:
         vector /= np.linalg.norm(vector)
     engine = _engine_with(texts, vectors)
     before = engine
-    # Replace some, remove some, add new ones, over two steps.
+    # Replace, remove and add over a dozen batches (more than a view keeps as separate
+    # segments), the same documents changed again and again.
     final = dict(texts)
-    for step in (range(0, 20), range(60, 90)):
-        upserts = [(key, " ".join(generator.choice(words, 3))) for key in step]
-        removals = [key for key in range(40, 50)] if step.start == 0 else []
+    for _batch in range(12):
+        keys = sorted({int(key) for key in generator.integers(0, 90, 8)})
+        upserts = [(key, " ".join(generator.choice(words, 3))) for key in keys]
+        removals = [int(key) for key in generator.integers(0, 90, 2) if key not in keys]
         engine = engine.changed(upserts, removals, np.stack([vectors[key] for key, _ in upserts]))
         final.update(upserts)
         for key in removals:
             final.pop(key, None)
+    assert engine.pending > 0
+    tokeniser = Tokeniser()
+    tokens = tokeniser.tokens("battery solar laser")
+    live = {key for key, _ in engine.lexical.search(tokens, 100)}
+    assert live == {key for key, text in final.items() if set(tokens) & set(tokeniser.tokens(text))}
     fresh = _engine_with(final, vectors)
     query = Query("q", Tokeniser().tokens("battery solar laser"), vectors[3])
     assert len(engine) == len(fresh) == len(final)

@@ -23,6 +23,7 @@ import numpy as np
 K1 = 1.2
 B = 0.75
 MERGE_EVERY = 2_000  # recent documents kept outside the compact segment
+MAX_SEGMENTS = 8  # small segments of changes a view keeps before folding them into one
 
 
 class LexicalIndex:
@@ -215,38 +216,65 @@ class LexicalIndex:
         return index
 
 
+def _fold_newest(
+    segments: tuple[LexicalIndex, ...], owner: dict[int, int], recent: Mapping[int, list[str]]
+) -> tuple[tuple[LexicalIndex, ...], dict[int, int]]:
+    """Merge the newest segments into one, taking older ones while they are no bigger than
+    what is being merged (size tiers, as in Lucene: each document is merged a logarithmic
+    number of times, never the whole recent layer for one change)."""
+    start = len(segments) - 1
+    size = segments[start].size
+    while start > 0 and segments[start - 1].size <= size:
+        start -= 1
+        size += segments[start].size
+    moved = {key: recent[key] for key, at in owner.items() if at >= start}
+    merged = LexicalIndex(segments[0].tokeniser_id)
+    merged.add_many(moved.items())
+    owner = {key: (start if at >= start else at) for key, at in owner.items()}
+    return (*segments[:start], merged), owner
+
+
 class LexicalLayers:
     """An immutable view for searching: ``base`` (a segment that is never changed again),
-    ``recent`` (the documents changed since, as a small segment of their own) and ``hidden``
-    (base documents replaced or removed since). Slots number the base first, then recent."""
+    small ``segments`` of the documents changed since (one per batch of changes, merged into
+    one when there are more than ``MAX_SEGMENTS``) and ``hidden`` (base documents replaced or
+    removed since). Slots number the base first, then each segment in turn."""
 
     def __init__(
         self,
         base: LexicalIndex,
+        segments: tuple[LexicalIndex, ...] = (),
+        owner: Mapping[int, int] | None = None,
         recent_tokens: Mapping[int, list[str]] | None = None,
         hidden: frozenset[int] = frozenset(),
     ) -> None:
         self.base = base
+        self.segments = segments
+        self.owner: Mapping[int, int] = owner or {}  # recent key → segment with its live copy
         self.recent_tokens: Mapping[int, list[str]] = recent_tokens or {}
         self.hidden = hidden
-        self.recent = LexicalIndex(base.tokeniser_id)
-        if self.recent_tokens:
-            self.recent.add_many(self.recent_tokens.items())
-        self._offset = base.size
+        self._parts = (base, *segments)
+        self._offsets = np.cumsum([0, *(part.size for part in self._parts)])
 
     # --- changing: a new view each time --------------------------------------------------
 
     def changed(self, upserts: Mapping[int, list[str]], removals: Iterable[int]) -> LexicalLayers:
-        """This view with documents added or replaced (``upserts``) and others removed."""
-        gone = set(removals)
-        recent = {
-            key: tokens
-            for key, tokens in self.recent_tokens.items()
-            if key not in gone and key not in upserts
-        }
+        """This view with documents added or replaced (``upserts``) and others removed: one
+        new segment for them, so the work is in proportion to the change."""
+        gone = set(removals) - upserts.keys()
+        owner = {key: at for key, at in self.owner.items() if key not in gone}
+        recent = {key: tokens for key, tokens in self.recent_tokens.items() if key not in gone}
         recent.update(upserts)
-        touched = (gone | set(upserts)) & self.base.slot_of.keys()
-        return LexicalLayers(self.base, recent, self.hidden | touched)
+        segments = self.segments
+        if upserts:
+            segment = LexicalIndex(self.base.tokeniser_id)
+            segment.add_many(upserts.items())
+            owner.update(dict.fromkeys(upserts, len(segments)))
+            segments = (*segments, segment)
+        if len(segments) > MAX_SEGMENTS:
+            segments, owner = _fold_newest(segments, owner, recent)
+        touched = (gone | upserts.keys()) & self.base.slot_of.keys()
+        return LexicalLayers(self.base, segments, owner, recent, self.hidden | touched)
 
     @property
     def pending(self) -> int:
@@ -264,34 +292,47 @@ class LexicalLayers:
     # --- reading -------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self.base) - len(self.hidden) + len(self.recent)
+        return len(self.base) - len(self.hidden) + len(self.recent_tokens)
 
     @cached_property
     def keys(self) -> np.ndarray:
-        return np.concatenate((self.base.keys, self.recent.keys))
+        return np.concatenate([part.keys for part in self._parts])
 
     @cached_property
     def lengths(self) -> np.ndarray:
-        return np.concatenate((self.base.lengths, self.recent.lengths))
+        return np.concatenate([part.lengths for part in self._parts])
 
     @cached_property
     def _dead(self) -> np.ndarray:
-        removed = np.flatnonzero(~self.base.alive)
-        hidden = [self.base.slot_of[key] for key in self.hidden if key in self.base.slot_of]
-        return np.concatenate((removed, np.asarray(hidden, dtype=np.int64)))
+        """Slots that must score 0: removed in their segment, hidden in the base, or an
+        older copy of a document that a newer segment holds (or that was removed since)."""
+        dead = [
+            np.flatnonzero(~part.alive) + offset
+            for part, offset in zip(self._parts, self._offsets, strict=False)
+        ]
+        dead.append(
+            np.asarray(
+                [self.base.slot_of[key] for key in self.hidden if key in self.base.slot_of],
+                dtype=np.int64,
+            )
+        )
+        for at, segment in enumerate(self.segments):
+            stale = [slot for key, slot in segment.slot_of.items() if self.owner.get(key) != at]
+            dead.append(np.asarray(stale, dtype=np.int64) + self._offsets[at + 1])
+        return np.concatenate(dead)
 
     def slot(self, key: int) -> int | None:
         """The view slot of a live document, or None."""
-        found = self.recent.slot_of.get(key)
-        if found is not None:
-            return self._offset + found
+        at = self.owner.get(key)
+        if at is not None:
+            return int(self._offsets[at + 1]) + self.segments[at].slot_of[key]
         if key in self.hidden:
             return None
         return self.base.slot_of.get(key)
 
     def _document_frequency(self, token: str) -> float:
         total = 0.0
-        for segment in (self.base, self.recent):
+        for segment in self._parts:
             term = segment.vocabulary.get(token)
             if term is not None:
                 total += float(segment.document_frequency[term])
@@ -311,7 +352,7 @@ class LexicalLayers:
             if not df:
                 continue
             idf = np.log1p((documents - df + 0.5) / (df + 0.5))
-            for segment, offset in ((self.base, 0), (self.recent, self._offset)):
+            for segment, offset in zip(self._parts, self._offsets, strict=False):
                 term = segment.vocabulary.get(token)
                 if term is None:
                     continue
@@ -356,4 +397,4 @@ class LexicalLayers:
         return [(int(self.keys[slot]), float(scores[slot])) for slot in hits]
 
     def nbytes(self) -> int:
-        return self.base.nbytes() + self.recent.nbytes()
+        return sum(part.nbytes() for part in self._parts)
