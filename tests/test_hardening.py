@@ -41,6 +41,8 @@ from techbridge.catalog.schemas import (
 from techbridge.db import engine_for, unit_of_work
 from techbridge.matching.sync import track
 from techbridge.web.app import create_app
+from techbridge.web.auth import SESSION_COOKIE
+from techbridge.web.i18n import LANGUAGE_COOKIE
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -60,6 +62,7 @@ HOSTILE = {
 # Refused with a 422 naming the field: too long for any name or title, or not storable.
 REFUSED = {"huge", "nul"}
 EXAMPLES = 6  # per operation and database: about a quarter of a minute each
+SCENARIOS = 30  # linked sequences per database: a few seconds
 
 
 class Api:
@@ -110,10 +113,50 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         yield Api(url, tmp_path_factory.mktemp("hardening"))
 
 
+# Headers a browser, a proxy or an attacker may add: cookies (a CSRF cookie makes asgi-csrf
+# read the body itself), content types that do not match the body, stray CSRF tokens.
+PRINTABLE = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
+
+
+def header_text(alphabet: st.SearchStrategy[str] = PRINTABLE) -> st.SearchStrategy[str]:
+    return st.text(alphabet, max_size=40).map(str.strip)  # clients refuse edge whitespace
+
+
+FUZZED_HEADERS = st.fixed_dictionaries(
+    {},
+    optional={
+        "cookie": st.builds(
+            "{}={}".format,
+            st.sampled_from(["csrftoken", SESSION_COOKIE, LANGUAGE_COOKIE]),
+            header_text(PRINTABLE.filter(lambda char: char not in ';,"\\')),
+        ),
+        "content-type": st.sampled_from(
+            [
+                "multipart/form-data",
+                "multipart/form-data; boundary=x",
+                "multipart/form-data;boundary=",
+                "application/x-www-form-urlencoded",
+                "application/json; charset=latin-1",
+                "text/plain",
+            ]
+        )
+        | header_text(),
+        "x-csrftoken": header_text(),
+    },
+)
+FAST = settings(
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+    database=None,
+    phases=[Phase.generate],  # report the first failure, do not spend time shrinking
+)
+
+
 def test_no_server_errors(api: Api) -> None:
-    """Valid and invalid requests for every operation, anonymous and as an administrator.
-    (Each operation is driven through its Hypothesis strategy: the pytest plugin's lazy
-    loader does not run under this pytest.)"""
+    """Valid and invalid requests for every operation, anonymous and as an administrator,
+    with fuzzed headers. (Each operation is driven through its Hypothesis strategy: the
+    pytest plugin's lazy loader does not run under this pytest.)"""
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", api.app)
     failures = []
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -124,24 +167,33 @@ def test_no_server_errors(api: Api) -> None:
             operation.as_strategy(GenerationMode.NEGATIVE),
         )
 
-        @settings(
-            max_examples=EXAMPLES,
-            derandomize=True,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            database=None,
-            phases=[Phase.generate],  # report the first failure, do not spend time shrinking
-        )
-        @given(case=cases)
-        def run(case: Any) -> None:
+        @settings(FAST, max_examples=EXAMPLES)
+        @given(case=cases, fuzzed=FUZZED_HEADERS)
+        def run(case: Any, fuzzed: dict[str, str]) -> None:
             for caller in ("anonymous", "administrator"):
-                case.call_and_validate(headers=api.headers(caller), checks=[not_a_server_error])
+                headers = {**api.headers(caller), **fuzzed}
+                case.call_and_validate(headers=headers, checks=[not_a_server_error])
 
         try:
             run()
         except Exception as error:  # collect every operation's failure, then report them all
             failures.append(f"{operation.method.upper()} {operation.path}: {error}")
     assert not failures, "\n\n".join(failures)
+
+
+def test_no_server_errors_along_links(api: Api) -> None:
+    """Sequences that follow the schema's links (create an offer, then read, change, withdraw
+    and match it...), as an administrator, so later steps work on rows the earlier made."""
+    schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", api.app)
+
+    class Scenarios(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"headers": api.headers("administrator")}
+
+        def validate_response(self, response: Any, case: Any, *args: Any, **kwargs: Any) -> None:
+            case.validate_response(response, checks=[not_a_server_error])
+
+    Scenarios.run(settings=settings(FAST, max_examples=SCENARIOS, stateful_step_count=6))
 
 
 # --- hostile strings ------------------------------------------------------------------------

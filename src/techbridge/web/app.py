@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(page_module.router, dependencies=checked)
     app.include_router(search_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _link_created_resources(app)
     _install_error_handlers(app)
     app.add_middleware(
         CSRFMiddleware, secret=settings.secret_key, secure_cookie=settings.secure_cookies
@@ -96,6 +99,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, limit=settings.body_limit)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _link_created_resources(app: FastAPI) -> None:
+    """OpenAPI links from each create operation (POST answering 201) to the operations under
+    the new resource's path, fed its id (``POST /offers`` → ``GET /offers/{offer_id}``, its
+    PATCH, withdraw, matches…): clients, and schemathesis's stateful tests, follow them."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            paths = schema["paths"]
+            for path, operations in paths.items():
+                created = operations.get("post", {}).get("responses", {}).get("201")
+                if created is not None:
+                    created["links"] = _links_under(path, paths)
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _links_under(path: str, paths: dict[str, Any]) -> dict[str, Any]:
+    links = {}
+    for target, operations in paths.items():
+        found = re.fullmatch(re.escape(path) + r"/\{(\w+_id)\}(/.*)?", target)
+        if found is None:
+            continue
+        for operation in operations.values():
+            links[operation["operationId"]] = {
+                "operationId": operation["operationId"],
+                "parameters": {found.group(1): "$response.body#/id"},
+            }
+    return links
 
 
 def api_docs(request: Request) -> HTMLResponse:
