@@ -139,6 +139,7 @@ STATUS_TITLES = {
     404: N_("Nothing here: the page or listing does not exist or is not visible to you"),
     405: N_("This address does not accept this kind of request"),
     409: N_("This conflicts with what is already there"),
+    413: N_("The request is too large"),
     422: N_("Some of the input is not valid"),
     429: N_("Too many attempts: please wait a while and try again"),
     500: N_("Something went wrong on our side"),
