@@ -14,6 +14,7 @@ import math
 import re
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -610,7 +611,9 @@ def _asgi_post(
         "client": ("127.0.0.1", 5000),
         "server": ("testserver", 80),
     }
-    asyncio.run(app(scope, receive, send))
+    # A thread of its own: the browser tests' Playwright keeps an event loop in this one.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, app(scope, receive, send)).result()
     return answer["status"], json.loads(answer["body"]), pulled
 
 
