@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ByteSize, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -49,6 +49,12 @@ class Settings(BaseSettings):
         default=8, gt=0, description="A login ends after this long without a request."
     )
     session_max_days: float = Field(default=7, gt=0, description="…and after this long at most.")
+    body_limit: ByteSize = Field(
+        default=ByteSize(2 * 1024 * 1024),
+        ge=1024,
+        description="The largest request body accepted (JSON or form), in bytes or with a "
+        "unit such as 2MiB; larger ones are answered with 413.",
+    )
     secure_cookies: bool = Field(
         default=False,
         description="Mark cookies Secure even when the app sees plain HTTP (behind a TLS proxy).",

@@ -13,26 +13,17 @@ from fastapi import APIRouter, Query
 from techbridge.accounts import service
 from techbridge.accounts.schemas import AuditRead, Role, UserAdminUpdate, UserRead
 from techbridge.catalog import service as catalog
-from techbridge.catalog.schemas import (
-    MAX_ROW_ID,
-    Clean,
-    OrganisationCreate,
-    OrganisationRead,
-    OrganisationUpdate,
-)
+from techbridge.catalog.schemas import OrganisationCreate, OrganisationRead, OrganisationUpdate
 from techbridge.pagination import MAX_PER_PAGE, PageOut, page_out
 from techbridge.web.auth import PrincipalDep
-from techbridge.web.deps import IdPath, SessionDep
+from techbridge.web.deps import IdPath, IdQuery, SessionDep
 
 router = APIRouter(prefix="/admin", tags=["administration"])
 PageQuery = Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number.")]
 PerPageQuery = Annotated[int, Query(ge=1, le=MAX_PER_PAGE)]
 SearchQuery = Annotated[
-    str | None,
-    Query(max_length=200, description="Part of the e-mail address or the name."),
-    Clean,
+    str | None, Query(max_length=200, description="Part of the e-mail address or the name.")
 ]
-IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)]
 
 
 @router.get("/users", response_model=PageOut[UserRead], summary="Users (用户), filtered")

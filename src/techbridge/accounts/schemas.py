@@ -7,7 +7,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from techbridge.catalog.schemas import Clean, Lang, Name, OrganisationKind
+from techbridge.catalog.schemas import Clean, Lang, Name, OrganisationKind, RowId
 
 Role = Literal[
     "demander",  # 需求方
@@ -96,7 +96,7 @@ class UserAdminUpdate(_Input):
 
     name: PersonName | None = None
     roles: Annotated[list[Role], Field(max_length=len(ROLES))] | None = None
-    organisation_id: int | None = None
+    organisation_id: RowId | None = None
     active: bool | None = None
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import unicodedata
 from typing import Annotated, Literal, Self, get_args
 
 from pydantic import (
@@ -59,8 +60,9 @@ MAX_TAGS = 100
 MAX_FEN = 10**15  # 10 trillion yuan: far above any real deal, far below BIGINT's limit
 
 
-def _clean(text: str) -> str:
-    """Reject what no database can store faithfully: NUL and unpaired UTF-16 surrogates."""
+def storable(text: str) -> str:
+    """Reject what no database can store faithfully: NUL and unpaired UTF-16 surrogates.
+    (The web edge applies it to every query parameter too.)"""
     if "\x00" in text:
         raise ValueError("contains a NUL character")
     if any("\ud800" <= char <= "\udfff" for char in text):
@@ -68,11 +70,36 @@ def _clean(text: str) -> str:
     return text
 
 
+# Bidi embedding, override and isolate controls (U+202A–U+202E, U+2066–U+2069). In a title
+# they only reorder how it, and what follows it on the page, is displayed ("\u202etxt.exe"
+# shows as "exe.txt"); no title needs them to be read. They are removed rather than refused
+# because an import is all-or-nothing per file and one stray control should not sink it.
+BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+# Characters shown as nothing: controls, format characters (zero-width space and joiners,
+# BOM), separators, combining marks with no base, unassigned and private-use code points.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cn", "Co", "Cs", "Zs", "Zl", "Zp", "Mn", "Me"})
+# Letters and symbols that render blank although Unicode classes them as visible.
+_BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def _visible(char: str) -> bool:
+    return char not in _BLANK and unicodedata.category(char) not in _INVISIBLE_CATEGORIES
+
+
+def heading(text: str) -> str:
+    """A title (or a summary shown in its place): bidi controls removed, and at least one
+    character that shows, so an empty-looking title cannot be listed."""
+    text = text.translate(BIDI_CONTROLS).strip()
+    if not any(_visible(char) for char in text):
+        raise ValueError("must contain visible characters (not only spaces or invisible ones)")
+    return text
+
+
 def _clean_json(value: object) -> None:
-    """Apply :func:`_clean` to every string (keys included) of a parsed JSON value, and refuse
+    """Apply :func:`storable` to every string (keys included) of a parsed JSON value, and refuse
     the NaN and infinite numbers that Python's JSON accepts but JSON (and JSONB) does not."""
     if isinstance(value, str):
-        _clean(value)
+        storable(value)
     elif isinstance(value, float) and not math.isfinite(value):
         raise ValueError("contains a number that JSON cannot hold (NaN or infinity)")
     elif isinstance(value, dict):
@@ -91,16 +118,17 @@ def _credit_code(code: str) -> str:
     return code
 
 
-Clean = AfterValidator(_clean)
+Clean = AfterValidator(storable)
+Heading = AfterValidator(heading)
 
 
 def _length(low: int, high: int) -> StringConstraints:
     return StringConstraints(strip_whitespace=True, min_length=low, max_length=high)
 
 
-Title = Annotated[str, _length(1, MAX_TITLE), Clean]
+Title = Annotated[str, _length(1, MAX_TITLE), Clean, Heading]
 LongText = Annotated[str, _length(0, MAX_TEXT), Clean]
-Summary = Annotated[str, _length(1, MAX_SUMMARY), Clean]
+Summary = Annotated[str, _length(1, MAX_SUMMARY), Clean, Heading]
 Name = Annotated[str, _length(1, 300), Clean]
 Tag = Annotated[str, _length(1, 200), Clean]
 ExternalId = Annotated[str, _length(1, 200), Clean]
@@ -110,7 +138,10 @@ Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS)]
 Fen = Annotated[int, Field(ge=0, le=MAX_FEN)]
 TRL = Annotated[int, Field(ge=1, le=9)]
 MAX_ROW_ID = 2**31 - 1  # row ids are INTEGER keys
-RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]  # a reference to another row
+# A reference to a row, in a body, a path or a query string: larger numbers are refused with
+# a 422 before they reach a database (PostgreSQL's INTEGER overflows, and past 2**63 so does
+# SQLite's). FastAPI parameters use it too (``web.deps.IdPath``, ``IdQuery``).
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 CreditCode = Annotated[
     str, StringConstraints(strip_whitespace=True, to_upper=True), AfterValidator(_credit_code)

@@ -25,7 +25,7 @@ class MatchOut(BaseModel):
     kind: Literal["offer", "demand"]
     id: int
     title: str
-    lang: str
+    lang: str | None = Field(description="The listing's language; null for a confidential demand.")
     score: float
     components: dict[str, float]
     explanation: ExplanationOut | None

@@ -42,7 +42,7 @@ class Match:
     kind: Literal["offer", "demand"]
     id: int
     title: str
-    lang: str
+    lang: str | None  # None for a confidential demand: its language is not for others
     score: float
     components: dict[str, float]
     explanation: Explanation | None = None
@@ -191,7 +191,7 @@ def _ranked(
             kind="offer" if kind == "offers" else "demand",
             id=listing.id,
             title=_headline(summary) if summary else listing.title,
-            lang=listing.lang,
+            lang=None if summary else listing.lang,
             score=hit.score + sum(bonus.values()),
             components={
                 "dense": hit.dense,

@@ -25,16 +25,10 @@ from techbridge.accounts.policy import Principal
 from techbridge.accounts.schemas import ROLES, Role, UserAdminUpdate
 from techbridge.catalog import service as catalog
 from techbridge.catalog.models import Organisation
-from techbridge.catalog.schemas import (
-    MAX_ROW_ID,
-    Clean,
-    OrganisationCreate,
-    OrganisationKind,
-    OrganisationUpdate,
-)
+from techbridge.catalog.schemas import OrganisationCreate, OrganisationKind, OrganisationUpdate
 from techbridge.errors import NotFound, TechBridgeError
 from techbridge.web.auth import PrincipalDep
-from techbridge.web.deps import IdPath, SessionDep, language
+from techbridge.web.deps import IdPath, IdQuery, SessionDep, language
 from techbridge.web.forms import problems_by_field
 from techbridge.web.i18n import Language, translations
 from techbridge.web.pages import render
@@ -49,7 +43,7 @@ router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[Depen
 LanguageDep = Annotated[Language, Depends(language)]
 AdminDep = Annotated[Principal, Depends(administrator)]
 PageQuery = Annotated[int, Query(ge=1, le=1_000_000)]
-SearchQuery = Annotated[str, Query(max_length=200), Clean]
+SearchQuery = Annotated[str, Query(max_length=200)]
 PER_PAGE = 50
 ORGANISATION_CHOICES = 100
 FormText = Annotated[str, Form()]
@@ -113,7 +107,7 @@ def users_page(
     principal: AdminDep,
     q: SearchQuery = "",
     role: Role | None = None,
-    organisation_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
+    organisation_id: IdQuery = None,
     page: PageQuery = 1,
 ) -> HTMLResponse:
     users = accounts.list_users(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,9 +10,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -38,6 +38,8 @@ from techbridge.web import (
     workspace_pages,
 )
 from techbridge.web.auth import CSRFMiddleware
+from techbridge.web.deps import storable_query
+from techbridge.web.edge import BodyLimit, SecurityHeaders, error_body
 
 STATIC = Path(__file__).parent / "static"
 API_PREFIX = "/api/v1"
@@ -75,7 +77,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The first query would otherwise wait ~3 s for the dictionary.
     threading.Thread(target=default_lexicon().load, daemon=True).start()
 
-    api = APIRouter(prefix=API_PREFIX)
+    # Every query string is checked before any route runs, except the search page's: it checks
+    # its own parameters (NUL included) to answer each problem next to its field.
+    checked = [Depends(storable_query)]
+    api = APIRouter(prefix=API_PREFIX, dependencies=checked)
     api.add_api_route(
         "/health", health, methods=["GET"], tags=["meta"], summary="Liveness and version"
     )
@@ -83,30 +88,59 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(router.router)
     api.add_api_route("/docs", api_docs, methods=["GET"], include_in_schema=False)
     app.include_router(api)
-    for page_module in (
-        pages,
-        account_pages,
-        listing_pages,
-        workspace_pages,
-        search_pages,
-        admin_pages,
-    ):
-        app.include_router(page_module.router)
+    for page_module in (pages, account_pages, listing_pages, workspace_pages, admin_pages):
+        app.include_router(page_module.router, dependencies=checked)
+    app.include_router(search_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _link_created_resources(app)
     _install_error_handlers(app)
     app.add_middleware(
         CSRFMiddleware, secret=settings.secret_key, secure_cookie=settings.secure_cookies
     )
+    # Added last, so they run first: the limit also covers the bodies asgi-csrf reads, and
+    # the headers also go on its refusals.
+    app.add_middleware(BodyLimit, limit=settings.body_limit)
+    app.add_middleware(SecurityHeaders)
     return app
 
 
-def api_docs() -> HTMLResponse:
-    return get_swagger_ui_html(
-        openapi_url=f"{API_PREFIX}/openapi.json",
-        title="TechBridge API",
-        swagger_js_url="/static/vendor/swagger-ui-bundle.js",
-        swagger_css_url="/static/vendor/swagger-ui.css",
-        swagger_favicon_url="/static/favicon.svg",
+def _link_created_resources(app: FastAPI) -> None:
+    """OpenAPI links from each create operation (POST answering 201) to the operations under
+    the new resource's path, fed its id (``POST /offers`` → ``GET /offers/{offer_id}``, its
+    PATCH, withdraw, matches…): clients, and schemathesis's stateful tests, follow them."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            paths = schema["paths"]
+            for path, operations in paths.items():
+                created = operations.get("post", {}).get("responses", {}).get("201")
+                if created is not None:
+                    created["links"] = _links_under(path, paths)
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _links_under(path: str, paths: dict[str, Any]) -> dict[str, Any]:
+    links = {}
+    for target, operations in paths.items():
+        found = re.fullmatch(re.escape(path) + r"/\{(\w+_id)\}(/.*)?", target)
+        if found is None:
+            continue
+        for operation in operations.values():
+            links[operation["operationId"]] = {
+                "operationId": operation["operationId"],
+                "parameters": {found.group(1): "$response.body#/id"},
+            }
+    return links
+
+
+def api_docs(request: Request) -> HTMLResponse:
+    """Swagger UI, started by a static script (FastAPI's own page has an inline one, which
+    the Content-Security-Policy refuses)."""
+    return pages.TEMPLATES.TemplateResponse(
+        request, "api_docs.html", {"openapi_url": f"{API_PREFIX}/openapi.json"}
     )
 
 
@@ -114,16 +148,12 @@ def health() -> dict[str, str]:
     return {"status": "ok", "version": __version__}
 
 
-def _error_body(code: str, message: str, field: str | None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "field": field}}
-
-
 def _install_error_handlers(app: FastAPI) -> None:
     """Typed domain errors become HTTP statuses here and nowhere else."""
 
     @app.exception_handler(TechBridgeError)
     async def domain_error(request: Request, error: TechBridgeError) -> Response:
-        body = _error_body(error.code, error.message, error.field)
+        body = error_body(error.code, error.message, error.field)
         headers = {}
         if isinstance(error, RateLimited):
             headers["Retry-After"] = str(error.retry_after)
@@ -141,15 +171,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         field = ".".join(
             str(part) for part in first["loc"] if part not in ("body", "query", "path")
         )
-        body = _error_body("invalid", str(first["msg"]), field or None)
+        body = error_body("invalid", str(first["msg"]), field or None)
         if request.url.path.startswith(API_PREFIX):
             return JSONResponse(body, status_code=422)
         return pages.error_page(request, 422, f"{field}: {first['msg']}")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
-        code = "not_found" if error.status_code == 404 else "http_error"
+        code = getattr(error, "code", "not_found" if error.status_code == 404 else "http_error")
         if request.url.path.startswith(API_PREFIX):
-            body = _error_body(code, str(error.detail), None)
+            body = error_body(code, str(error.detail), None)
             return JSONResponse(body, status_code=error.status_code, headers=error.headers)
         return pages.error_page(request, error.status_code, str(error.detail))

@@ -7,18 +7,20 @@ a browser never adds that header by itself).
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from asgi_csrf import asgi_csrf
 from fastapi import Depends, Request, Response
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import parse_options_header
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from techbridge.accounts import service as accounts
 from techbridge.accounts.policy import ANONYMOUS, Principal
 from techbridge.errors import Unauthenticated
 from techbridge.web.deps import SessionDep
+from techbridge.web.edge import send_error
 
 SESSION_COOKIE = "tb_session"
 
@@ -123,26 +125,37 @@ class CSRFMiddleware:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            media_type, options = parse_options_header(headers.get(b"content-type", b""))
+            if media_type == b"multipart/form-data":
+                boundary = options.get(b"boundary")
+                if not boundary:
+                    message = "multipart/form-data needs a boundary parameter"
+                    await send_error(send, 400, "invalid", message, "content-type")
+                    return
+                # asgi-csrf finds the boundary by splitting on "; boundary=" (an IndexError
+                # for any other spelling): give it the one spelling it reads.
+                canonical = b"multipart/form-data; boundary=" + boundary
+                scope = {
+                    **scope,
+                    "headers": [
+                        (name, canonical if name == b"content-type" else value)
+                        for name, value in scope["headers"]
+                    ],
+                }
+        try:
+            await self.app(scope, receive, send)
+        except FormParserError:
+            # asgi-csrf parses multipart bodies itself and lets a malformed one escape (the
+            # application's own parsing answers 400 by itself).
+            message = "the multipart/form-data body is malformed"
+            await send_error(send, 400, "invalid", message, "body")
 
 
-async def _csrf_failed(scope: Scope, send: Send, message_id: Any) -> None:
-    body = json.dumps(
-        {
-            "error": {
-                "code": "csrf",
-                "message": "the form's security token is missing or stale: reload the page "
-                "and try again (表单已过期，请刷新页面后重试)",
-                "field": "csrftoken",
-            }
-        },
-        ensure_ascii=False,
-    ).encode("utf-8")
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 403,
-            "headers": [(b"content-type", b"application/json; charset=utf-8")],
-        }
+async def _csrf_failed(_scope: Scope, send: Send, _message_id: Any) -> None:
+    message = (
+        "the form's security token is missing or stale: reload the page "
+        "and try again (表单已过期，请刷新页面后重试)"
     )
-    await send({"type": "http.response.body", "body": body})
+    await send_error(send, 403, "csrf", message, "csrftoken")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated
+from urllib.parse import unquote_to_bytes
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from techbridge.accounts.mail import wake_on_commit
-from techbridge.catalog.schemas import MAX_ROW_ID
+from techbridge.catalog.schemas import RowId, storable
 from techbridge.db import unit_of_work
+from techbridge.errors import Invalid
 from techbridge.matching.sync import on_listing_commit
 from techbridge.web.i18n import LANGUAGE_COOKIE, Language, pick_language
 
@@ -29,9 +31,28 @@ def db_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(db_session, scope="function")]
-# Row ids in paths: larger numbers are refused with a 422 before they reach a database
-# (PostgreSQL's INTEGER would overflow).
-IdPath = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+# Row ids in paths and query strings, bounded like every other reference to a row.
+IdPath = Annotated[RowId, Path()]
+IdQuery = Annotated[RowId | None, Query()]
+
+
+def storable_query(request: Request) -> None:
+    """Every query parameter, named or not by the route, must be text a database can store:
+    PostgreSQL refuses NUL in any string, and bytes that are not UTF-8 would otherwise be
+    silently replaced. ``create_app`` puts it before every route but the search page's."""
+    for pair in request.scope["query_string"].split(b"&"):
+        # As Starlette splits and decodes them, but strictly (it replaces what is not UTF-8).
+        raw_name, _, raw_value = (
+            unquote_to_bytes(part.replace(b"+", b" ")) for part in pair.partition(b"=")
+        )
+        name = raw_name.decode("utf-8", errors="replace")
+        try:
+            storable(raw_name.decode("utf-8"))
+            storable(raw_value.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise Invalid("is not UTF-8 text", field=name) from None
+        except ValueError as error:
+            raise Invalid(str(error), field=name) from None
 
 
 def language(request: Request) -> Language:

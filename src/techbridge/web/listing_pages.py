@@ -62,7 +62,7 @@ TAG_SEPARATORS = re.compile(r"[,，、;；\n]")
 
 # What a form says about a field it could not accept (pydantic's own words are English).
 FIELD_PROBLEMS = {
-    "title": N_("Enter a title of up to 1,000 characters."),
+    "title": N_("Enter a title with visible characters, at most 1,000 of them."),
     "abstract": N_("The description is too long (at most 100,000 characters)."),
     "description": N_("The description is too long (at most 100,000 characters)."),
     "lang": N_("Choose the listing's language from the list."),
@@ -75,7 +75,9 @@ FIELD_PROBLEMS = {
     "budget_max": N_("Enter an amount in yuan, such as 12.34 (at most two decimals)."),
     "deadline": N_("Enter a date such as 2025-12-31."),
     "transfer_modes": N_("Choose transfer modes from the list."),
-    "public_summary": N_("The public summary is too long (at most 2,000 characters)."),
+    "public_summary": N_(
+        "The public summary needs visible characters and at most 2,000 characters."
+    ),
     "status": N_("Publish or save as a draft."),
 }
 TOO_MUCH = N_("This amount is too large.")

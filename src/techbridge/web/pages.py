@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from sqlalchemy import inspect
 
 from techbridge.accounts import service as accounts
@@ -37,6 +38,14 @@ LanguageDep = Annotated[Language, Depends(language)]
 RECENT = 10
 
 
+def lang_attribute(code: str | None) -> Markup:
+    """A listing's ``lang`` attribute, or none at all when its language is hidden (a
+    confidential demand shown to someone who may not see it): not even the markup tells."""
+    if code is None:
+        return Markup("")
+    return Markup(' lang="{}"').format("zh-CN" if code == "zh" else "en")
+
+
 def render(
     request: Request, template: str, lang: Language, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
@@ -49,6 +58,7 @@ def render(
         "_": strings.gettext,
         "ngettext": strings.ngettext,
         "money": money,
+        "lang_attribute": lang_attribute,
         "sep": "、" if lang == "zh" else ", ",  # between the items of an inline list
         "user": getattr(request.state, "user", None),
         "principal": getattr(request.state, "principal", ANONYMOUS),
@@ -129,6 +139,7 @@ STATUS_TITLES = {
     404: N_("Nothing here: the page or listing does not exist or is not visible to you"),
     405: N_("This address does not accept this kind of request"),
     409: N_("This conflicts with what is already there"),
+    413: N_("The request is too large"),
     422: N_("Some of the input is not valid"),
     429: N_("Too many attempts: please wait a while and try again"),
     500: N_("Something went wrong on our side"),

@@ -154,7 +154,7 @@ class Result:
     kind: Literal["offer", "demand"]
     id: int
     title: str
-    lang: str
+    lang: str | None  # None for a confidential demand (see matching.Match)
     confidential: bool = False
     score: float | None = None
     explanation: Explanation | None = None
