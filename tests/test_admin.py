@@ -294,3 +294,58 @@ def test_the_audit_log_reads_as_words(client: TestClient, database_url: str) -> 
     page = client.get("/admin/audit").text
     assert "root@example.com" in page and "新材料公司" in page and "\\u" not in page
     assert "创建" in page and "机构" in page
+
+
+LOOK_ALIKES = [
+    "Alpha Ltd\u200b",  # a zero-width space
+    "alpha LTD",  # case
+    "Alpha\u3000 Ltd",  # an ideographic and an ordinary space
+    "\u202dAlpha Ltd",  # a bidi override
+    "Ａｌｐｈａ Ｌｔｄ",  # fullwidth letters (NFKC)
+]
+
+
+@pytest.mark.parametrize("name", LOOK_ALIKES)
+def test_look_alike_organisation_names_are_refused(
+    client: TestClient, world: dict[str, int | str], name: str
+) -> None:
+    headers = bearer(world["admin_token"])
+    original = client.post(
+        "/api/v1/admin/organisations", json={"name": "Alpha Ltd"}, headers=headers
+    )
+    assert original.status_code == 201
+    look_alike = client.post("/api/v1/admin/organisations", json={"name": name}, headers=headers)
+    assert (look_alike.status_code, look_alike.json()["error"]["field"]) == (409, "name")
+    renamed = client.patch(
+        f"/api/v1/admin/organisations/{world['lab']}", json={"name": name}, headers=headers
+    )
+    assert (renamed.status_code, renamed.json()["error"]["field"]) == (409, "name")
+    # Its own name in another spelling is not a conflict.
+    respelt = client.patch(
+        f"/api/v1/admin/organisations/{original.json()['id']}",
+        json={"name": name},
+        headers=headers,
+    )
+    assert respelt.status_code == 200
+
+
+def test_imports_file_listings_under_the_organisation_a_look_alike_name_denotes(
+    database_url: str,
+) -> None:
+    """An import creates organisations by name: a look-alike of a known one is that one,
+    and two spellings in one file are one organisation (all or nothing as before)."""
+    from techbridge.catalog.schemas import OfferRecord
+
+    with unit_of_work(engine_for(database_url)) as session:
+        alpha = catalog.create_organisation(
+            session, OrganisationCreate(name="Alpha Ltd"), actor="t"
+        )
+        records = [
+            OfferRecord(id=str(number), source="s", title=f"供给 {number}", lang="zh", org=org)
+            for number, org in enumerate(["alpha ltd", "Alpha Ltd\u200b", "Beta Co", "BETA  co"])
+        ]
+        result = catalog.import_offers(session, records, actor="t")
+        assert (result.created, result.organisations_created) == (4, 1)
+        exported = {record["id"]: record["org"] for record in catalog.export_offers(session)}
+    assert exported == {"0": "Alpha Ltd", "1": "Alpha Ltd", "2": "BETA  co", "3": "BETA  co"}
+    assert alpha.name == "Alpha Ltd"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from typer.testing import CliRunner
 
 from techbridge.cli import app
@@ -28,7 +28,7 @@ def _differences(url: str) -> list[object]:
 
 
 def test_there_is_one_head() -> None:
-    assert head() == "0004"
+    assert head() == "0005"
 
 
 def test_upgrade_from_empty_creates_every_table(empty_database_url: str) -> None:
@@ -98,3 +98,39 @@ def test_cli_db_upgrade_and_current(
 
     after = runner.invoke(app, ["db", "current"])
     assert after.stdout.strip() == head()
+
+
+def test_organisation_names_are_normalised_for_existing_rows(empty_database_url: str) -> None:
+    """0005 fills the key that uniqueness is checked on; names registered before that read
+    the same keep their rows (and what refers to them) with their id in the key."""
+    upgrade(empty_database_url, "0003")
+    now = "2026-01-01 00:00:00"
+    with engine_for(empty_database_url).begin() as connection:
+        for name in ("Alpha Ltd", "alpha\u200b LTD", "新材料公司"):
+            connection.execute(
+                text(
+                    "INSERT INTO organisation (name, created_at, updated_at) "
+                    "VALUES (:name, :now, :now)"
+                ),
+                {"name": name, "now": now},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO person (name, organisation_id, roles, created_at, updated_at) "
+                "VALUES ('王工', 2, '[]', :now, :now)"
+            ),
+            {"now": now},
+        )
+    upgrade(empty_database_url)
+    with engine_for(empty_database_url).connect() as connection:
+        rows = connection.execute(
+            text("SELECT id, name, normalised_name FROM organisation ORDER BY id")
+        ).all()
+        person = connection.execute(text("SELECT organisation_id FROM person")).scalar_one()
+    assert [tuple(row) for row in rows] == [
+        (1, "Alpha Ltd", "alpha ltd"),
+        (2, "alpha\u200b LTD", "alpha ltd #2"),
+        (3, "新材料公司", "新材料公司"),
+    ]
+    assert person == 2
+    assert _differences(empty_database_url) == []

@@ -32,7 +32,7 @@ from techbridge.web.auth import (
     PrincipalDep,
     clear_session_cookie,
     client_context,
-    set_session_cookie,
+    log_in_browser,
 )
 from techbridge.web.deps import IdPath, SessionDep
 
@@ -55,29 +55,28 @@ def own_account(session: Session, principal: policy.Principal, allowed: bool, wh
     return accounts.get_user(session, principal.user_id)
 
 
-def log_in_response(request: Request, response: Response, session: Session, user: User) -> None:
-    """Start a fresh session (never reuse one a visitor arrived with) and set its cookie."""
-    secret = accounts.start_session(
-        session, user, request.app.state.settings, client_context(request)
-    )
-    set_session_cookie(request, response, secret)
-
-
 @router.post(
     "/auth/register",
     status_code=202,
     response_model=Accepted,
-    summary="Register; a verification link is mailed (注册). The answer is the same when the "
-    "address already has an account (its owner is told by mail instead).",
+    summary="Register; a verification link is mailed (注册). The answer is the same whether or "
+    "not the address or the organisation exists (the owner of a taken address is told by mail "
+    "instead, at most once a day).",
 )
 def register(request: Request, session: SessionDep, data: Registration) -> Accepted:
     accounts.register(session, data, client_context(request))
     return Accepted(message=REGISTER_ACCEPTED)
 
 
-@router.post("/auth/verify", response_model=UserRead, summary="Verify an e-mail address")
+@router.post(
+    "/auth/verify",
+    response_model=UserRead,
+    summary="Verify an e-mail address; the organisation named at registration is founded now, "
+    "unless one with that name exists by then (organisation_id stays null: ask an "
+    "administrator to join it)",
+)
 def verify(session: SessionDep, data: EmailVerification) -> UserRead:
-    return UserRead.model_validate(accounts.verify_email(session, data.token))
+    return UserRead.model_validate(accounts.verify_email(session, data.token).user)
 
 
 @router.post(
@@ -93,7 +92,7 @@ def login(request: Request, session: SessionDep, data: Login) -> Response:
         body = {"error": {"code": "unauthenticated", "message": WRONG_CREDENTIALS, "field": None}}
         return JSONResponse(body, status_code=401)
     result = JSONResponse(UserRead.model_validate(user).model_dump(mode="json"))
-    log_in_response(request, result, session, user)
+    log_in_browser(request, result, session, user)
     return result
 
 
@@ -166,7 +165,7 @@ def change_password(
     allowed = policy.can_manage_credentials(principal)
     user = own_account(session, principal, allowed, "change the password")
     accounts.change_password(session, user, data.current_password, data.password)
-    log_in_response(request, response, session, user)  # this browser stays logged in
+    log_in_browser(request, response, session, user)  # this browser stays logged in
 
 
 @router.get("/me/tokens", response_model=list[TokenRead], summary="Your API tokens")

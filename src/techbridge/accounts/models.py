@@ -45,6 +45,15 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # One more at every password change: mailed links and known-device cookies carry the
+    # version they were made for, and a change ends them all.
+    credential_version: Mapped[int] = mapped_column(Integer, default=0)
+    # The new organisation named at registration, founded when the address is verified (an
+    # unverified stranger must not take a name) and kept if by then the name was taken.
+    wanted_organisation_name: Mapped[str | None] = mapped_column(String(300))
+    wanted_organisation_kind: Mapped[str | None] = mapped_column(String(40))
+    # When its owner was last told that someone tried to register with this address.
+    registration_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class LoginSession(Base):
@@ -93,6 +102,7 @@ class EmailLink(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    credential_version: Mapped[int] = mapped_column(Integer, default=0)  # the user's, when sent
 
 
 class OutboxMessage(Base):
@@ -109,3 +119,16 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class LoginThrottle(Base):
+    """Failed logins of one address or one client (docs/security.md, "Login limits"). Rows
+    change only by single atomic statements (``accounts.throttle``)."""
+
+    __tablename__ = "login_throttle"
+
+    scope: Mapped[str] = mapped_column(String(10), primary_key=True)  # "email" | "client"
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

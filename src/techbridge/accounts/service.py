@@ -11,14 +11,15 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from techbridge.accounts import mail
+from techbridge.accounts import mail, throttle
 from techbridge.accounts.models import ApiToken, AuditEntry, EmailLink, LoginSession, User
 from techbridge.accounts.policy import Principal, can_administer, can_change_users, require
 from techbridge.accounts.schemas import (
@@ -45,11 +46,13 @@ from techbridge.pagination import Page, paginate, paginate_with_role
 HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
 VERIFY_HOURS = 48
 RESET_HOURS = 2
-# Failed logins tolerated per window, per address and per client IP.
-LOGIN_WINDOW = timedelta(minutes=15)
-LOGIN_FAILURES_PER_EMAIL = 5
-LOGIN_FAILURES_PER_IP = 30
 MAILS_PER_ADDRESS_PER_HOUR = 3
+# "Someone tried to register with your address" reaches an owner at most this often.
+REGISTRATION_NOTICE_INTERVAL = timedelta(days=1)
+# The wait itself is in the Retry-After header: a fixed text can be translated.
+TOO_MANY_FAILURES = (
+    "too many failed logins: wait a few minutes and try again, or reset your password by e-mail"
+)
 TOKEN_PREFIX = "tb_"
 
 
@@ -110,6 +113,9 @@ class Context:
     base_url: str | None
     client_ip: str = "unknown"
     language: str = "zh"
+    # (user id, credential version) that a signed cookie of this browser vouches for: a
+    # browser the user logged in from, exempt from the limits on their address.
+    known_device: tuple[int, int] | None = None
 
 
 # --- users ---------------------------------------------------------------------------------
@@ -150,6 +156,7 @@ def create_user(
         language=language,
         email_verified_at=utcnow() if verified else None,
         active=True,
+        credential_version=0,
     )
     session.add(user)
     session.flush()
@@ -165,51 +172,53 @@ def create_user(
 
 
 def register(session: Session, data: Registration, context: Context) -> User | None:
-    """A new account, unverified until the link sent by mail is followed. Naming a new
-    organisation creates it with the user as its first member; joining an existing one is
-    an administrator's decision (anyone could otherwise join a rival and read its
-    confidential demands).
+    """A new account, unverified until the link sent by mail is followed. A new organisation
+    named here is founded when the address is verified, with the user as its first member
+    (see :func:`verify_email`); joining an existing one is an administrator's decision
+    (anyone could otherwise join a rival and read its confidential demands).
 
-    An address that already has an account gets a mail saying so, and the caller gets the
-    same answer as for a new account (None instead of the user): registration does not tell
-    who is registered."""
-    from techbridge.catalog import service as catalog
-    from techbridge.catalog.schemas import OrganisationCreate
-
+    The caller gets the same answer, after the same work, whatever exists: an address that
+    already has an account gets a mail saying so (None is returned instead of the user), and
+    whether the organisation exists is not looked at here."""
     existing = user_by_email(session, data.email)
     if existing is not None:
+        HASHER.hash(data.password)  # the work a new account costs, so that both take as long
         _tell_already_registered(session, existing, context)
         return None
-    organisation_id = None
-    if data.organisation_name is not None:
-        if catalog.organisation_named(session, data.organisation_name) is not None:
-            raise Conflict(
-                "this organisation is already registered: ask a platform administrator to add "
-                "you to it, or register without an organisation",
-                field="organisation_name",
-            )
-        organisation = catalog.create_organisation(
-            session,
-            OrganisationCreate(name=data.organisation_name, kind=data.organisation_kind),
-            actor=f"register:{data.email}",
-        )
-        organisation_id = organisation.id
     user = create_user(
         session,
         email=data.email,
         name=data.name,
         password=data.password,
         roles=list(data.roles),
-        organisation_id=organisation_id,
         language=data.language,
         actor=f"register:{data.email}",
     )
+    user.wanted_organisation_name = data.organisation_name
+    user.wanted_organisation_kind = data.organisation_kind
     send_verification(session, user, context)
     return user
 
 
 def _tell_already_registered(session: Session, user: User, context: Context) -> None:
+    """Audit the attempt, and tell the owner unless they were told in the last day (one
+    statement sets the time only if it is due, so concurrent attempts send one mail)."""
     site = _site(context)
+    record_audit(
+        session,
+        actor=f"ip:{context.client_ip}",
+        action="register_existing",
+        entity_type="user",
+        entity_id=user.id,
+    )
+    now = utcnow()
+    due = or_(
+        User.registration_notice_at.is_(None),
+        User.registration_notice_at <= now - REGISTRATION_NOTICE_INTERVAL,
+    )
+    claimed = update(User).where(User.id == user.id, due).values(registration_notice_at=now)
+    if session.scalar(claimed.returning(User.id)) is None:
+        return
     mail.queue_mail(
         session,
         to=user.email,
@@ -224,13 +233,6 @@ def _tell_already_registered(session: Session, user: User, context: Context) -> 
             "If this was not you, ignore this mail.\n"
         ),
     )
-    record_audit(
-        session,
-        actor=f"ip:{context.client_ip}",
-        action="register_existing",
-        entity_type="user",
-        entity_id=user.id,
-    )
 
 
 def _new_link(session: Session, user: User, purpose: str, hours: int) -> str:
@@ -241,6 +243,7 @@ def _new_link(session: Session, user: User, purpose: str, hours: int) -> str:
             purpose=purpose,
             user_id=user.id,
             expires_at=utcnow() + timedelta(hours=hours),
+            credential_version=user.credential_version,
         )
     )
     return secret
@@ -295,16 +298,44 @@ def resend_verification(session: Session, email: str, context: Context) -> None:
 
 
 def _use_link(session: Session, secret: str, purpose: str) -> User:
+    """The user a link was sent to, using the link up. A link works once, before it expires,
+    while it is the newest of its kind for the user and no password change came after it."""
     link = session.scalar(select(EmailLink).where(EmailLink.digest == digest(secret)))
+    unused = "this link is not valid (it may have been used already)"
     if link is None or link.purpose != purpose or link.used_at is not None:
-        raise Invalid("this link is not valid (it may have been used already)", field="token")
+        raise Invalid(unused, field="token")
     if link.expires_at < utcnow():
         raise Invalid("this link has expired; ask for a new one", field="token")
-    link.used_at = utcnow()
-    return get_user(session, link.user_id)
+    user = get_user(session, link.user_id)
+    newest = select(func.max(EmailLink.id)).where(
+        EmailLink.user_id == user.id, EmailLink.purpose == purpose
+    )
+    if link.id != session.scalar(newest) or link.credential_version != user.credential_version:
+        raise Invalid(
+            "this link is no longer valid: a newer one was sent, or the password has changed "
+            "since; ask for a new one",
+            field="token",
+        )
+    # Used up in one statement, so that two requests with the same link cannot both pass.
+    used = update(EmailLink).where(EmailLink.id == link.id, EmailLink.used_at.is_(None))
+    if session.scalar(used.values(used_at=utcnow()).returning(EmailLink.id)) is None:
+        raise Invalid(unused, field="token")
+    return user
 
 
-def verify_email(session: Session, secret: str) -> User:
+@dataclass(frozen=True)
+class Verified:
+    """What following a verification link did."""
+
+    user: User
+    # The organisation named at registration had been registered by then (by someone else,
+    # or in a spelling that reads the same): joining it is an administrator's decision.
+    organisation_taken: bool = False
+
+
+def verify_email(session: Session, secret: str) -> Verified:
+    """Verify the address a link was sent to, and found the organisation the user named at
+    registration, unless one with that name exists by now."""
     user = _use_link(session, secret, "verify")
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
@@ -315,37 +346,50 @@ def verify_email(session: Session, secret: str) -> User:
             entity_type="user",
             entity_id=user.id,
         )
-    return user
+    if user.wanted_organisation_name is None or user.organisation_id is not None:
+        return Verified(user)
+    return Verified(user, organisation_taken=not _found_wanted_organisation(session, user))
+
+
+def _found_wanted_organisation(session: Session, user: User) -> bool:
+    from techbridge.catalog import service as catalog
+    from techbridge.catalog.schemas import OrganisationCreate
+
+    assert user.wanted_organisation_name is not None
+    wanted = OrganisationCreate.model_validate(
+        {"name": user.wanted_organisation_name, "kind": user.wanted_organisation_kind}
+    )
+    try:
+        organisation = catalog.create_organisation(session, wanted, actor=f"user:{user.id}")
+    except Conflict:
+        return False  # the name stays on the user, for the administrator to see
+    user.organisation_id = organisation.id
+    user.wanted_organisation_name = user.wanted_organisation_kind = None
+    return True
 
 
 # --- login and sessions --------------------------------------------------------------------
 
 
-def _recent_failures(session: Session, *, email: str | None = None, ip: str | None = None) -> int:
-    query = select(func.count(AuditEntry.id)).where(
-        AuditEntry.action == "login_failed", AuditEntry.at >= utcnow() - LOGIN_WINDOW
-    )
-    if email is not None:
-        query = query.where(AuditEntry.entity_id == email)
-    if ip is not None:
-        query = query.where(AuditEntry.actor == f"ip:{ip}")
-    return session.scalar(query) or 0
-
-
 def authenticate(session: Session, data: Login, context: Context) -> User | None:
     """The user these credentials belong to, or None (the failure is recorded: the edge must
-    answer without rolling back). Wrong e-mail and wrong password get the same answer;
-    repeated failures for an address or from a client are refused for a while."""
-    too_many = _recent_failures(session, email=data.email) >= LOGIN_FAILURES_PER_EMAIL or (
-        _recent_failures(session, ip=context.client_ip) >= LOGIN_FAILURES_PER_IP
-    )
-    if too_many:
-        raise RateLimited(
-            "too many failed logins; wait 15 minutes and try again",
-            retry_after=int(LOGIN_WINDOW.total_seconds()),
-        )
+    answer without rolling back). Wrong e-mail and wrong password get the same answer in the
+    same time. Failures slow the address and the client down (``throttle``), except that a
+    browser the address's owner logged in from is not held back by the address's count."""
+    now = utcnow()
     user = user_by_email(session, data.email)
-    if user is None or not _password_matches(user, data.password):
+    known_device = user is not None and context.known_device == (user.id, user.credential_version)
+    address = None if known_device else throttle.address(data.email)
+    # The address before the client: every attempt takes the row locks in one order.
+    keys = [key for key in (address, throttle.client(context.client_ip)) if key is not None]
+    waiting = throttle.wait(session, keys, now)
+    if waiting:
+        raise RateLimited(TOO_MANY_FAILURES, retry_after=waiting)
+    password_hash = user.password_hash if user is not None else dummy_hash()
+    # The hash is checked first, with or without a user: both take as long.
+    if not _password_matches(password_hash, data.password) or user is None:
+        if not throttle.count_failure(session, keys, now):  # a concurrent attempt got first
+            raise RateLimited(TOO_MANY_FAILURES, retry_after=throttle.wait(session, keys, now))
         record_audit(
             session,
             actor=f"ip:{context.client_ip}",
@@ -358,16 +402,33 @@ def authenticate(session: Session, data: Login, context: Context) -> User | None
         raise Forbidden("this account has been disabled", field="email")
     if user.email_verified_at is None:
         raise Forbidden("verify your e-mail address first: follow the link we sent", field="email")
+    if address is not None:  # the owner's mistypes end here
+        throttle.forget(session, address)
     if HASHER.check_needs_rehash(user.password_hash):
         user.password_hash = HASHER.hash(data.password)
     return user
 
 
-def _password_matches(user: User, password: str) -> bool:
+@cache
+def dummy_hash() -> str:
+    """A hash of a password nobody knows, to check unknown addresses against, so that a login
+    takes as long whether or not the address has an account. Made on first use: hashing
+    takes a good fraction of a second, too long to add to every command's start."""
+    return HASHER.hash(secrets.token_urlsafe(16))
+
+
+def _password_matches(password_hash: str, password: str) -> bool:
     try:
-        return HASHER.verify(user.password_hash, password)
+        return HASHER.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def _set_password(session: Session, user: User, password: str) -> None:
+    """A new password ends every login and every link mailed for the old one."""
+    user.password_hash = HASHER.hash(password)
+    user.credential_version += 1
+    _end_all_sessions(session, user)
 
 
 def start_session(session: Session, user: User, settings: Settings, context: Context) -> str:
@@ -460,10 +521,10 @@ def request_password_reset(session: Session, email: str, context: Context) -> No
 
 def reset_password(session: Session, data: PasswordReset) -> User:
     user = _use_link(session, data.token, "reset")
-    user.password_hash = HASHER.hash(data.password)
     # A reset is often a response to a stolen password: every login and every API token
-    # ends; a verified link also proves the address.
-    _end_all_sessions(session, user)
+    # ends; a used link also proves the address, which clears its failed logins.
+    _set_password(session, user, data.password)
+    throttle.forget(session, throttle.address(user.email))
     for token in list_tokens(session, user):
         if token.revoked_at is None:
             token.revoked_at = utcnow()
@@ -479,10 +540,9 @@ def reset_password(session: Session, data: PasswordReset) -> User:
 
 
 def change_password(session: Session, user: User, current: str, new: str) -> None:
-    if not _password_matches(user, current):
+    if not _password_matches(user.password_hash, current):
         raise Invalid("the current password is wrong", field="current_password")
-    user.password_hash = HASHER.hash(new)
-    _end_all_sessions(session, user)
+    _set_password(session, user, new)
     record_audit(
         session,
         actor=f"user:{user.id}",

@@ -17,8 +17,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from techbridge.catalog.names import MAX_NAME_KEY, name_key
 from techbridge.db import Base, JSONType, UTCDateTime, utcnow
 
 
@@ -29,6 +30,9 @@ class Organisation(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(300), unique=True)
+    # What uniqueness is checked on, so that "Alpha Ltd" and "alpha\u200b LTD" are one name;
+    # kept in step with ``name`` by the validator below.
+    normalised_name: Mapped[str] = mapped_column(String(MAX_NAME_KEY), unique=True, index=True)
     name_en: Mapped[str | None] = mapped_column(String(300))
     # None while unknown, e.g. for organisations created by an import that only names them.
     kind: Mapped[str | None] = mapped_column(String(40))
@@ -38,6 +42,11 @@ class Organisation(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     people: Mapped[list[Person]] = relationship(back_populates="organisation")
+
+    @validates("name")
+    def _normalise(self, _field: str, name: str) -> str:
+        self.normalised_name = name_key(name)
+        return name
 
 
 class Person(Base):

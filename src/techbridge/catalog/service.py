@@ -20,6 +20,7 @@ from techbridge.accounts import policy
 from techbridge.accounts.policy import Principal
 from techbridge.accounts.service import record_audit
 from techbridge.catalog.models import Demand, DemandManager, Offer, Organisation, Person
+from techbridge.catalog.names import name_key
 from techbridge.catalog.schemas import (
     Counts,
     DemandCreate,
@@ -54,19 +55,22 @@ def get_organisation(session: Session, organisation_id: int) -> Organisation:
 def _ensure_unique_organisation(
     session: Session, *, name: str | None, credit_code: str | None, exclude_id: int | None = None
 ) -> None:
+    """Refuse a name another organisation has, in any spelling that reads the same (case,
+    spacing, invisible characters, fullwidth forms), or a credit code it has."""
     checks = [
-        ("name", Organisation.name, name),
+        ("name", Organisation.normalised_name, None if name is None else name_key(name)),
         ("credit_code", Organisation.credit_code, credit_code),
     ]
     for field_name, column, value in checks:
         if value is None:
             continue
-        query = select(Organisation.id).where(column == value)
+        query = select(getattr(Organisation, field_name)).where(column == value)
         if exclude_id is not None:
             query = query.where(Organisation.id != exclude_id)
-        if session.scalar(query) is not None:
+        taken = session.scalar(query)
+        if taken is not None:
             raise Conflict(
-                f"another organisation already has {field_name} {value!r}", field=field_name
+                f"another organisation already has {field_name} {taken!r}", field=field_name
             )
 
 
@@ -111,12 +115,14 @@ def update_organisation(
 
 
 def organisation_named(session: Session, name: str) -> Organisation | None:
-    return session.scalar(select(Organisation).where(Organisation.name == name.strip()))
+    """The organisation with this name, however it is spelt (see ``names.name_key``)."""
+    query = select(Organisation).where(Organisation.normalised_name == name_key(name))
+    return session.scalar(query)
 
 
 def organisation_by_name(session: Session, name: str, *, actor: str) -> Organisation:
     """The organisation with this name, created (kind unknown) when there is none."""
-    organisation = session.scalar(select(Organisation).where(Organisation.name == name))
+    organisation = organisation_named(session, name)
     if organisation is None:
         organisation = create_organisation(session, OrganisationCreate(name=name), actor=actor)
     return organisation
@@ -708,38 +714,39 @@ def _existing_listings(
 def _organisations_for(
     session: Session, records: list[OfferRecord | DemandRecord], result: ImportResult, *, actor: str
 ) -> dict[str, Organisation]:
+    """The organisation each ``org`` of the records denotes, by name as uniqueness compares
+    them: a look-alike of a known name is that organisation, and the spellings of one name in
+    a file are one new organisation (named as first spelt, in sorted order)."""
     credit_codes: dict[str, str] = {}
     for record in records:
         if record.org and record.org_credit_code:
             credit_codes.setdefault(record.org, record.org_credit_code)
     names = sorted({record.org for record in records if record.org})
-    found = {
-        organisation.name: organisation
+    by_key = {
+        organisation.normalised_name: organisation
         for organisation in session.scalars(
-            select(Organisation).where(Organisation.name.in_(names))
+            select(Organisation).where(Organisation.normalised_name.in_(map(name_key, names)))
         )
     }
-    for name, organisation in found.items():
+    for name in names:
         given = credit_codes.get(name)
-        if given and organisation.credit_code and given != organisation.credit_code:
+        organisation = by_key.get(name_key(name))
+        if organisation is None:
+            by_key[name_key(name)] = create_organisation(
+                session, OrganisationCreate(name=name, credit_code=given), actor=actor
+            )
+            result.organisations_created += 1
+        elif given and organisation.credit_code and given != organisation.credit_code:
             raise Invalid(
                 f"organisation {name!r} is registered with credit code "
                 f"{organisation.credit_code}, the file gives {given}",
                 field="org_credit_code",
             )
-        if given and not organisation.credit_code:
+        elif given and not organisation.credit_code:
             update_organisation(
                 session, organisation.id, OrganisationUpdate(credit_code=given), actor=actor
             )
-    for name in names:
-        if name not in found:
-            found[name] = create_organisation(
-                session,
-                OrganisationCreate(name=name, credit_code=credit_codes.get(name)),
-                actor=actor,
-            )
-            result.organisations_created += 1
-    return found
+    return {name: by_key[name_key(name)] for name in names}
 
 
 def _changed_fields(listing: Offer | Demand, values: dict[str, Any]) -> list[str]:

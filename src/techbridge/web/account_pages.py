@@ -35,8 +35,8 @@ from techbridge.web.auth import (
     PrincipalDep,
     clear_session_cookie,
     client_context,
+    log_in_browser,
     principal,
-    set_session_cookie,
 )
 from techbridge.web.deps import SessionDep, language
 from techbridge.web.forms import problems_by_field
@@ -66,6 +66,10 @@ FIELD_PROBLEMS = {
 # Notices after a redirect, chosen by code so that the URL cannot inject text.
 DONE = {
     "verified": N_("Your e-mail address is verified. You can log in now."),
+    "verified_without_organisation": N_(
+        "Your e-mail address is verified. You can log in now. The organisation you named is "
+        "already registered: ask a platform administrator to add you to it."
+    ),
     "reset": N_("Your new password is set. Log in with it."),
     "profile": N_("Your profile has been saved."),
     "password": N_("Your password has been changed; your other sessions have ended."),
@@ -190,10 +194,12 @@ def verify_form(request: Request, lang: LanguageDep, token: str = "") -> HTMLRes
 @router.post("/verify", response_model=None)
 def verify(request: Request, session: SessionDep, lang: LanguageDep, token: Field = "") -> Response:
     try:
-        accounts.verify_email(session, token)
+        verified = accounts.verify_email(session, token)
     except Invalid as error:
         errors = refused(error, lang)
         return form_page(request, "account_verify.html", lang, errors, error, token=token)
+    if verified.organisation_taken:
+        return go("/login?done=verified_without_organisation")
     return go("/login?done=verified")
 
 
@@ -237,11 +243,8 @@ def login(
     previous = request.cookies.get(SESSION_COOKIE)
     if previous:
         accounts.end_session(session, previous)
-    secret = accounts.start_session(
-        session, user, request.app.state.settings, client_context(request)
-    )
     response = go(shown["next"])
-    set_session_cookie(request, response, secret)
+    log_in_browser(request, response, session, user)
     return response
 
 
@@ -449,11 +452,8 @@ def change_password(
             request, session, lang, user, 422, failed_form="password", errors=errors
         )
     # Every session ended with the old password; this browser gets a new one.
-    secret = accounts.start_session(
-        session, user, request.app.state.settings, client_context(request)
-    )
     response = go("/account?done=password")
-    set_session_cookie(request, response, secret)
+    log_in_browser(request, response, session, user)
     return response
 
 

@@ -7,6 +7,11 @@ a browser never adds that header by itself).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
+from collections.abc import Sequence
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Annotated, Any
 
 from asgi_csrf import asgi_csrf
@@ -14,15 +19,23 @@ from fastapi import Depends, Request, Response
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
+from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from techbridge.accounts import service as accounts
+from techbridge.accounts.models import User
 from techbridge.accounts.policy import ANONYMOUS, Principal
 from techbridge.errors import Unauthenticated
 from techbridge.web.deps import SessionDep
 from techbridge.web.edge import send_error
 
 SESSION_COOKIE = "tb_session"
+# Set at every login: "<user id>.<credential version>.<HMAC>", signed with the secret key.
+# It exempts this browser from the failed-login limit on that user's address (the owner is
+# never locked out by strangers' guesses) and ends with the next password change.
+DEVICE_COOKIE = "tb_device"
+DEVICE_DAYS = 400  # the longest a browser keeps a cookie
+_DEVICE_VALUE = re.compile(r"(\d{1,19})\.(\d{1,19})\.([0-9a-f]{64})", re.ASCII)
 
 
 # Hosts a link may be built from when no public address is set: only this machine's own
@@ -40,8 +53,43 @@ def client_context(request: Request) -> accounts.Context:
     base_url = settings.public_url
     if base_url is None and request.url.hostname in LOCAL_HOSTS:
         base_url = str(request.base_url)
-    host = request.client.host if request.client else "unknown"
-    return accounts.Context(base_url=base_url, client_ip=host)
+    peer = request.client.host if request.client else "unknown"
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+    return accounts.Context(
+        base_url=base_url,
+        client_ip=client_ip(peer, forwarded, settings.trusted_proxies),
+        known_device=known_device(request),
+    )
+
+
+def client_ip(peer: str, forwarded_for: str, trusted: Sequence[IPv4Network | IPv6Network]) -> str:
+    """The client's address. X-Forwarded-For is anyone's to write, so it counts only when the
+    peer is a trusted proxy, and then only as far as trusted proxies vouch for it: each proxy
+    appends the address it saw, so the header is read from the right, and the first address
+    that is not a trusted proxy is the client (what comes before it is the client's word)."""
+    address = peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    while hops and _is_trusted(address, trusted):
+        hop = hops.pop()
+        if not _is_address(hop):
+            break  # garbage: the last proxy's word is the best there is
+        address = hop
+    return address
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_trusted(address: str, trusted: Sequence[IPv4Network | IPv6Network]) -> bool:
+    if not _is_address(address):
+        return False
+    parsed = ip_address(address)
+    return any(parsed in network for network in trusted)
 
 
 # Declared as FastAPI security schemes so that OpenAPI documents both ways in.
@@ -87,8 +135,11 @@ def secure(request: Request) -> bool:
     return request.url.scheme == "https" or bool(request.app.state.settings.secure_cookies)
 
 
-def set_session_cookie(request: Request, response: Response, secret: str) -> None:
+def log_in_browser(request: Request, response: Response, session: Session, user: User) -> None:
+    """Start a fresh session (never reuse one a visitor arrived with), set its cookie, and
+    mark this browser as one the user logs in from."""
     settings = request.app.state.settings
+    secret = accounts.start_session(session, user, settings, client_context(request))
     response.set_cookie(
         SESSION_COOKIE,
         secret,
@@ -98,6 +149,34 @@ def set_session_cookie(request: Request, response: Response, secret: str) -> Non
         secure=secure(request),
         path="/",
     )
+    vouched = f"{user.id}.{user.credential_version}"
+    response.set_cookie(
+        DEVICE_COOKIE,
+        f"{vouched}.{_device_signature(settings.secret_key, vouched)}",
+        max_age=DEVICE_DAYS * 24 * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=secure(request),
+        path="/",
+    )
+
+
+def _device_signature(secret_key: str, vouched: str) -> str:
+    message = f"known device {vouched}".encode()
+    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def known_device(request: Request) -> tuple[int, int] | None:
+    """The (user id, credential version) this browser's device cookie vouches for, if its
+    signature holds."""
+    found = _DEVICE_VALUE.fullmatch(request.cookies.get(DEVICE_COOKIE, ""))
+    if found is None:
+        return None
+    user_id, version, signature = found.groups()
+    expected = _device_signature(request.app.state.settings.secret_key, f"{user_id}.{version}")
+    if not hmac.compare_digest(signature, expected):
+        return None
+    return int(user_id), int(version)
 
 
 def clear_session_cookie(request: Request, response: Response) -> None:

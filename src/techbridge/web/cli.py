@@ -27,4 +27,6 @@ def serve(
             "note: set TECHBRIDGE_PUBLIC_URL to the site's address: without it, mails with "
             "links (verification, password reset) can only be sent to visitors on this machine"
         )
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+    # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1; which proxies
+    # may name the client is TECHBRIDGE_TRUSTED_PROXIES's to say (web.auth.client_ip).
+    uvicorn.run(create_app(config), host=host, port=port, log_level="info", proxy_headers=False)

@@ -117,14 +117,16 @@ CODE_LABELS = (
 # listed here so that extraction keeps them in the catalogs.
 ERROR_MESSAGES = (
     N_("an account with this e-mail address already exists"),
-    N_(
-        "this organisation is already registered: ask a platform administrator to add you to "
-        "it, or register without an organisation"
-    ),
     N_("too many verification mails; try again in an hour"),
     N_("this link is not valid (it may have been used already)"),
+    N_(
+        "this link is no longer valid: a newer one was sent, or the password has changed "
+        "since; ask for a new one"
+    ),
     N_("this link has expired; ask for a new one"),
-    N_("too many failed logins; wait 15 minutes and try again"),
+    N_(
+        "too many failed logins: wait a few minutes and try again, or reset your password by e-mail"
+    ),
     N_("this account has been disabled"),
     N_("verify your e-mail address first: follow the link we sent"),
     N_("the current password is wrong"),
