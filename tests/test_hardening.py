@@ -40,7 +40,6 @@ from techbridge.catalog.schemas import (
     OrganisationCreate,
 )
 from techbridge.db import engine_for, unit_of_work
-from techbridge.matching.sync import track
 from techbridge.web.app import create_app
 from techbridge.web.auth import SESSION_COOKIE
 from techbridge.web.i18n import LANGUAGE_COOKIE
@@ -463,8 +462,7 @@ SUMMARY = "Looking for a sodium battery electrolyte partner"
 @pytest.fixture
 def confidential_demand(api: Api) -> int:
     """A published English offer and a confidential English demand whose summary matches it."""
-    with api.session() as session:
-        track(session, api.app.state.indexes)
+    with api.session() as session:  # the app's indexer finds them in the outbox
         supplier = accounts.get_user(session, api.supplier_id)
         catalog.create_offer(
             session,

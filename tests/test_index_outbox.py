@@ -26,11 +26,17 @@ from typer.testing import CliRunner
 import support
 from techbridge.catalog import service as catalog
 from techbridge.catalog.models import Offer
-from techbridge.catalog.schemas import OfferCreate, OfferUpdate, OrganisationCreate
+from techbridge.catalog.schemas import (
+    DemandCreate,
+    DemandUpdate,
+    OfferCreate,
+    OfferUpdate,
+    OrganisationCreate,
+)
 from techbridge.cli import app
 from techbridge.config import Settings
 from techbridge.db import engine_for, unit_of_work
-from techbridge.matching import store
+from techbridge.matching import service, store
 from techbridge.matching.embedders import CachedEmbedder, create_embedder
 from techbridge.matching.engine import Engine, Query
 from techbridge.matching.indexer import Indexes
@@ -216,11 +222,11 @@ def test_a_torn_checkpoint_is_passed_over_for_the_last_good_one(settings: Settin
     indexes = Indexes(settings)
     first = add_offers(settings, ["Perovskite solar cell"])
     indexes.catch_up()
-    good = indexes.checkpoint()
+    good = indexes.checkpoint(force=True)
     assert good is not None
     second = add_offers(settings, ["Perovskite tandem module"])
     indexes.catch_up()
-    torn = indexes.checkpoint()
+    torn = indexes.checkpoint(force=True)
     assert torn is not None and torn != good
     # The newest is cut short (a crash of the disk), and a writer died mid-save.
     with (torn / "offers" / "lexical.npz").open("r+b") as handle:
@@ -232,7 +238,7 @@ def test_a_torn_checkpoint_is_passed_over_for_the_last_good_one(settings: Settin
     reopened.catch_up()  # the outbox replays what the older checkpoint lacks
     assert found(reopened, "perovskite") == {*first, *second}
     # The next checkpoint clears the torn one and the dead writer's folder.
-    reopened.checkpoint()
+    reopened.checkpoint(force=True)
     names = {path.name for path in settings.resolved_index_dir.iterdir()}
     assert torn.name not in names and ".staging-deadbeef" not in names
 
@@ -253,7 +259,7 @@ def test_killed_while_writing_a_checkpoint(settings: Settings, env: dict[str, st
         store._fsync = stall
         live = indexer.Indexes(Settings())
         live.catch_up()
-        live.checkpoint()
+        live.checkpoint(force=True)
         """
     )
     process = subprocess.Popen(
@@ -374,3 +380,99 @@ def test_imports_refuse_dates_in_the_future(
     assert "line 2" in result.output and "date" in result.output and "future" in result.output
     with unit_of_work(engine_for(settings.resolved_database_url)) as session:
         assert session.scalar(select(func.count()).select_from(Offer)) == 0
+
+
+# --- found in review --------------------------------------------------------------------
+
+
+def test_a_failed_step_loses_nothing(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: digests were updated for one kind before a later kind's embedding
+    failed, so the retry skipped the change and `check` saw nothing wrong."""
+    indexes = Indexes(settings)
+    indexes.catch_up()
+    (offer_id,) = add_offers(settings, ["Quantum dot display"])
+    with unit_of_work(engine_for(settings.resolved_database_url)) as session:
+        catalog.create_demand(
+            session, DemandCreate(title="Need a display", lang="en", status="published"), actor="t"
+        )
+    embed = indexes.embedder.embed
+    calls: list[int] = []
+
+    def second_call_fails(texts: Any, role: Any, progress: Any = None) -> np.ndarray:
+        calls.append(len(texts))
+        if len(calls) == 2:
+            raise RuntimeError("the cache disk is full")
+        return embed(texts, role, progress)
+
+    monkeypatch.setattr(indexes.embedder, "embed", second_call_fails)
+    with pytest.raises(RuntimeError):
+        indexes.catch_up()
+    monkeypatch.setattr(indexes.embedder, "embed", embed)
+    indexes.catch_up()
+    assert found(indexes, "quantum") == {offer_id}
+    assert indexes.check(repair=False).agrees
+
+
+def test_a_demand_made_confidential_never_ranks_on_its_hidden_text(settings: Settings) -> None:
+    """Found in review: a snapshot not yet caught up still held the full text of a demand
+    made confidential since (with a summary), so a search for a hidden word found it."""
+    indexes = Indexes(settings)
+    database = engine_for(settings.resolved_database_url)
+    with unit_of_work(database) as session:
+        demand_id = catalog.create_demand(
+            session,
+            DemandCreate(title="Seeking xylophonic resonators", lang="en", status="published"),
+            actor="t",
+        ).id
+    indexes.catch_up()
+    with unit_of_work(database) as session:
+        assert [m.id for m in service.search(session, indexes, "xylophonic").matches] == [demand_id]
+        catalog.update_demand(
+            session,
+            demand_id,
+            DemandUpdate(confidential=True, public_summary="A partner in acoustics"),
+            actor="t",
+        )
+    with unit_of_work(database) as session:  # the snapshot has not caught up
+        assert demand_id not in [
+            m.id for m in service.search(session, indexes, "xylophonic").matches
+        ]
+
+
+def test_a_rebuild_supersedes_checkpoints_of_older_generations(settings: Settings) -> None:
+    """Found in review: a running server's checkpoints at higher positions hid a rebuild."""
+    server = Indexes(settings)
+    (offer_id,) = add_offers(settings, ["Graphite anode"])
+    server.catch_up()
+    assert server.checkpoint(force=True) is not None
+    Indexes(settings).rebuild()  # the CLI, meanwhile
+    add_offers(settings, ["Silicon anode"])
+    server.catch_up()
+    assert server.checkpoint(force=True) is None  # its generation is superseded
+    assert server.reload_if_rebuilt()
+    server.catch_up()
+    assert server.snapshot().generation == Indexes(settings).snapshot().generation
+    assert len(found(server, "anode")) == 2 and offer_id in found(server, "anode")
+
+
+def test_a_repair_reaches_every_process(settings: Settings) -> None:
+    """Found in review: `index check` repaired only its own copy; now the repair is new
+    outbox events, which a running server applies too."""
+    server, cli = Indexes(settings), Indexes(settings)
+    (offer_id,) = add_offers(settings, ["Tidal turbine"])
+    server.catch_up()
+    cli.catch_up()
+    with unit_of_work(engine_for(settings.resolved_database_url)) as session:
+        session.execute(update(Offer).where(Offer.id == offer_id).values(title="Kite turbine"))
+    assert cli.check().repaired
+    server.catch_up()
+    assert found(server, "kite") == {offer_id} and found(server, "tidal") == set()
+
+
+def test_processes_do_not_all_write_checkpoints(settings: Settings) -> None:
+    first, second = Indexes(settings), Indexes(settings)
+    add_offers(settings, ["Heat pump"])
+    first.catch_up()
+    second.catch_up()
+    assert first.checkpoint() is not None
+    assert second.checkpoint() is None  # a checkpoint on disk already covers it

@@ -228,8 +228,10 @@ def test_publishing_indexes_and_withdrawing_removes(
     # A search that had the earlier snapshot keeps reading it unchanged.
     assert listings["offers"][0] in offers.vectors and len(offers) == len(OFFERS)
     # A fresh process replays the outbox; after a checkpoint it starts from there.
-    assert len(service.Indexes(settings).fresh().engines["offers"]) == len(OFFERS) - 1
-    indexes.checkpoint()
+    replaying = service.Indexes(settings)
+    replaying.catch_up()
+    assert len(replaying.engine("offers")) == len(OFFERS) - 1
+    indexes.checkpoint(force=True)
     reopened = service.Indexes(settings)
     assert reopened.position == indexes.position
     assert len(reopened.engine("offers")) == len(OFFERS) - 1
@@ -246,7 +248,13 @@ def test_a_server_picks_up_an_index_another_process_saved(
         catalog.update_demand(
             session, listings["public"], DemandUpdate(confidential=True), actor="cli"
         )
-    assert listings["public"] not in server.fresh().engines["demands"].vectors
+    server.start()  # the server's indexer thread, which the search waits for
+    try:
+        with unit_of_work(engine_for(settings.resolved_database_url)) as session:
+            snapshot = server.fresh(session)
+    finally:
+        server.stop()
+    assert listings["public"] not in snapshot.engines["demands"].vectors
 
 
 def test_rolled_back_edit_never_reaches_the_index(
@@ -370,15 +378,18 @@ def test_bad_queries_are_refused(settings: Settings, listings: dict[str, Any], q
 def test_index_built_by_another_embedder_is_refused(
     settings: Settings, listings: dict[str, Any]
 ) -> None:
-    directory = listings["indexes"].checkpoint()
-    manifest = json.loads((directory / store.MANIFEST).read_text())
-    manifest["embedder"] = "some-other-model"
-    (directory / store.MANIFEST).write_text(json.dumps(manifest))
-    before = sorted(p.name for p in directory.iterdir())
+    """Vectors of two models never mix: a checkpoint of another embedder is passed over,
+    and with none other left the refusal says to rebuild."""
+    older = listings["indexes"].checkpoint(force=True)
+    for directory in [path for _, path in store.checkpoints(settings.resolved_index_dir)]:
+        manifest = json.loads((directory / store.MANIFEST).read_text())
+        manifest["embedder"] = "some-other-model"
+        (directory / store.MANIFEST).write_text(json.dumps(manifest))
+    before = sorted(p.name for p in older.iterdir())
     with pytest.raises(Conflict) as error:
         service.Indexes(settings).engine("offers")
     assert "index rebuild" in str(error.value)
-    assert sorted(p.name for p in directory.iterdir()) == before
+    assert sorted(p.name for p in older.iterdir()) == before
 
 
 def test_rebuild_from_the_database(settings: Settings, listings: dict[str, Any]) -> None:

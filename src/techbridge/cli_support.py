@@ -62,11 +62,10 @@ def apply_index_events(ctx: typer.Context) -> None:
     whatever happens here: a failure is reported, and the next indexer catches up."""
     live = indexes(ctx)
     try:
-        pending = live.head() - live.position
         with progress_bar() as bar:
-            task = bar.add_task("indexing changes", total=pending)
+            task = bar.add_task("indexing changes", total=live.pending())
             live.catch_up(progress=lambda n: bar.advance(task, n))
-        live.checkpoint(wait=True)
+        live.checkpoint(force=True, wait=True)
     except Exception as error:
         err_console.print(
             f"[yellow]warning:[/] the change is saved but the search index was not updated "

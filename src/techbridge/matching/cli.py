@@ -56,6 +56,7 @@ def _show(result: service.MatchList, as_json: bool) -> None:
 
 
 def _match(ctx: typer.Context, kind: IndexKind, listing_id: int, k: int, as_json: bool) -> None:
+    indexes(ctx).catch_up()  # before the transaction: embedding never holds it open
     with session_scope(ctx) as session:
         staff = SYSTEM
         result = service.match_listing(session, indexes(ctx), kind, listing_id, viewer=staff, k=k)
@@ -88,6 +89,7 @@ def search(
     for name in kinds:
         if name not in INDEX_KINDS:
             raise Invalid(f"unknown kind {name!r}: use offers or demands", field="kind")
+    indexes(ctx).catch_up()  # before the transaction: embedding never holds it open
     with session_scope(ctx) as session:
         chosen: list[IndexKind] = [k for k in INDEX_KINDS if k in kinds]
         _show(service.search(session, indexes(ctx), query, kinds=chosen, k=k), as_json)
@@ -153,7 +155,7 @@ def check(
     difference."""
     migrated_database(ctx)
     live = indexes(ctx)
-    pending = live.head() - live.position
+    pending = live.pending()
     if pending > 0:
         with progress_bar() as bar:
             task = bar.add_task("applying index events", total=pending)

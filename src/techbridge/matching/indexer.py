@@ -4,19 +4,20 @@ index outbox (``matching.models.IndexEvent``) and checkpointed to disk.
 Consistency model (docs/indexing.md):
 - The database is the source of truth. A write records an index event in its own
   transaction and answers without waiting for any index.
-- Each process holds a snapshot per kind (offers, demands) and the outbox position it
-  covers. Searches read one snapshot, never arrays being changed; a new snapshot replaces
-  the old one in one assignment.
+- Each process holds a snapshot: per kind (offers, demands) an engine and the digests of
+  the texts it holds, and the outbox position it covers. Searches read one snapshot, never
+  arrays being changed; a new snapshot replaces the old one in one assignment.
 - One applier per process (a thread lock) reads events after its position, reads the
   listings they name in a short transaction of its own, embeds outside any transaction
   and publishes the next snapshot. Applying an event re-reads the listing, so events are
   idempotent and only the latest state counts.
 - Searches wait until the snapshot covers the outbox's head (unless the backlog is long),
   so an author sees their own change on the next search, on any process.
-- One checkpoint writer at a time across processes (a file lock): snapshot + position,
+- Checkpoints (snapshot + position) are written by one process at a time (a file lock),
   periodically and on shutdown. At start-up the newest good checkpoint is loaded, the
   outbox replayed from its position and the result compared with the database listing by
-  listing (``check``), which repairs what a crash or a bulk load left out.
+  listing (``check``); what differs is recorded as new events, which every process
+  applies.
 """
 
 from __future__ import annotations
@@ -26,8 +27,7 @@ import hashlib
 import logging
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -46,7 +46,7 @@ from techbridge.matching import store
 from techbridge.matching.embedders import CachedEmbedder, create_embedder
 from techbridge.matching.embedding_cache import EmbeddingCache
 from techbridge.matching.engine import Engine
-from techbridge.matching.models import IndexEvent
+from techbridge.matching.models import IndexEvent, record_events
 from techbridge.matching.store import INDEX_KINDS, IndexKind
 from techbridge.matching.text import listing_text
 
@@ -88,6 +88,36 @@ def digest(text: str) -> int:
     )
 
 
+class Digests:
+    """Listing id → digest of the text an engine holds, immutable like the engine: a base map
+    that is never changed and the changes since (None: removed)."""
+
+    def __init__(
+        self, base: Mapping[int, int] | None = None, recent: Mapping[int, int | None] | None = None
+    ) -> None:
+        self._base: Mapping[int, int] = base or {}
+        self._recent: Mapping[int, int | None] = recent or {}
+
+    def get(self, key: int) -> int | None:
+        return self._recent[key] if key in self._recent else self._base.get(key)
+
+    def changed(self, upserts: Mapping[int, int], removals: Iterable[int]) -> Digests:
+        recent = {**self._recent, **dict.fromkeys(removals), **upserts}
+        return Digests(self._base, recent)
+
+    def compacted(self) -> Digests:
+        return Digests(self.as_dict()) if self._recent else self
+
+    def as_dict(self) -> dict[int, int]:
+        merged = dict(self._base)
+        for key, value in self._recent.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        return merged
+
+
 @dataclass
 class KindReport:
     database: int = 0  # listings the index should hold
@@ -99,6 +129,10 @@ class KindReport:
     @property
     def agrees(self) -> bool:
         return not (self.missing or self.extra or self.stale)
+
+    @property
+    def differing(self) -> list[int]:
+        return [*self.missing, *self.extra, *self.stale]
 
 
 @dataclass
@@ -117,8 +151,14 @@ class CheckReport:
 @dataclass(frozen=True)
 class Snapshot:
     engines: dict[IndexKind, Engine]
+    digests: dict[IndexKind, Digests]
     position: int
-    build: str
+    generation: int  # the rebuild it descends from (store.Manifest.generation)
+
+    def held(self, kind: IndexKind, listing: Listing) -> bool:
+        """Whether this snapshot indexed ``listing`` as the database has it now."""
+        text = indexed_text(listing)
+        return text is not None and self.digests[kind].get(listing.id) == digest(text)
 
 
 class Indexes:
@@ -129,12 +169,10 @@ class Indexes:
         self._database = database
         self._embedder: CachedEmbedder | None = None
         self._snapshot: Snapshot | None = None
-        # What each indexed listing's text was (its digest): the applier's own bookkeeping,
-        # changed only under ``_applying`` and never read by searches.
-        self._digests: dict[IndexKind, dict[int, int]] = {kind: {} for kind in INDEX_KINDS}
-        self._applying = threading.RLock()
-        self._checkpointed = 0  # position of the last checkpoint written or loaded
-        self._seen: tuple[str, int, str] | None = None  # the newest checkpoint looked at
+        self._opening = threading.Lock()  # the first load from disk
+        self._applying = threading.RLock()  # one applier of events at a time
+        self._checkpointed = -1  # position of the last checkpoint written or loaded
+        self._seen: tuple[str, int, int, str] | None = None  # the newest checkpoint looked at
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -166,7 +204,7 @@ class Indexes:
     def snapshot(self) -> Snapshot:
         """The current snapshot, opened from the newest checkpoint on first use."""
         if self._snapshot is None:
-            with self._applying:
+            with self._opening:
                 if self._snapshot is None:
                     self._open()
         assert self._snapshot is not None
@@ -181,18 +219,22 @@ class Indexes:
     def fresh(self, session: Session | None = None, wait: float = FRESH_WAIT) -> Snapshot:
         """The snapshot, once it covers every event committed before this call: an author
         sees their own change. A long backlog (a bulk load) is applied in the background
-        while searches read what is there. ``session``: the caller's, to ask the outbox's
-        head on the connection it holds already (a second one per request could drain the
-        pool under load)."""
+        while searches read what is there. ``session``: the caller's, to ask the outbox on
+        the connection it holds already (a second one per request could drain the pool
+        under load). Without an indexer thread (a command, which catches up before it opens
+        its transaction) the snapshot is returned as it is."""
         snapshot = self.snapshot()
-        head = self.head(session)
-        if snapshot.position >= head:
-            return snapshot
         if self._thread is None:
-            self.catch_up()  # no indexer thread (a command): apply in this thread
-            return self.snapshot()
+            return snapshot
+        if session is not None:
+            head, backlog = _head(session), _backlog(session, snapshot.position)
+        else:
+            with Session(self.database) as own:
+                head, backlog = _head(own), _backlog(own, snapshot.position)
+        if not backlog:
+            return snapshot
         self._wake.set()
-        if head - snapshot.position > FRESH_BACKLOG:
+        if backlog > FRESH_BACKLOG:
             return snapshot
         deadline = time.monotonic() + wait
         while self.snapshot().position < head and time.monotonic() < deadline:
@@ -205,6 +247,11 @@ class Indexes:
             return _head(session)
         with Session(self.database) as own:
             return _head(own)
+
+    def pending(self) -> int:
+        """Events after this process's position."""
+        with Session(self.database) as session:
+            return _backlog(session, self.snapshot().position, limit=None)
 
     def catch_up(self, limit: int | None = None, progress: Progress | None = None) -> int:
         """Apply outbox events after the snapshot's position, in order; returns how many."""
@@ -235,8 +282,8 @@ class Indexes:
             ).all()
             if not events:
                 return 0
-            gap = snapshot.position and events[0].position > snapshot.position + 1
-            if gap and self._pruned_past(session, snapshot.position):
+            gap = events[0].position > snapshot.position + 1
+            if gap and _pruned_past(session, snapshot.position):
                 raise _Behind
             changed: dict[IndexKind, set[int]] = {kind: set() for kind in INDEX_KINDS}
             for event in events:
@@ -247,42 +294,43 @@ class Indexes:
         self._publish(texts, position=events[-1].position)
         return len(events)
 
-    @staticmethod
-    def _pruned_past(session: Session, position: int) -> bool:
-        """Whether events after ``position`` were pruned before this process read them."""
-        oldest = session.scalar(select(func.min(IndexEvent.position)))
-        return oldest is not None and oldest > position + 1
-
     def _publish(self, texts: dict[IndexKind, dict[int, str | None]], position: int) -> None:
-        """The next snapshot: listings in ``texts`` re-indexed (None: removed)."""
+        """The next snapshot: listings in ``texts`` re-indexed (None: removed). Nothing is
+        kept of a step that fails half-way: engines and digests are published together."""
         snapshot = self.snapshot()
-        engines = dict(snapshot.engines)
+        engines, digests = dict(snapshot.engines), dict(snapshot.digests)
         for kind, found in texts.items():
-            known = self._digests[kind]
+            held = digests[kind]
             upserts = [
                 (key, text)
                 for key, text in sorted(found.items())
-                if text is not None and known.get(key) != digest(text)
+                if text is not None and held.get(key) != digest(text)
             ]
-            removals = [key for key, text in found.items() if text is None and key in known]
+            removals = [key for key, text in found.items() if text is None and held.get(key)]
             if not upserts and not removals:
                 continue
             vectors = self.embedder.embed([text for _, text in upserts], "passage")
             engine = engines[kind].changed(upserts, removals, vectors)
+            known = held.changed({key: digest(text) for key, text in upserts}, removals)
             if engine.pending >= COMPACT_AT:
-                engine = engine.compacted()
-            engines[kind] = engine
-            for key in removals:
-                known.pop(key, None)
-            known.update((key, digest(text)) for key, text in upserts)
-        self._snapshot = Snapshot(engines, max(position, snapshot.position), snapshot.build)
+                engine, known = engine.compacted(), known.compacted()
+            engines[kind], digests[kind] = engine, known
+        self._snapshot = Snapshot(
+            engines, digests, max(position, snapshot.position), snapshot.generation
+        )
 
     def _resynchronise(self) -> None:
-        """Events this process had not applied were pruned (it was stopped for long): take
-        the outbox's head as the position and compare every listing with the database."""
+        """Events this process had not applied were pruned (it was stopped for long): compare
+        every listing with the database and apply what differs, then go on from the head
+        read before the comparison (later events are replayed as usual)."""
         log.warning("index events were pruned before this process read them: re-checking")
-        self._snapshot = replace(self.snapshot(), position=self.head())
-        self.check()
+        with Session(self.database) as session:
+            head = _head(session)
+            reports = _compare(session, self.snapshot())
+            texts = {
+                kind: _texts(session, kind, report.differing) for kind, report in reports.items()
+            }
+        self._publish(texts, position=head)
 
     # --- opening, checkpoints, rebuilds ------------------------------------------------------
 
@@ -290,56 +338,75 @@ class Indexes:
         saved = store.load(self.directory, self.embedder)
         if saved is None:
             engines = {kind: store.new_engine(self.embedder) for kind in INDEX_KINDS}
-            self._snapshot = Snapshot(engines, 0, build="")
-            self._digests = {kind: {} for kind in INDEX_KINDS}
-            self._checkpointed = 0
+            digests = {kind: Digests() for kind in INDEX_KINDS}
+            self._snapshot = Snapshot(engines, digests, position=0, generation=0)
             return
-        self._snapshot = Snapshot(saved.engines, saved.manifest.position, saved.manifest.build)
-        self._digests = saved.digests
+        self._snapshot = Snapshot(
+            saved.engines,
+            {kind: Digests(found) for kind, found in saved.digests.items()},
+            saved.manifest.position,
+            saved.manifest.generation,
+        )
         self._checkpointed = saved.manifest.position
 
     def reload_if_rebuilt(self) -> bool:
-        """Take a checkpoint that another process rebuilt (``index rebuild``) since."""
-        newest = store.newest_build(self.directory)
-        if newest is None or newest == self._seen or newest[2] == self.snapshot().build:
+        """Take a checkpoint that a rebuild (``index rebuild``) wrote since."""
+        newest = store.newest(self.directory)
+        if newest is None or newest == self._seen:
             return False
         self._seen = newest  # looked at once, even if it turns out torn
+        if newest[1] <= self.snapshot().generation:
+            return False
         with self._applying:
             self._open()
         return True
 
-    def checkpoint(self, *, wait: bool = False) -> Path | None:
-        """Write the snapshot and its position to disk if this process holds the writer's
-        lock (another process checkpointing the same outbox makes this one unnecessary)."""
+    def checkpoint(self, *, force: bool = False, wait: bool = False) -> Path | None:
+        """Write the snapshot and its position to disk, unless another process holds the
+        writer's lock, a rebuild has superseded this snapshot's generation, or (when not
+        ``force``d) a checkpoint on disk already covers it or is younger than
+        ``CHECKPOINT_EVERY``: several server processes do not each save the whole index."""
         with self._writer_lock(wait) as held:
             if not held:
                 return None
-            with self._applying:
-                snapshot = self.snapshot()
-                engines = {kind: engine.compacted() for kind, engine in snapshot.engines.items()}
-                self._snapshot = Snapshot(engines, snapshot.position, snapshot.build)
-                digests = {kind: dict(known) for kind, known in self._digests.items()}
-            build = snapshot.build or uuid.uuid4().hex
-            path = store.save(
-                self.directory, engines, digests, position=snapshot.position, build=build
-            )
-            if not snapshot.build:
-                with self._applying:
-                    self._snapshot = replace(self.snapshot(), build=build)
-            self._checkpointed = snapshot.position
-            self._prune_outbox(snapshot.position)
-            return path
+            snapshot = self.snapshot()
+            newest = store.newest(self.directory)
+            if newest is not None and newest[1] > snapshot.generation:
+                return None
+            if not force and newest is not None and newest[1] == snapshot.generation:
+                age = time.time() - datetime.fromisoformat(newest[3]).timestamp()
+                if newest[2] >= snapshot.position or age < CHECKPOINT_EVERY:
+                    return None
+            return self._save()
+
+    def _save(self) -> Path:
+        """Compact, save and prune; the caller holds the writer's lock."""
+        with self._applying:
+            snapshot = self.snapshot()
+            engines = {kind: engine.compacted() for kind, engine in snapshot.engines.items()}
+            digests = {kind: known.compacted() for kind, known in snapshot.digests.items()}
+            self._snapshot = replace(snapshot, engines=engines, digests=digests)
+        path = store.save(
+            self.directory,
+            engines,
+            {kind: known.as_dict() for kind, known in digests.items()},
+            position=snapshot.position,
+            generation=snapshot.generation,
+        )
+        self._checkpointed = snapshot.position
+        self._prune_outbox(snapshot.position)
+        return path
 
     def _prune_outbox(self, position: int) -> None:
-        """Events a checkpoint covers are kept an hour for processes reading behind it."""
+        """Events a checkpoint covers are kept an hour for processes reading behind it; only
+        a prefix of positions goes, so a reader behind it always notices the gap."""
         cutoff = datetime.fromtimestamp(time.time() - PRUNE_AFTER, UTC)
         with Session(self.database) as session, session.begin():
-            session.execute(
-                delete(IndexEvent).where(
-                    IndexEvent.position <= position,
-                    IndexEvent.recorded_at < cutoff,
-                )
+            old = session.scalar(
+                select(func.max(IndexEvent.position)).where(IndexEvent.recorded_at < cutoff)
             )
+            if old is not None:
+                session.execute(delete(IndexEvent).where(IndexEvent.position <= min(old, position)))
 
     @contextmanager
     def _writer_lock(self, wait: bool) -> Iterator[bool]:
@@ -358,62 +425,48 @@ class Indexes:
     def rebuild(
         self, progress: Callable[[IndexKind, int], Progress] | None = None
     ) -> dict[str, int]:
-        """Rebuild both indexes from the database (the source of truth) and checkpoint."""
-        with self._applying:
-            with Session(self.database) as session:
-                # The head first: whatever commits after it is replayed from the outbox.
-                position = _head(session)
-                texts = {kind: _texts(session, kind, None) for kind in INDEX_KINDS}
-            engines: dict[IndexKind, Engine] = {}
-            digests: dict[IndexKind, dict[int, int]] = {}
-            for kind in INDEX_KINDS:
-                items = [(key, text) for key, text in sorted(texts[kind].items()) if text]
-                engine = store.new_engine(self.embedder)
-                engine.add(items, progress(kind, len(items)) if progress else None)
-                engines[kind] = engine
-                digests[kind] = {key: digest(text) for key, text in items}
-            self._snapshot = Snapshot(engines, position, build=uuid.uuid4().hex)
-            self._digests = digests
-            self.checkpoint(wait=True)
+        """Rebuild both indexes from the database (the source of truth) and checkpoint them
+        as a new generation, which running servers switch to."""
+        with Session(self.database) as session:
+            # The head first: whatever commits after it is replayed from the outbox.
+            position = _head(session)
+            texts = {kind: _texts(session, kind, None) for kind in INDEX_KINDS}
+        engines: dict[IndexKind, Engine] = {}
+        digests: dict[IndexKind, Digests] = {}
+        for kind in INDEX_KINDS:
+            items = [(key, text) for key, text in sorted(texts[kind].items()) if text]
+            engine = store.new_engine(self.embedder)
+            engine.add(items, progress(kind, len(items)) if progress else None)
+            engines[kind] = engine
+            digests[kind] = Digests({key: digest(text) for key, text in items})
+        with self._writer_lock(wait=True):
+            newest = store.newest(self.directory)
+            generation = (newest[1] if newest else 0) + 1
+            with self._applying:
+                self._snapshot = Snapshot(engines, digests, position, generation)
+            self._save()
         return {kind: len(engine) for kind, engine in engines.items()}
 
     # --- checking against the database --------------------------------------------------------
 
     def check(self, *, repair: bool = True, progress: Progress | None = None) -> CheckReport:
         """Catch up with the outbox, then compare the index with the database listing by
-        listing (ids and the digest of the indexed text); repair differences unless told
-        not to."""
-        with self._applying:
-            self.catch_up(progress=progress)
-            snapshot = self.snapshot()
-            reports: dict[IndexKind, KindReport] = {}
-            repairs: dict[IndexKind, dict[int, str | None]] = {}
-            with Session(self.database) as session:
-                head = _head(session)
-                for kind in INDEX_KINDS:
-                    wanted = {
-                        key: digest(text)
-                        for key, text in _texts(session, kind, None).items()
-                        if text is not None
-                    }
-                    held = self._digests[kind]
-                    report = KindReport(database=len(wanted), index=len(held))
-                    report.missing = sorted(wanted.keys() - held.keys())
-                    report.extra = sorted(held.keys() - wanted.keys())
-                    report.stale = sorted(
-                        key for key in wanted.keys() & held.keys() if wanted[key] != held[key]
-                    )
-                    reports[kind] = report
-                    if repair and not report.agrees:
-                        ids = [*report.missing, *report.extra, *report.stale]
-                        repairs[kind] = _texts(session, kind, ids)
-            if repairs:
-                self._publish(repairs, position=snapshot.position)
-                self.checkpoint()
+        listing (ids, and the digest of the indexed text: its version). A repair records
+        the differing listings as new outbox events, so that every process applies them."""
+        self.catch_up(progress=progress)
+        with Session(self.database) as session:
+            head = _head(session)
+            reports = _compare(session, self.snapshot())
+        differing = [(kind, key) for kind, report in reports.items() for key in report.differing]
+        if repair and differing:
+            with Session(self.database) as session, session.begin():
+                record_events(session, differing)
+            self.catch_up()
+            self.checkpoint(force=True)
         return CheckReport(
             position=self.snapshot().position,
             outbox_head=head,
-            repaired=bool(repairs),
+            repaired=bool(repair and differing),
             offers=reports["offers"],
             demands=reports["demands"],
         )
@@ -436,15 +489,14 @@ class Indexes:
         self._wake.set()
         thread.join(timeout=30)
         self._guarded(self.catch_up)
-        if self.snapshot().position > self._checkpointed or self.snapshot().build == "":
-            self._guarded(self.checkpoint)
+        if self.snapshot().position != self._checkpointed:
+            self._guarded(lambda: self.checkpoint(force=True, wait=True))
 
     def wake(self) -> None:
         self._wake.set()
 
     def _run(self) -> None:
         self._guarded(self.check)
-        last_checkpoint = time.monotonic()
         while not self._stop.is_set():
             self._wake.wait(POLL_EVERY)
             self._wake.clear()
@@ -452,10 +504,8 @@ class Indexes:
                 break
             self._guarded(self.reload_if_rebuilt)
             self._guarded(self.catch_up)
-            due = time.monotonic() - last_checkpoint >= CHECKPOINT_EVERY
-            if due and self.snapshot().position > self._checkpointed:
+            if self.snapshot().position != self._checkpointed:
                 self._guarded(self.checkpoint)
-                last_checkpoint = time.monotonic()
 
     def _guarded(self, step: Callable[[], object]) -> None:
         """Run one step of the indexer; a failure is logged and retried on the next round
@@ -466,8 +516,41 @@ class Indexes:
             log.exception("indexing failed; will retry")
 
 
+def _compare(session: Session, snapshot: Snapshot) -> dict[IndexKind, KindReport]:
+    """The snapshot against the database, listing by listing: ids, and the digest of the
+    text the index should hold (its version)."""
+    reports: dict[IndexKind, KindReport] = {}
+    for kind in INDEX_KINDS:
+        wanted = {
+            key: digest(text)
+            for key, text in _texts(session, kind, None).items()
+            if text is not None
+        }
+        held = snapshot.digests[kind].as_dict()
+        reports[kind] = KindReport(
+            database=len(wanted),
+            index=len(held),
+            missing=sorted(wanted.keys() - held.keys()),
+            extra=sorted(held.keys() - wanted.keys()),
+            stale=sorted(key for key in wanted.keys() & held.keys() if wanted[key] != held[key]),
+        )
+    return reports
+
+
 def _head(session: Session) -> int:
     return int(session.scalar(select(func.max(IndexEvent.position))) or 0)
+
+
+def _backlog(session: Session, position: int, limit: int | None = FRESH_BACKLOG + 1) -> int:
+    """Events after ``position`` (counted up to ``limit``: positions may have gaps)."""
+    after = select(IndexEvent.position).where(IndexEvent.position > position).limit(limit)
+    return int(session.scalar(select(func.count()).select_from(after.subquery())) or 0)
+
+
+def _pruned_past(session: Session, position: int) -> bool:
+    """Whether events after ``position`` were pruned before this process read them."""
+    oldest = session.scalar(select(func.min(IndexEvent.position)))
+    return oldest is not None and oldest > position + 1
 
 
 class _Behind(Exception):

@@ -23,7 +23,7 @@ import numpy as np
 K1 = 1.2
 B = 0.75
 MERGE_EVERY = 2_000  # recent documents kept outside the compact segment
-MAX_SEGMENTS = 8  # small segments of changes a view keeps before folding them into one
+MAX_SEGMENTS = 8  # segments of changes a view keeps before the newest are merged
 
 
 class LexicalIndex:
@@ -187,7 +187,8 @@ class LexicalIndex:
     # --- persistence ---------------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
-        self.merge()
+        if self.recent or not self.alive.all():
+            self.merge()  # only while building: a published segment is merged already
         directory.mkdir(parents=True, exist_ok=True)
         np.savez(
             directory / "lexical.npz",
@@ -236,9 +237,9 @@ def _fold_newest(
 
 class LexicalLayers:
     """An immutable view for searching: ``base`` (a segment that is never changed again),
-    small ``segments`` of the documents changed since (one per batch of changes, merged into
-    one when there are more than ``MAX_SEGMENTS``) and ``hidden`` (base documents replaced or
-    removed since). Slots number the base first, then each segment in turn."""
+    small ``segments`` of the documents changed since (one per batch of changes; past
+    ``MAX_SEGMENTS`` the newest are merged in size tiers) and ``hidden`` (base documents
+    replaced or removed since). Slots number the base first, then each segment in turn."""
 
     def __init__(
         self,

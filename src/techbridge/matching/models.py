@@ -7,6 +7,7 @@ catches up by position.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -50,8 +51,13 @@ def _collect(session: Session, _context: Any) -> None:
 def _record(session: Session) -> None:
     session.flush()  # so every change of this transaction has been collected
     pending: set[tuple[str, int]] = session.info.pop(_PENDING, set())
-    if not pending:
-        return
+    if pending:
+        record_events(session, pending)
+
+
+def record_events(session: Session, listings: Iterable[tuple[str, int]]) -> None:
+    """Add index events for (kind, listing id) pairs to the session's transaction, which
+    must commit right after (the position lock is held until then)."""
     if session.get_bind().dialect.name == "postgresql":
         # Positions must grow in commit order, or an indexer that has read position n could
         # later miss a transaction that took n - 1 and committed after it. One lock, held
@@ -59,7 +65,7 @@ def _record(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": POSITION_LOCK})
     session.execute(
         insert(IndexEvent),
-        [{"kind": kind, "listing_id": listing_id} for kind, listing_id in sorted(pending)],
+        [{"kind": kind, "listing_id": listing_id} for kind, listing_id in sorted(listings)],
     )
 
 

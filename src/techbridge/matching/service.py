@@ -182,8 +182,12 @@ def _ranked(
     for hit in scored:
         listing = listings.get(hit.key)
         if listing is None or indexed_text(listing) is None:
-            continue  # the index lags a change that is not yet synced
+            continue  # the index lags a change that is not yet applied
         summary = catalog.revealed_summary(listing)
+        if summary is not None and not snapshot.held(kind, listing):
+            # Made confidential (or its summary changed) since this snapshot: its rank
+            # could still come from text that is hidden now.
+            continue
         # A confidential demand's tags, region and dates are not for others to rank on.
         candidate = Signals() if summary else _signals(listing)
         bonus = structured_bonus(signals, candidate, today)

@@ -2,9 +2,10 @@
 
 ``{index_dir}/checkpoint-{position}-{id}/`` holds, for offers and demands, the lexical index,
 the vector index and the digests of the indexed texts, and a manifest naming the outbox
-position it covers, the rebuild it descends from, the embedder, tokeniser and quantisation
-that built it (opening it with different ones is refused: rebuild instead, so vectors of two
-models never mix) and a checksum of every file.
+position it covers, its generation (how many rebuilds it descends from: a rebuild
+supersedes every checkpoint of an older generation, whatever its position), the embedder,
+tokeniser and quantisation that built it (opening it with different ones is refused:
+rebuild instead, so vectors of two models never mix) and a checksum of every file.
 
 A checkpoint is written into a staging folder of its own, each file flushed to disk, then
 renamed into place in one step and the folder itself flushed: a reader finds a whole
@@ -49,7 +50,7 @@ _NAME = re.compile(r"^checkpoint-(\d{12,})-([0-9a-f]{8})$")
 @dataclass(frozen=True)
 class Manifest:
     position: int  # every outbox event up to here is in the checkpoint
-    build: str  # the rebuild this checkpoint descends from
+    generation: int  # rebuilds it descends from; a higher one supersedes any position
     embedder: str
     tokeniser: str
     quantisation: str
@@ -89,51 +90,66 @@ def new_engine(embedder: CachedEmbedder) -> Engine:
     )
 
 
-def checkpoints(index_dir: Path) -> list[tuple[int, Path]]:
-    """Checkpoint folders, newest (highest position, then latest written) first."""
+def checkpoints(index_dir: Path) -> list[tuple[Manifest, Path]]:
+    """Checkpoints whose manifest can be read, newest first: highest generation, then
+    highest position, then latest written. Files are not verified here."""
     if not index_dir.is_dir():
         return []
     found = []
     for entry in index_dir.iterdir():
-        named = _NAME.match(entry.name)
-        if named and entry.is_dir():
-            found.append((int(named.group(1)), entry.stat().st_mtime_ns, entry))
-    found.sort(key=lambda item: (-item[0], -item[1]))
-    return [(position, path) for position, _, path in found]
+        if _NAME.match(entry.name) and entry.is_dir():
+            manifest = _read_manifest(entry, verify=False)
+            if manifest is not None:
+                found.append((manifest, entry.stat().st_mtime_ns, entry))
+    found.sort(key=lambda item: (-item[0].generation, -item[0].position, -item[1]))
+    return [(manifest, path) for manifest, _, path in found]
+
+
+def newest(index_dir: Path) -> tuple[str, int, int, str] | None:
+    """(folder, generation, position, saved_at) of the newest checkpoint, unverified."""
+    found = checkpoints(index_dir)
+    if not found:
+        return None
+    manifest, path = found[0]
+    return path.name, manifest.generation, manifest.position, manifest.saved_at
 
 
 def load(index_dir: Path, embedder: CachedEmbedder) -> Saved | None:
-    """The newest good checkpoint, or None when there is none."""
-    for _, path in checkpoints(index_dir):
-        manifest = _read_manifest(path)
-        if manifest is None:
-            continue  # torn: fall back on an older one
-        probe = new_engine(embedder)
-        manifest.check(probe, path)
-        engines: dict[IndexKind, Engine] = {}
-        digests: dict[IndexKind, dict[int, int]] = {}
-        for kind in INDEX_KINDS:
-            engine = new_engine(embedder)
-            engine.lexical = LexicalLayers(LexicalIndex.load(path / kind))
-            engine.vectors = VectorLayers(
-                VectorIndex.load(path / kind / VECTORS, manifest.dim, manifest.quantisation)
+    """The newest good checkpoint that this installation can read, or None when there is
+    none. Torn ones (files that fail their checksums, or vanish while read because another
+    process pruned them) are passed over; one built by another embedder too, and if no
+    other is left the refusal says to rebuild."""
+    refused: Conflict | None = None
+    for manifest, path in checkpoints(index_dir):
+        if _read_manifest(path) is None:
+            continue
+        try:
+            manifest.check(new_engine(embedder), path)
+            return _load(manifest, path, embedder)
+        except Conflict as error:
+            refused = refused or error
+        except (OSError, ValueError, KeyError):
+            continue
+    if refused is not None:
+        raise refused
+    return None
+
+
+def _load(manifest: Manifest, path: Path, embedder: CachedEmbedder) -> Saved:
+    engines: dict[IndexKind, Engine] = {}
+    digests: dict[IndexKind, dict[int, int]] = {}
+    for kind in INDEX_KINDS:
+        engine = new_engine(embedder)
+        engine.lexical = LexicalLayers(LexicalIndex.load(path / kind))
+        engine.vectors = VectorLayers(
+            VectorIndex.load(path / kind / VECTORS, manifest.dim, manifest.quantisation)
+        )
+        engines[kind] = engine
+        with np.load(path / kind / DIGESTS) as arrays:
+            digests[kind] = dict(
+                zip(arrays["keys"].tolist(), arrays["digests"].tolist(), strict=True)
             )
-            engines[kind] = engine
-            with np.load(path / kind / DIGESTS) as arrays:
-                digests[kind] = dict(
-                    zip(arrays["keys"].tolist(), arrays["digests"].tolist(), strict=True)
-                )
-        return Saved(manifest, engines, digests, path)
-    return None
-
-
-def newest_build(index_dir: Path) -> tuple[str, int, str] | None:
-    """(folder, position, build) of the newest checkpoint, from its manifest alone."""
-    for position, path in checkpoints(index_dir):
-        manifest = _read_manifest(path, verify=False)
-        if manifest is not None:
-            return path.name, position, manifest.build
-    return None
+    return Saved(manifest, engines, digests, path)
 
 
 def save(
@@ -142,7 +158,7 @@ def save(
     digests: dict[IndexKind, dict[int, int]],
     *,
     position: int,
-    build: str,
+    generation: int,
 ) -> Path:
     """Write a checkpoint of fully compacted ``engines``; older ones beyond ``KEEP`` go."""
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -159,7 +175,7 @@ def save(
         some = next(iter(engines.values()))
         manifest = Manifest(
             position=position,
-            build=build,
+            generation=generation,
             embedder=some.embedder.id,
             tokeniser=some.tokeniser.id,
             quantisation=some.quantisation,
@@ -190,8 +206,12 @@ def _prune(index_dir: Path, keep: Path) -> None:
     good checkpoints (the caller holds the writer's lock, so no staging folder is live)."""
     for entry in index_dir.glob(".staging-*"):
         shutil.rmtree(entry, ignore_errors=True)
+    readable = checkpoints(index_dir)
+    for entry in index_dir.iterdir():
+        if _NAME.match(entry.name) and entry not in {path for _, path in readable}:
+            shutil.rmtree(entry, ignore_errors=True)  # its manifest cannot even be read
     good = 0
-    for _, path in checkpoints(index_dir):
+    for _, path in readable:
         if path == keep or (good < KEEP and _read_manifest(path) is not None):
             good += 1
             continue
