@@ -22,7 +22,7 @@ from techbridge.accounts import api as accounts_api
 from techbridge.accounts.mail import Mailer
 from techbridge.catalog import api as catalog_api
 from techbridge.config import Settings, get_settings
-from techbridge.db import engine_for
+from techbridge.db import POOL_OVERFLOW, POOL_SIZE, engine_for
 from techbridge.deals import api as deals_api
 from techbridge.errors import RateLimited, TechBridgeError, Unauthenticated
 from techbridge.matching import api as matching_api
@@ -39,7 +39,7 @@ from techbridge.web import (
 )
 from techbridge.web.auth import CSRFMiddleware
 from techbridge.web.deps import storable_query
-from techbridge.web.edge import BodyLimit, SecurityHeaders, error_body
+from techbridge.web.edge import AdmissionLimit, BodyLimit, SecurityHeaders, error_body
 
 STATIC = Path(__file__).parent / "static"
 API_PREFIX = "/api/v1"
@@ -101,6 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the headers also go on its refusals.
     app.add_middleware(BodyLimit, limit=settings.body_limit)
     app.add_middleware(SecurityHeaders)
+    # As many requests inside as the database pool has connections, fewer than the 40
+    # worker threads (see AdmissionLimit); the rest wait outside, holding nothing.
+    app.add_middleware(AdmissionLimit, limit=POOL_SIZE + POOL_OVERFLOW)
     return app
 
 

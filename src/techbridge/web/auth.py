@@ -120,6 +120,12 @@ def principal(
         user, scopes = found
     elif cookie:
         user = accounts.session_user(session, cookie, request.app.state.settings)
+    if session.dirty:
+        # The token's or login's last use, touched once a minute: committed now, as a
+        # transaction of its own, so that a request that only reads never holds the
+        # database's write lock (SQLite has one) while it embeds a query or waits for the
+        # index — 50 concurrent writers then timed out behind searches.
+        session.commit()
     request.state.user = user
     request.state.principal = (
         ANONYMOUS if user is None else accounts.principal_for(session, user, scopes)

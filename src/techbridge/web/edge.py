@@ -1,5 +1,6 @@
 """What every HTTP exchange passes through before and after routing: the security headers
-on every response and the request body limit (docs/hardening.md explains both).
+on every response, the request body limit (docs/hardening.md explains both) and the
+admission limit on requests in flight (docs/indexing.md, "Concurrent writers").
 
 Both are plain ASGI middleware, so they also cover what never reaches a route: static
 files, the CSRF check's refusals, and bodies read by asgi-csrf before the application.
@@ -7,6 +8,7 @@ files, the CSRF check's refusals, and bodies read by asgi-csrf before the applic
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -132,3 +134,27 @@ class BodyLimit:
             if started:
                 raise
             await send_error(send, 413, too_large.code, too_large.detail, "body")
+
+
+class AdmissionLimit:
+    """At most ``limit`` requests inside the application at once; the others wait their turn
+    here, asynchronously, holding no thread and no connection.
+
+    Why: routes and their dependencies run in a pool of worker threads (40), and a request's
+    commit — the teardown of its session dependency — needs a thread of its own after the
+    route has returned. With more requests in flight than threads, every thread could be
+    taken by requests waiting for the database (SQLite's write lock, or a pooled
+    connection) while the request that holds the lock waits for a thread to commit: 55
+    concurrent clients stalled a server that way for the 30 s of the lock's timeout. With
+    fewer requests admitted than there are threads, one is always free."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self._slots = asyncio.Semaphore(limit)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        async with self._slots:
+            await self.app(scope, receive, send)
