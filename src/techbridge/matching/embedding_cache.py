@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,30 +27,37 @@ class EmbeddingCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.dim = dim
         self._db = sqlite3.connect(path, timeout=60, check_same_thread=False)
+        # One connection serves every thread of a server (requests embed queries while the
+        # indexer embeds listings): the sqlite3 module does not serialise transactions on a
+        # shared connection ("cannot commit - no transaction is active", and worse).
+        self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(SCHEMA)
 
     def get_many(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         found: dict[bytes, np.ndarray] = {}
-        for start in range(0, len(keys), 500):
-            chunk = list(keys[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk
-            )
-            for key, blob in rows:
-                found[key] = np.frombuffer(blob, dtype=np.float32)
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                chunk = list(keys[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk
+                ).fetchall()
+                for key, blob in rows:
+                    found[key] = np.frombuffer(blob, dtype=np.float32)
         return found
 
     def put_many(self, items: dict[bytes, np.ndarray]) -> None:
-        with self._db:
+        with self._lock, self._db:
             self._db.executemany(
                 "INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)",
                 [(key, np.asarray(v, dtype=np.float32).tobytes()) for key, v in items.items()],
             )
 
     def __len__(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM vectors").fetchone()[0])
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM vectors").fetchone()[0])
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
