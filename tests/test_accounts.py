@@ -26,6 +26,7 @@ import support
 from smtp_sink import SmtpSink, smtp_sink_fixture  # noqa: F401  (provides smtp_sink)
 from support import PASSWORD, csrf, log_in, make_user
 from techbridge.accounts import service as accounts
+from techbridge.accounts import throttle
 from techbridge.accounts.models import AuditEntry, LoginSession, OutboxMessage, User
 from techbridge.accounts.schemas import Login, TokenCreate
 from techbridge.catalog import service as catalog
@@ -1012,6 +1013,23 @@ def test_failed_logins_slow_an_address_down_with_doubling_delays(
     assert accounts.authenticate(db, guess, context) is None  # a success starts over
 
 
+@pytest.mark.parametrize(
+    ("seen", "counted_as"),
+    [
+        ("203.0.113.9", "203.0.113.9"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),  # IPv6 by its /64
+        # IPv4 clients of a dual-stack server (uvicorn on ::), and tunnelled IPv4 clients,
+        # are counted by their IPv4 address, not all together in one /64.
+        ("::ffff:1.2.3.4", "1.2.3.4"),
+        ("::ffff:8.8.8.8", "8.8.8.8"),
+        ("2002:c000:204::1", "192.0.2.4"),  # 6to4
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "192.0.2.45"),  # Teredo
+    ],
+)
+def test_each_client_is_counted_by_its_own_address(seen: str, counted_as: str) -> None:
+    assert throttle.client(seen) == throttle.Key("client", counted_as)
+
+
 def test_failed_logins_from_anywhere_never_lock_the_owner_out(
     client: TestClient, settings: Settings, smtp_sink: SmtpSink, db: Session, clock: list[datetime]
 ) -> None:
@@ -1052,6 +1070,8 @@ def test_failed_logins_from_anywhere_never_lock_the_owner_out(
         ("10.0.0.2", "1.2.3.4, 203.0.113.9, 10.0.0.3", "10.0.0.0/8", "203.0.113.9"),
         ("10.0.0.2", "10.0.0.4, 10.0.0.3", "10.0.0.0/8,192.0.2.1", "10.0.0.4"),
         ("10.0.0.2", "not an address", "10.0.0.0/8", "10.0.0.2"),
+        # An IPv4 proxy as a dual-stack server sees it.
+        ("::ffff:10.0.0.2", "203.0.113.9", "10.0.0.0/8", "203.0.113.9"),
     ],
 )
 def test_the_client_address_comes_from_x_forwarded_for_only_behind_trusted_proxies(

@@ -41,12 +41,18 @@ def address(email: str) -> Key:
 
 def client(ip: str) -> Key:
     """A client by its IP address; IPv6 by its /64, which one machine usually holds whole
-    (counting single addresses would let it rotate through billions of them)."""
+    (counting single addresses would let it rotate through billions of them). An IPv6
+    address that carries an IPv4 one is that IPv4 client: a dual-stack server (uvicorn on
+    ``::``) sees every IPv4 client as ``::ffff:a.b.c.d``, and those all share one /64."""
     try:
         parsed = ip_address(ip)
     except ValueError:  # "unknown" or a test client's name
         return Key("client", ip)
     if isinstance(parsed, IPv6Address):
+        teredo = parsed.teredo  # (server, client): the client's own IPv4 address is second
+        carried = parsed.ipv4_mapped or parsed.sixtofour or (teredo[1] if teredo else None)
+        if carried is not None:
+            return Key("client", str(carried))
         return Key("client", str(ip_network(f"{parsed}/64", strict=False)))
     return Key("client", str(parsed))
 

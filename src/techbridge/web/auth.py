@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Sequence
-from ipaddress import IPv4Network, IPv6Network, ip_address
+from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Annotated, Any
 
 from asgi_csrf import asgi_csrf
@@ -89,7 +89,9 @@ def _is_trusted(address: str, trusted: Sequence[IPv4Network | IPv6Network]) -> b
     if not _is_address(address):
         return False
     parsed = ip_address(address)
-    return any(parsed in network for network in trusted)
+    # A dual-stack server sees an IPv4 proxy as ::ffff:a.b.c.d; the setting lists it as IPv4.
+    mapped = parsed.ipv4_mapped if isinstance(parsed, IPv6Address) else None
+    return any((mapped or parsed) in network for network in trusted)
 
 
 # Declared as FastAPI security schemes so that OpenAPI documents both ways in.
