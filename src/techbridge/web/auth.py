@@ -25,7 +25,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from techbridge.accounts import service as accounts
 from techbridge.accounts.models import User
 from techbridge.accounts.policy import ANONYMOUS, Principal
-from techbridge.errors import Unauthenticated
+from techbridge.accounts.schemas import Login
+from techbridge.errors import RateLimited, Unauthenticated
 from techbridge.web.deps import SessionDep
 from techbridge.web.edge import send_error
 
@@ -135,6 +136,21 @@ PrincipalDep = Annotated[Principal, Depends(principal)]
 
 def secure(request: Request) -> bool:
     return request.url.scheme == "https" or bool(request.app.state.settings.secure_cookies)
+
+
+def check_login(session: Session, data: Login, context: accounts.Context) -> User | None:
+    """A login at the edge, in two transactions (docs/security.md, "Login limits"). The
+    attempt is counted and committed first, so that concurrent attempts see it before this
+    one's slow password check; a refused attempt is rolled back, so it does not count. Then
+    the password is checked; its outcome (a failure recorded, or the attempt handed back) is
+    the caller's to commit, with or without the rest of the request."""
+    try:
+        attempt = accounts.reserve_login(session, data, context)
+    except RateLimited:
+        session.rollback()
+        raise
+    session.commit()
+    return accounts.authenticate(session, data, attempt)
 
 
 def log_in_browser(request: Request, response: Response, session: Session, user: User) -> None:
