@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import warnings
 from collections import Counter
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ import support
 from smtp_sink import SmtpSink, smtp_sink_fixture  # noqa: F401  (provides smtp_sink)
 from support import PASSWORD, csrf, log_in, make_user
 from techbridge.accounts import service as accounts
+from techbridge.accounts import throttle
 from techbridge.accounts.models import AuditEntry, LoginSession, OutboxMessage, User
 from techbridge.accounts.schemas import Login, TokenCreate
 from techbridge.catalog import service as catalog
@@ -35,7 +37,7 @@ from techbridge.config import Settings
 from techbridge.db import engine_for, unit_of_work, utcnow
 from techbridge.errors import RateLimited
 from techbridge.web.app import create_app
-from techbridge.web.auth import SESSION_COOKIE
+from techbridge.web.auth import SESSION_COOKIE, check_login
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # TestClient's notice about a future httpx
@@ -775,7 +777,7 @@ def test_users_commands(
     with committed(database_url) as session:
         context = accounts.Context(base_url="http://x")
         data = Login(email="admin@techbridge.example", password=password.group(1))
-        admin = accounts.authenticate(session, data, context)
+        admin = check_login(session, data, context)
         assert admin is not None and admin.roles == ["administrator"]
 
     again = runner.invoke(
@@ -959,32 +961,63 @@ class CountingHasher(PasswordHasher):
         return super().verify(hash, password)
 
 
-def test_concurrent_wrong_passwords_are_each_checked_against_the_limit(
+class SlowHasher(CountingHasher):
+    """Holds every wrong guess inside its check until released, as a slow argon2 would hold
+    a burst of them: the limit must already be decided by then."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        try:
+            return super().verify(hash, password)
+        finally:
+            if password != PASSWORD:
+                self.release.wait(timeout=60)
+
+
+def test_a_burst_of_guesses_checks_five_passwords_and_then_not_even_the_right_one(
     database_url: str, db: Session, monkeypatch: pytest.MonkeyPatch, clock: list[datetime]
 ) -> None:
-    """40 guesses at once for one address, from 40 clients: exactly five are checked (the
-    count used to be read, then written, so a burst got far more than five answers). The
-    clock stands still, so no delay ends during the burst."""
-    monkeypatch.setattr(accounts, "HASHER", support.FAST_HASHER)
+    """23 wrong guesses at once for one address from 23 clients, each with its own
+    connection, held inside the password check; then the right password from a 24th. Five
+    passwords are checked (the free allowance), the other guesses are refused without one,
+    and so is the right password: the burst has used the address up. (Attempts used to be
+    counted after the check, so every guess of a burst was checked, and the right one logged
+    in.) The clock stands still, so no delay ends during the burst."""
+    hasher = SlowHasher()
+    monkeypatch.setattr(accounts, "HASHER", hasher)
     make_user(db, "ana@example.com")
     db.commit()
     engine = engine_for(database_url)
-    start = threading.Barrier(40)
+    start = threading.Barrier(23)
+
+    def attempt(number: int, password: str) -> User | None:
+        context = accounts.Context(base_url=None, client_ip=f"198.51.100.{number}")
+        with unit_of_work(engine) as session:
+            return check_login(session, Login(email="ana@example.com", password=password), context)
 
     def guess(number: int) -> str:
-        context = accounts.Context(base_url=None, client_ip=f"198.51.100.{number}")
-        data = Login(email="ana@example.com", password=f"guess number {number}")
         start.wait()
         try:
-            with unit_of_work(engine) as session:
-                assert accounts.authenticate(session, data, context) is None
-                return "checked"
+            assert attempt(number, f"guess number {number}") is None
+            return "checked"
         except RateLimited:
             return "refused"
 
-    with ThreadPoolExecutor(max_workers=40) as pool:
-        answers = Counter(pool.map(guess, range(40)))
-    assert answers == {"checked": 5, "refused": 35}
+    with ThreadPoolExecutor(max_workers=23) as pool:
+        try:
+            answers = pool.map(guess, range(23))
+            deadline = time.monotonic() + 30
+            while hasher.calls["verify"] < 5 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            with pytest.raises(RateLimited):
+                attempt(99, PASSWORD)
+        finally:
+            hasher.release.set()
+        assert Counter(answers) == {"checked": 5, "refused": 18}
+    assert hasher.calls["verify"] == 5
 
 
 def test_failed_logins_slow_an_address_down_with_doubling_delays(
@@ -997,19 +1030,49 @@ def test_failed_logins_slow_an_address_down_with_doubling_delays(
     context = accounts.Context(base_url=None, client_ip="198.51.100.7")
     guess = Login(email="ana@example.com", password="a guess")
     for _ in range(5):
-        assert accounts.authenticate(db, guess, context) is None
+        assert check_login(db, guess, context) is None
     waits = []
     for _ in range(12):
         with pytest.raises(RateLimited) as refused:
-            accounts.authenticate(db, guess, context)
+            check_login(db, guess, context)
         waits.append(refused.value.retry_after)
         clock[0] += timedelta(seconds=refused.value.retry_after)
-        assert accounts.authenticate(db, guess, context) is None  # the next guess is checked
+        assert check_login(db, guess, context) is None  # the next guess is checked
     assert waits == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]
     right = Login(email="ana@example.com", password=PASSWORD)
     clock[0] += timedelta(seconds=900)
-    assert accounts.authenticate(db, right, context) is not None
-    assert accounts.authenticate(db, guess, context) is None  # a success starts over
+    assert check_login(db, right, context) is not None
+    assert check_login(db, guess, context) is None  # a success starts over
+
+
+def test_logins_that_succeed_never_slow_a_shared_client_down(
+    db: Session, monkeypatch: pytest.MonkeyPatch, clock: list[datetime]
+) -> None:
+    """Each attempt counts against its client before the check; a right password hands it
+    back, so an office behind one address can log in all day."""
+    monkeypatch.setattr(accounts, "HASHER", support.FAST_HASHER)
+    make_user(db, "ana@example.com")
+    office = accounts.Context(base_url=None, client_ip="198.51.100.7")
+    right = Login(email="ana@example.com", password=PASSWORD)
+    for _ in range(throttle.FREE_FAILURES["client"] + 5):
+        assert check_login(db, right, office) is not None
+
+
+@pytest.mark.parametrize(
+    ("seen", "counted_as"),
+    [
+        ("203.0.113.9", "203.0.113.9"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),  # IPv6 by its /64
+        # IPv4 clients of a dual-stack server (uvicorn on ::), and tunnelled IPv4 clients,
+        # are counted by their IPv4 address, not all together in one /64.
+        ("::ffff:1.2.3.4", "1.2.3.4"),
+        ("::ffff:8.8.8.8", "8.8.8.8"),
+        ("2002:c000:204::1", "192.0.2.4"),  # 6to4
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "192.0.2.45"),  # Teredo
+    ],
+)
+def test_each_client_is_counted_by_its_own_address(seen: str, counted_as: str) -> None:
+    assert throttle.client(seen) == throttle.Key("client", counted_as)
 
 
 def test_failed_logins_from_anywhere_never_lock_the_owner_out(
@@ -1052,6 +1115,8 @@ def test_failed_logins_from_anywhere_never_lock_the_owner_out(
         ("10.0.0.2", "1.2.3.4, 203.0.113.9, 10.0.0.3", "10.0.0.0/8", "203.0.113.9"),
         ("10.0.0.2", "10.0.0.4, 10.0.0.3", "10.0.0.0/8,192.0.2.1", "10.0.0.4"),
         ("10.0.0.2", "not an address", "10.0.0.0/8", "10.0.0.2"),
+        # An IPv4 proxy as a dual-stack server sees it.
+        ("::ffff:10.0.0.2", "203.0.113.9", "10.0.0.0/8", "203.0.113.9"),
     ],
 )
 def test_the_client_address_comes_from_x_forwarded_for_only_behind_trusted_proxies(

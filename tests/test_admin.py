@@ -302,6 +302,10 @@ LOOK_ALIKES = [
     "Alpha\u3000 Ltd",  # an ideographic and an ordinary space
     "\u202dAlpha Ltd",  # a bidi override
     "Ａｌｐｈａ Ｌｔｄ",  # fullwidth letters (NFKC)
+    "Alpha\u034f Ltd",  # a combining grapheme joiner
+    "Alpha Ltd\ufe0f",  # a variation selector
+    "Alpha\u3164 Ltd",  # a Hangul filler
+    "Alpha\u2800Ltd",  # the braille blank for the space
 ]
 
 

@@ -28,7 +28,7 @@ def _differences(url: str) -> list[object]:
 
 
 def test_there_is_one_head() -> None:
-    assert head() == "0005"
+    assert head() == "0006"
 
 
 def test_upgrade_from_empty_creates_every_table(empty_database_url: str) -> None:
@@ -133,4 +133,34 @@ def test_organisation_names_are_normalised_for_existing_rows(empty_database_url:
         (3, "新材料公司", "新材料公司"),
     ]
     assert person == 2
+    assert _differences(empty_database_url) == []
+
+
+def test_organisation_name_keys_are_computed_again_for_existing_rows(
+    empty_database_url: str,
+) -> None:
+    """0006 computes every key again now that characters which show as nothing, not only
+    format characters, are left out: look-alikes registered under 0005 get their id in it."""
+    upgrade(empty_database_url, "0005")
+    now = "2026-01-01 00:00:00"
+    with engine_for(empty_database_url).begin() as connection:
+        # Keys as 0005 made them: it kept variation selectors and Hangul fillers.
+        for name, key in [
+            ("Alpha Ltd\ufe0f", "alpha ltd\ufe0f"),
+            ("Alpha Ltd", "alpha ltd"),
+            ("Beta\u3164 Co", "beta\u1160 co"),
+        ]:
+            connection.execute(
+                text(
+                    "INSERT INTO organisation (name, normalised_name, created_at, updated_at) "
+                    "VALUES (:name, :key, :now, :now)"
+                ),
+                {"name": name, "key": key, "now": now},
+            )
+    upgrade(empty_database_url)
+    with engine_for(empty_database_url).connect() as connection:
+        rows = connection.execute(
+            text("SELECT id, normalised_name FROM organisation ORDER BY id")
+        ).all()
+    assert [tuple(row) for row in rows] == [(1, "alpha ltd"), (2, "alpha ltd #2"), (3, "beta co")]
     assert _differences(empty_database_url) == []

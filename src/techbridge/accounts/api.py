@@ -30,6 +30,7 @@ from techbridge.accounts.schemas import (
 from techbridge.web.auth import (
     SESSION_COOKIE,
     PrincipalDep,
+    check_login,
     clear_session_cookie,
     client_context,
     log_in_browser,
@@ -86,9 +87,9 @@ def verify(session: SessionDep, data: EmailVerification) -> UserRead:
     summary="Log in: sets the session cookie (登录)",
 )
 def login(request: Request, session: SessionDep, data: Login) -> Response:
-    user = accounts.authenticate(session, data, client_context(request))
+    user = check_login(session, data, client_context(request))
     if user is None:
-        # Returned, not raised: the failed attempt must be committed for the rate limit.
+        # Returned, not raised: the failure's audit entry must commit (the attempt has).
         body = {"error": {"code": "unauthenticated", "message": WRONG_CREDENTIALS, "field": None}}
         return JSONResponse(body, status_code=401)
     result = JSONResponse(UserRead.model_validate(user).model_dump(mode="json"))

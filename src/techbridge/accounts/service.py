@@ -371,28 +371,45 @@ def _found_wanted_organisation(session: Session, user: User) -> bool:
 # --- login and sessions --------------------------------------------------------------------
 
 
-def authenticate(session: Session, data: Login, context: Context) -> User | None:
-    """The user these credentials belong to, or None (the failure is recorded: the edge must
-    answer without rolling back). Wrong e-mail and wrong password get the same answer in the
-    same time. Failures slow the address and the client down (``throttle``), except that a
-    browser the address's owner logged in from is not held back by the address's count."""
+@dataclass(frozen=True)
+class Attempt:
+    """A login attempt counted against the limits, whose password is still to be checked."""
+
+    user: User | None
+    client_ip: str
+    keys: tuple[throttle.Key, ...]
+
+
+def reserve_login(session: Session, data: Login, context: Context) -> Attempt:
+    """Count a login attempt against its address and its client, before the password is
+    checked; :class:`RateLimited` when one of them must wait, and the edge must then roll
+    back (nothing is counted). The edge commits the attempt before :func:`authenticate`, so
+    that concurrent attempts see it: counted afterwards, a burst of guesses all passed the
+    limit before any counted. A browser the address's owner logged in from is not held back
+    by the address's count. Unknown addresses are counted like known ones."""
     now = utcnow()
     user = user_by_email(session, data.email)
     known_device = user is not None and context.known_device == (user.id, user.credential_version)
     address = None if known_device else throttle.address(data.email)
     # The address before the client: every attempt takes the row locks in one order.
-    keys = [key for key in (address, throttle.client(context.client_ip)) if key is not None]
-    waiting = throttle.wait(session, keys, now)
-    if waiting:
-        raise RateLimited(TOO_MANY_FAILURES, retry_after=waiting)
+    keys = tuple(key for key in (address, throttle.client(context.client_ip)) if key is not None)
+    if not throttle.reserve(session, keys, now):
+        raise RateLimited(TOO_MANY_FAILURES, retry_after=throttle.wait(session, keys, now))
+    return Attempt(user, context.client_ip, keys)
+
+
+def authenticate(session: Session, data: Login, attempt: Attempt) -> User | None:
+    """The user these credentials belong to, or None (the failure is recorded: the edge must
+    answer without rolling back). Wrong e-mail and wrong password get the same answer in the
+    same time. The attempt was counted by :func:`reserve_login`; a right password hands it
+    back."""
+    user = attempt.user
     password_hash = user.password_hash if user is not None else dummy_hash()
     # The hash is checked first, with or without a user: both take as long.
     if not _password_matches(password_hash, data.password) or user is None:
-        if not throttle.count_failure(session, keys, now):  # a concurrent attempt got first
-            raise RateLimited(TOO_MANY_FAILURES, retry_after=throttle.wait(session, keys, now))
         record_audit(
             session,
-            actor=f"ip:{context.client_ip}",
+            actor=f"ip:{attempt.client_ip}",
             action="login_failed",
             entity_type="user",
             entity_id=data.email,
@@ -402,8 +419,7 @@ def authenticate(session: Session, data: Login, context: Context) -> User | None
         raise Forbidden("this account has been disabled", field="email")
     if user.email_verified_at is None:
         raise Forbidden("verify your e-mail address first: follow the link we sent", field="email")
-    if address is not None:  # the owner's mistypes end here
-        throttle.forget(session, address)
+    throttle.succeeded(session, attempt.keys)
     if HASHER.check_needs_rehash(user.password_hash):
         user.password_hash = HASHER.hash(data.password)
     return user

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import unicodedata
 from typing import Annotated, Literal, Self, get_args
 
 from pydantic import (
@@ -20,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from techbridge.catalog.characters import shows_on_its_own
 from techbridge.catalog.credit_code import validation_error
 
 OrganisationKind = Literal[
@@ -75,22 +75,13 @@ def storable(text: str) -> str:
 # shows as "exe.txt"); no title needs them to be read. They are removed rather than refused
 # because an import is all-or-nothing per file and one stray control should not sink it.
 BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
-# Characters shown as nothing: controls, format characters (zero-width space and joiners,
-# BOM), separators, combining marks with no base, unassigned and private-use code points.
-_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cn", "Co", "Cs", "Zs", "Zl", "Zp", "Mn", "Me"})
-# Letters and symbols that render blank although Unicode classes them as visible.
-_BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800")
-
-
-def _visible(char: str) -> bool:
-    return char not in _BLANK and unicodedata.category(char) not in _INVISIBLE_CATEGORIES
 
 
 def heading(text: str) -> str:
     """A title (or a summary shown in its place): bidi controls removed, and at least one
     character that shows, so an empty-looking title cannot be listed."""
     text = text.translate(BIDI_CONTROLS).strip()
-    if not any(_visible(char) for char in text):
+    if not any(shows_on_its_own(char) for char in text):
         raise ValueError("must contain visible characters (not only spaces or invisible ones)")
     return text
 

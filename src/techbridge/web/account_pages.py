@@ -33,6 +33,7 @@ from techbridge.errors import Conflict, Forbidden, Invalid, RateLimited, TechBri
 from techbridge.web.auth import (
     SESSION_COOKIE,
     PrincipalDep,
+    check_login,
     clear_session_cookie,
     client_context,
     log_in_browser,
@@ -232,12 +233,12 @@ def login(
     if data is None:
         return form_page(request, "account_login.html", lang, errors, values=shown)
     try:
-        user = accounts.authenticate(session, data, client_context(request))
+        user = check_login(session, data, client_context(request))
     except FORM_ERRORS as error:
         errors = refused(error, lang)
         return form_page(request, "account_login.html", lang, errors, error, values=shown)
     if user is None:
-        # Answered, not raised: the failed attempt must commit for the rate limit to count it.
+        # Answered, not raised: the failure's audit entry must commit (the attempt has).
         errors = {"form": translations(lang).gettext(WRONG_CREDENTIALS)}
         return render(request, "account_login.html", lang, 401, values=shown, errors=errors)
     previous = request.cookies.get(SESSION_COOKIE)

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Sequence
-from ipaddress import IPv4Network, IPv6Network, ip_address
+from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Annotated, Any
 
 from asgi_csrf import asgi_csrf
@@ -25,7 +25,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from techbridge.accounts import service as accounts
 from techbridge.accounts.models import User
 from techbridge.accounts.policy import ANONYMOUS, Principal
-from techbridge.errors import Unauthenticated
+from techbridge.accounts.schemas import Login
+from techbridge.errors import RateLimited, Unauthenticated
 from techbridge.web.deps import SessionDep
 from techbridge.web.edge import send_error
 
@@ -89,7 +90,9 @@ def _is_trusted(address: str, trusted: Sequence[IPv4Network | IPv6Network]) -> b
     if not _is_address(address):
         return False
     parsed = ip_address(address)
-    return any(parsed in network for network in trusted)
+    # A dual-stack server sees an IPv4 proxy as ::ffff:a.b.c.d; the setting lists it as IPv4.
+    mapped = parsed.ipv4_mapped if isinstance(parsed, IPv6Address) else None
+    return any((mapped or parsed) in network for network in trusted)
 
 
 # Declared as FastAPI security schemes so that OpenAPI documents both ways in.
@@ -139,6 +142,21 @@ PrincipalDep = Annotated[Principal, Depends(principal)]
 
 def secure(request: Request) -> bool:
     return request.url.scheme == "https" or bool(request.app.state.settings.secure_cookies)
+
+
+def check_login(session: Session, data: Login, context: accounts.Context) -> User | None:
+    """A login at the edge, in two transactions (docs/security.md, "Login limits"). The
+    attempt is counted and committed first, so that concurrent attempts see it before this
+    one's slow password check; a refused attempt is rolled back, so it does not count. Then
+    the password is checked; its outcome (a failure recorded, or the attempt handed back) is
+    the caller's to commit, with or without the rest of the request."""
+    try:
+        attempt = accounts.reserve_login(session, data, context)
+    except RateLimited:
+        session.rollback()
+        raise
+    session.commit()
+    return accounts.authenticate(session, data, attempt)
 
 
 def log_in_browser(request: Request, response: Response, session: Session, user: User) -> None:

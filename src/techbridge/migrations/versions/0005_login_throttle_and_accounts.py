@@ -6,20 +6,18 @@ Revises: 0004
 Create Date: 2026-12-08 10:00:00.000000
 """
 
-import logging
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 import techbridge.db
-from techbridge.catalog.names import name_key
+from techbridge.migrations.organisation_names import fill_name_keys
 
 revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-log = logging.getLogger("alembic.runtime.migration")
 
 
 def upgrade() -> None:
@@ -57,35 +55,10 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("normalised_name", sa.String(length=300), nullable=False, server_default="")
         )
-    _fill_normalised_names()
+    fill_name_keys(op.get_bind())
     with op.batch_alter_table("organisation", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_organisation_normalised_name"), ["normalised_name"], unique=True
-        )
-
-
-def _fill_normalised_names() -> None:
-    """Every organisation's key. Names that were distinct but read the same (they could be
-    registered before) keep their rows: the later ones get their id in the key, so the
-    unique index can be built, and an administrator can merge or rename them."""
-    connection = op.get_bind()
-    organisation = sa.table(
-        "organisation", sa.column("id", sa.Integer), sa.column("name"), sa.column("normalised_name")
-    )
-    taken: set[str] = set()
-    rows = connection.execute(sa.select(organisation.c.id, organisation.c.name).order_by("id"))
-    for organisation_id, name in rows.all():
-        key = name_key(name)
-        if key in taken:
-            key = f"{key[:280]} #{organisation_id}"
-            log.warning(
-                "organisation %s (%r) reads like an earlier one's name", organisation_id, name
-            )
-        taken.add(key)
-        connection.execute(
-            organisation.update()
-            .where(organisation.c.id == organisation_id)
-            .values(normalised_name=key)
         )
 
 
