@@ -44,6 +44,7 @@ MANIFEST = "manifest.json"
 VECTORS = "vectors.usearch"
 DIGESTS = "digests.npz"
 KEEP = 2  # good checkpoints kept: the newest, and one to fall back on
+LEGACY_FOLDERS = ("offers", "demands", "offers.new", "demands.new", "offers.old", "demands.old")
 _NAME = re.compile(r"^checkpoint-(\d{12,})-([0-9a-f]{8})$")
 
 
@@ -206,6 +207,8 @@ def _prune(index_dir: Path, keep: Path) -> None:
     good checkpoints (the caller holds the writer's lock, so no staging folder is live)."""
     for entry in index_dir.glob(".staging-*"):
         shutil.rmtree(entry, ignore_errors=True)
+    for legacy in LEGACY_FOLDERS:  # the layout before checkpoints, replaced by the first one
+        shutil.rmtree(index_dir / legacy, ignore_errors=True)
     readable = checkpoints(index_dir)
     for entry in index_dir.iterdir():
         if _NAME.match(entry.name) and entry not in {path for _, path in readable}:
