@@ -131,4 +131,6 @@ ERROR_MESSAGES = (
     N_("verify your e-mail address first: follow the link we sent"),
     N_("the current password is wrong"),
     N_("the deadline has already passed"),
+    N_("contains a NUL character"),
+    N_("is not UTF-8 text"),
 )
