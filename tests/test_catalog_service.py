@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from support import create_listing
 from techbridge.accounts.service import audit_trail
 from techbridge.catalog import service
-from techbridge.catalog.models import Demand, Offer
+from techbridge.catalog.models import Demand, Offer, Organisation
 from techbridge.catalog.schemas import (
     MAX_FEN,
     DemandCreate,
@@ -646,3 +648,38 @@ def test_counts(session: Session) -> None:
 def test_person_email_rejects_control_characters_and_malformed(email: str) -> None:
     with pytest.raises(ValidationError):
         PersonCreate(name="张三", email=email)
+
+
+def test_a_unique_name_taken_at_the_same_moment_is_a_conflict(engine: Engine) -> None:
+    """Two transactions create one organisation at once: both pass the check for the name,
+    the second's insert then meets the first's committed row. Found in review (two
+    registrants founding one organisation): a 500 from the database, now a Conflict."""
+    first_wrote = threading.Event()
+    outcome: list[BaseException | None] = []
+
+    def second() -> None:
+        assert first_wrote.wait(10)
+        try:
+            with unit_of_work(engine) as session:
+                service.create_organisation(
+                    session, OrganisationCreate(name="同名机构"), actor=ACTOR
+                )
+            outcome.append(None)
+        except BaseException as error:
+            outcome.append(error)
+
+    racer = threading.Thread(target=second)
+    racer.start()
+    with unit_of_work(engine) as session:
+        service.create_organisation(session, OrganisationCreate(name="同名机构"), actor=ACTOR)
+        session.flush()
+        first_wrote.set()
+        time.sleep(0.5)  # the other transaction checks the name meanwhile and waits to write
+    racer.join(40)
+    (error,) = outcome
+    assert isinstance(error, Conflict), error
+    with unit_of_work(engine) as session:
+        named = (
+            select(func.count()).select_from(Organisation).where(Organisation.name == "同名机构")
+        )
+        assert session.scalar(named) == 1

@@ -16,10 +16,12 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from techbridge.config import get_settings
+from techbridge.errors import Conflict
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -119,6 +121,11 @@ def _sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+def _is_unique_violation(error: IntegrityError) -> bool:
+    sqlstate = getattr(error.orig, "sqlstate", None)  # PostgreSQL (psycopg)
+    return sqlstate == "23505" or str(error.orig).startswith("UNIQUE constraint failed")
+
+
 @contextmanager
 def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
     """The edge's transaction: commit if the block succeeds, roll back on any error."""
@@ -126,6 +133,16 @@ def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
     try:
         yield session
         session.commit()
+    except IntegrityError as error:
+        session.rollback()
+        if not _is_unique_violation(error):
+            raise
+        # A unique key taken by a transaction that committed between this one's checks and
+        # its write (two registrants founding one organisation at the same moment): a
+        # conflict to answer (409, exit code 5), not a failure of the server.
+        raise Conflict(
+            "a change made at the same moment conflicts with this one; try again"
+        ) from error
     except BaseException:
         session.rollback()
         raise
