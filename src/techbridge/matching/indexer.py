@@ -241,13 +241,6 @@ class Indexes:
             time.sleep(0.01)
         return self.snapshot()
 
-    def head(self, session: Session | None = None) -> int:
-        """The outbox's last position."""
-        if session is not None:
-            return _head(session)
-        with Session(self.database) as own:
-            return _head(own)
-
     def pending(self) -> int:
         """Events after this process's position."""
         with Session(self.database) as session:
@@ -301,17 +294,18 @@ class Indexes:
         engines, digests = dict(snapshot.engines), dict(snapshot.digests)
         for kind, found in texts.items():
             held = digests[kind]
+            versions = {key: digest(text) for key, text in found.items() if text is not None}
             upserts = [
                 (key, text)
                 for key, text in sorted(found.items())
-                if text is not None and held.get(key) != digest(text)
+                if text is not None and held.get(key) != versions[key]
             ]
             removals = [key for key, text in found.items() if text is None and held.get(key)]
             if not upserts and not removals:
                 continue
             vectors = self.embedder.embed([text for _, text in upserts], "passage")
             engine = engines[kind].changed(upserts, removals, vectors)
-            known = held.changed({key: digest(text) for key, text in upserts}, removals)
+            known = held.changed({key: versions[key] for key, _ in upserts}, removals)
             if engine.pending >= COMPACT_AT:
                 engine, known = engine.compacted(), known.compacted()
             engines[kind], digests[kind] = engine, known
