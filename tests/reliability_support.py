@@ -41,6 +41,7 @@ from sqlalchemy import func, select
 import support
 import techbridge
 from techbridge.accounts import service as accounts
+from techbridge.authz import SYSTEM
 from techbridge.catalog import service as catalog
 from techbridge.catalog.models import Demand, Offer
 from techbridge.catalog.schemas import OrganisationCreate
@@ -280,7 +281,7 @@ def writer_tokens(
     monkeypatch.setattr(accounts, "HASHER", support.FAST_HASHER)
     with unit_of_work(engine_for(database_url)) as session:
         organisation = catalog.create_organisation(
-            session, OrganisationCreate(name="可靠性测试公司"), actor="test"
+            session, SYSTEM, OrganisationCreate(name="可靠性测试公司")
         )
         ids = [
             support.make_user(

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from techbridge.accounts import service as accounts
 from techbridge.accounts.models import User
+from techbridge.audit import Actor
+from techbridge.authz import SYSTEM, Principal
 from techbridge.catalog import service as catalog
 from techbridge.catalog.models import Demand, Offer
 from techbridge.catalog.schemas import DemandCreate, OfferCreate
@@ -51,7 +53,7 @@ def make_user(
         roles=list(roles),
         organisation_id=organisation_id,
         verified=verified,
-        actor="test",
+        actor=Actor.OPERATOR,
     )
 
 
@@ -83,7 +85,7 @@ def bearer(
         user = accounts.get_user(session, user_id)
         _token, secret = accounts.create_token(
             session,
-            user,
+            accounts.principal_for(session, user),
             TokenCreate(name="test", scopes=list(scopes)),  # type: ignore[arg-type]
         )
     return {"authorization": f"Bearer {secret}"}
@@ -94,16 +96,16 @@ def create_listing(
     schema: type[OfferCreate] | type[DemandCreate],
     *,
     listed_on: dt.date | None = None,
-    actor: str = "test",
+    principal: Principal = SYSTEM,
     **values: Any,
 ) -> Offer | Demand:
     """A listing made through the catalog service. ``listed_on`` backdates it, as an import of
     an older record would: the service dates what is published on the platform itself."""
     data = schema(**values)
     listing: Offer | Demand = (
-        catalog.create_offer(session, data, actor=actor)  # type: ignore[arg-type]
+        catalog.create_offer(session, principal, data)  # type: ignore[arg-type]
         if schema is OfferCreate
-        else catalog.create_demand(session, data, actor=actor)  # type: ignore[arg-type]
+        else catalog.create_demand(session, principal, data)  # type: ignore[arg-type]
     )
     if listed_on is not None:
         listing.listed_on = listed_on

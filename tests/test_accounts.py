@@ -28,8 +28,10 @@ from smtp_sink import SmtpSink, smtp_sink_fixture  # noqa: F401  (provides smtp_
 from support import PASSWORD, csrf, log_in, make_user
 from techbridge.accounts import service as accounts
 from techbridge.accounts import throttle
-from techbridge.accounts.models import AuditEntry, LoginSession, OutboxMessage, User
+from techbridge.accounts.models import LoginSession, OutboxMessage, User
 from techbridge.accounts.schemas import Login, TokenCreate
+from techbridge.audit import Actor, AuditEntry
+from techbridge.authz import SYSTEM
 from techbridge.catalog import service as catalog
 from techbridge.catalog.schemas import OrganisationCreate
 from techbridge.cli import app as cli
@@ -711,9 +713,13 @@ def test_tokens_on_the_account_page_show_the_secret_once(
     assert 'id="token-name-error"' in refused.text and 'id="profile-name-error"' not in refused.text
 
     with committed(database_url) as session:
-        (token,) = accounts.list_tokens(session, accounts.get_user(session, user.id))
+        (token,) = accounts.list_tokens(
+            session, accounts.principal_for(session, accounts.get_user(session, user.id))
+        )
         rival_token, _ = accounts.create_token(
-            session, accounts.get_user(session, other.id), TokenCreate(name="rival")
+            session,
+            accounts.principal_for(session, accounts.get_user(session, other.id)),
+            TokenCreate(name="rival"),
         )
         session.commit()
         token_id, rival_id = token.id, rival_token.id
@@ -742,7 +748,7 @@ def test_security_actions_are_audited(client: TestClient, db: Session, database_
     client.post("/api/v1/auth/logout", headers=api_headers(client))
     with committed(database_url) as session:
         entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
-    security = [(e.action, e.actor, e.entity_id) for e in entries if e.action != "create"]
+    security = [(e.action, str(e.actor), e.entity_id) for e in entries if e.action != "create"]
     assert security == [
         ("login_failed", "ip:testclient", "ana@example.com"),
         ("login", f"user:{user.id}", str(user.id)),
@@ -891,7 +897,9 @@ def test_mail_links_never_come_from_a_visitors_host_header(
 def test_password_reset_revokes_api_tokens(client: TestClient, database_url: str) -> None:
     with committed(database_url) as session:
         user = make_user(session, "ana@example.com", ["demander"])
-        _, secret = accounts.create_token(session, user, TokenCreate(name="ci", scopes=["read"]))
+        _, secret = accounts.create_token(
+            session, accounts.principal_for(session, user), TokenCreate(name="ci", scopes=["read"])
+        )
         session.commit()
     token = {"authorization": f"Bearer {secret}"}
     assert client.get("/api/v1/me", headers=token).status_code == 200
@@ -1139,8 +1147,8 @@ def test_the_client_address_comes_from_x_forwarded_for_only_behind_trusted_proxi
         )
     assert response.status_code == 401
     with committed(database_url) as session:
-        actor = session.scalar(select(AuditEntry.actor).where(AuditEntry.action == "login_failed"))
-    assert actor == f"ip:{seen}"
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "login_failed"))
+        assert entry is not None and entry.actor == Actor.ip(seen)
 
 
 def test_login_and_registration_do_the_same_work_whether_or_not_the_address_exists(
@@ -1177,7 +1185,7 @@ def test_registration_answers_the_same_whether_or_not_address_or_organisation_ex
     client: TestClient, db: Session, database_url: str
 ) -> None:
     make_user(db, "ana@example.com")
-    catalog.create_organisation(db, OrganisationCreate(name="新材料有限公司"), actor="t")
+    catalog.create_organisation(db, SYSTEM, OrganisationCreate(name="新材料有限公司"))
     db.commit()
     answers = [
         client.post("/api/v1/auth/register", json=registration(email=email, organisation_name=name))

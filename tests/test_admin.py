@@ -11,8 +11,11 @@ from sqlalchemy.orm import Session
 
 import support
 from support import csrf, log_in, make_user
+from techbridge import audit
 from techbridge.accounts import service as accounts
 from techbridge.accounts.schemas import TokenCreate
+from techbridge.audit import Actor
+from techbridge.authz import SYSTEM
 from techbridge.catalog import service as catalog
 from techbridge.catalog.schemas import OrganisationCreate
 from techbridge.db import engine_for, unit_of_work
@@ -33,13 +36,15 @@ def world(database_url: str) -> dict[str, int | str]:
     """An organisation, an administrator, a demander, and their API tokens."""
     with unit_of_work(engine_for(database_url)) as session:
         lab = catalog.create_organisation(
-            session, OrganisationCreate(name="张江实验室", kind="research_institute"), actor="t"
+            session, SYSTEM, OrganisationCreate(name="张江实验室", kind="research_institute")
         )
         admin = make_user(session, "admin@example.com", ["administrator"])
         demander = make_user(session, "demander@example.com", ["demander"], lab.id)
         secrets = {
             f"{name}_token": accounts.create_token(
-                session, user, TokenCreate(name=name, scopes=scopes)
+                session,
+                accounts.principal_for(session, user),
+                TokenCreate(name=name, scopes=scopes),
             )[1]
             for name, user, scopes in [
                 ("admin", admin, ["read", "write"]),
@@ -106,8 +111,8 @@ def test_admin_changes_roles_and_organisation(
         f"/api/v1/admin/users/{world['demander']}", headers=bearer(world["admin_token"])
     )
     assert got.json()["roles"] == ["demander", "supplier"]
-    trail = accounts.audit_trail(session, entity_type="user", action="user_update")
-    assert trail[-1].actor == f"user:{world['admin']}"
+    trail = audit.trail(session, entity_type="user", action="user_update")
+    assert trail[-1].actor == Actor.user(world["admin"])
 
 
 @pytest.mark.parametrize("field", ["name", "active"])
@@ -287,9 +292,7 @@ def test_the_audit_log_reads_as_words(client: TestClient, database_url: str) -> 
     escapes made the audit log unreadable."""
     with unit_of_work(engine_for(database_url)) as session:
         admin = make_user(session, "root@example.com", ["administrator"])
-        catalog.create_organisation(
-            session, OrganisationCreate(name="新材料公司"), actor=f"user:{admin.id}"
-        )
+        catalog.create_organisation(session, SYSTEM, OrganisationCreate(name="新材料公司"))
     log_in(client, database_url, admin.id)
     page = client.get("/admin/audit").text
     assert "root@example.com" in page and "新材料公司" in page and "\\u" not in page
@@ -341,14 +344,12 @@ def test_imports_file_listings_under_the_organisation_a_look_alike_name_denotes(
     from techbridge.catalog.schemas import OfferRecord
 
     with unit_of_work(engine_for(database_url)) as session:
-        alpha = catalog.create_organisation(
-            session, OrganisationCreate(name="Alpha Ltd"), actor="t"
-        )
+        alpha = catalog.create_organisation(session, SYSTEM, OrganisationCreate(name="Alpha Ltd"))
         records = [
             OfferRecord(id=str(number), source="s", title=f"供给 {number}", lang="zh", org=org)
             for number, org in enumerate(["alpha ltd", "Alpha Ltd\u200b", "Beta Co", "BETA  co"])
         ]
-        result = catalog.import_offers(session, records, actor="t")
+        result = catalog.import_offers(session, SYSTEM, records)
         assert (result.created, result.organisations_created) == (4, 1)
         exported = {record["id"]: record["org"] for record in catalog.export_offers(session)}
     assert exported == {"0": "Alpha Ltd", "1": "Alpha Ltd", "2": "BETA  co", "3": "BETA  co"}

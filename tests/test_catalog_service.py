@@ -14,7 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from support import create_listing
-from techbridge.accounts.service import audit_trail
+from techbridge.audit import Actor
+from techbridge.audit import trail as audit_trail
+from techbridge.authz import ANONYMOUS, SYSTEM, Principal
 from techbridge.catalog import service
 from techbridge.catalog.models import Demand, Offer, Organisation
 from techbridge.catalog.schemas import (
@@ -32,21 +34,20 @@ from techbridge.db import unit_of_work
 from techbridge.errors import Conflict, Invalid, NotFound
 from techbridge.pagination import MAX_PER_PAGE
 
-ACTOR = "tester"
 FUDAN_CODE = "914403001922038216"
 OTHER_CODE = "91110000100017643K"
 
 
 def offer(session: Session, title: str = "石墨烯导热膜", **fields: Any) -> Offer:
     values: dict[str, Any] = {"lang": "zh", "status": "published", **fields}
-    created = create_listing(session, OfferCreate, title=title, actor=ACTOR, **values)
+    created = create_listing(session, OfferCreate, title=title, **values)
     assert isinstance(created, Offer)
     return created
 
 
 def demand(session: Session, title: str = "寻求低成本储能方案", **fields: Any) -> Demand:
     values: dict[str, Any] = {"lang": "zh", "status": "published", **fields}
-    created = create_listing(session, DemandCreate, title=title, actor=ACTOR, **values)
+    created = create_listing(session, DemandCreate, title=title, **values)
     assert isinstance(created, Demand)
     return created
 
@@ -65,6 +66,7 @@ def offer_titles(session: Session, **filters: Any) -> set[str]:
 def test_create_get_and_update_organisation(session: Session) -> None:
     created = service.create_organisation(
         session,
+        SYSTEM,
         OrganisationCreate(
             name="复旦大学",
             name_en="Fudan University",
@@ -72,7 +74,6 @@ def test_create_get_and_update_organisation(session: Session) -> None:
             district="杨浦区",
             credit_code=FUDAN_CODE,
         ),
-        actor=ACTOR,
     )
     fetched = service.get_organisation(session, created.id)
     assert (fetched.name, fetched.kind, fetched.credit_code) == (
@@ -81,52 +82,44 @@ def test_create_get_and_update_organisation(session: Session) -> None:
         FUDAN_CODE,
     )
 
-    service.update_organisation(
-        session, created.id, OrganisationUpdate(district="徐汇区"), actor=ACTOR
-    )
+    service.update_organisation(session, SYSTEM, created.id, OrganisationUpdate(district="徐汇区"))
     assert service.get_organisation(session, created.id).district == "徐汇区"
     assert service.get_organisation(session, created.id).name == "复旦大学"
 
 
 def test_organisation_name_and_credit_code_are_unique(session: Session) -> None:
     first = service.create_organisation(
-        session, OrganisationCreate(name="复旦大学", credit_code=FUDAN_CODE), actor=ACTOR
+        session, SYSTEM, OrganisationCreate(name="复旦大学", credit_code=FUDAN_CODE)
     )
     with pytest.raises(Conflict) as same_name:
-        service.create_organisation(session, OrganisationCreate(name="复旦大学"), actor=ACTOR)
+        service.create_organisation(session, SYSTEM, OrganisationCreate(name="复旦大学"))
     assert same_name.value.field == "name"
     with pytest.raises(Conflict) as same_code:
         service.create_organisation(
-            session, OrganisationCreate(name="另一家", credit_code=FUDAN_CODE), actor=ACTOR
+            session, SYSTEM, OrganisationCreate(name="另一家", credit_code=FUDAN_CODE)
         )
     assert same_code.value.field == "credit_code"
 
     second = service.create_organisation(
-        session, OrganisationCreate(name="同济大学", credit_code=OTHER_CODE), actor=ACTOR
+        session, SYSTEM, OrganisationCreate(name="同济大学", credit_code=OTHER_CODE)
     )
     with pytest.raises(Conflict):
-        service.update_organisation(
-            session, second.id, OrganisationUpdate(name="复旦大学"), actor=ACTOR
-        )
+        service.update_organisation(session, SYSTEM, second.id, OrganisationUpdate(name="复旦大学"))
     with pytest.raises(Conflict):
         service.update_organisation(
-            session, second.id, OrganisationUpdate(credit_code=FUDAN_CODE), actor=ACTOR
+            session, SYSTEM, second.id, OrganisationUpdate(credit_code=FUDAN_CODE)
         )
     # Re-sending an organisation's own name and code is not a conflict.
     service.update_organisation(
-        session, first.id, OrganisationUpdate(name="复旦大学", credit_code=FUDAN_CODE), actor=ACTOR
+        session, SYSTEM, first.id, OrganisationUpdate(name="复旦大学", credit_code=FUDAN_CODE)
     )
     assert service.counts(session).organisations == 2
 
 
 def test_organisation_name_cannot_be_cleared(session: Session) -> None:
-    organisation = service.create_organisation(
-        session, OrganisationCreate(name="复旦大学"), actor=ACTOR
-    )
+    organisation = service.create_organisation(session, SYSTEM, OrganisationCreate(name="复旦大学"))
     with pytest.raises(Invalid) as caught:
-        service.update_organisation(
-            session, organisation.id, OrganisationUpdate(name=None), actor=ACTOR
-        )
+        service.update_organisation(session, SYSTEM, organisation.id, OrganisationUpdate(name=None))
     assert caught.value.field == "name"
 
 
@@ -139,8 +132,8 @@ def test_list_organisations_filters(session: Session) -> None:
     ]:
         service.create_organisation(
             session,
+            SYSTEM,
             OrganisationCreate(name=name, name_en=name_en, kind=kind, district=district),
-            actor=ACTOR,
         )
 
     def names(**filters: Any) -> list[str]:
@@ -163,28 +156,28 @@ def test_unknown_ids_are_not_found(session: Session) -> None:
         service.get_organisation(session, 999)
     assert caught.value.field == "organisation_id"
     with pytest.raises(NotFound):
-        service.update_organisation(session, 999, OrganisationUpdate(name="x"), actor=ACTOR)
+        service.update_organisation(session, SYSTEM, 999, OrganisationUpdate(name="x"))
     with pytest.raises(NotFound):
         service.get_person(session, 999)
     with pytest.raises(NotFound):
-        service.get_offer(session, 999)
+        service.get_offer(session, SYSTEM, 999)
     with pytest.raises(NotFound):
-        service.get_demand(session, 999)
+        service.get_demand(session, SYSTEM, 999)
     with pytest.raises(NotFound):
-        service.update_offer(session, 999, OfferUpdate(title="x"), actor=ACTOR)
+        service.update_offer(session, SYSTEM, 999, OfferUpdate(title="x"))
     with pytest.raises(NotFound):
-        service.withdraw_demand(session, 999, actor=ACTOR)
+        service.withdraw_demand(session, SYSTEM, 999)
     # Referring to an unknown organisation is NotFound too, and creates nothing.
     with pytest.raises(NotFound):
         offer(session, organisation_id=999)
     with pytest.raises(NotFound):
-        service.create_person(session, PersonCreate(name="张三", organisation_id=999), actor=ACTOR)
+        service.create_person(session, SYSTEM, PersonCreate(name="张三", organisation_id=999))
     assert service.counts(session).offers == 0
 
 
 def test_people_by_role_and_organisation(session: Session) -> None:
-    fudan = service.create_organisation(session, OrganisationCreate(name="复旦大学"), actor=ACTOR)
-    tongji = service.create_organisation(session, OrganisationCreate(name="同济大学"), actor=ACTOR)
+    fudan = service.create_organisation(session, SYSTEM, OrganisationCreate(name="复旦大学"))
+    tongji = service.create_organisation(session, SYSTEM, OrganisationCreate(name="同济大学"))
     for name, organisation, roles in [
         ("王芳", fudan, ["tech_manager"]),
         ("李雷", fudan, ["expert", "contact"]),
@@ -193,13 +186,13 @@ def test_people_by_role_and_organisation(session: Session) -> None:
     ]:
         service.create_person(
             session,
+            SYSTEM,
             PersonCreate(
                 name=name,
                 email=f"{len(roles)}{organisation.id if organisation else 0}@example.org",
                 organisation_id=organisation.id if organisation else None,
                 roles=roles,
             ),
-            actor=ACTOR,
         )
 
     def names(**filters: Any) -> list[str]:
@@ -241,7 +234,7 @@ def test_create_and_get_offer_and_demand(session: Session) -> None:
         transfer_modes=["licence", "transfer"],
         listed_on=dt.date(2024, 5, 6),
     )
-    fetched = service.get_offer(session, created.id)
+    fetched = service.get_offer(session, SYSTEM, created.id)
     assert fetched.source == "techbridge"
     assert fetched.external_id == str(created.id)
     assert (fetched.title, fetched.kind, fetched.trl) == ("Graphene film", "patent", 6)
@@ -251,33 +244,33 @@ def test_create_and_get_offer_and_demand(session: Session) -> None:
     assert fetched.listed_on == dt.date(2024, 5, 6)
 
     need = demand(session, budget_min_fen=100, budget_max_fen=200, confidential=True)
-    fetched_demand = service.get_demand(session, need.id)
+    fetched_demand = service.get_demand(session, SYSTEM, need.id)
     assert (fetched_demand.budget_min_fen, fetched_demand.budget_max_fen) == (100, 200)
     assert fetched_demand.confidential is True
     assert fetched_demand.currency == "CNY"
 
 
 def test_new_listings_are_drafts_by_default(session: Session) -> None:
-    draft = service.create_offer(session, OfferCreate(title="草稿", lang="zh"), actor=ACTOR)
+    draft = service.create_offer(session, SYSTEM, OfferCreate(title="草稿", lang="zh"))
     assert draft.status == "draft"
     assert service.list_offers(session, ListingFilter(public_only=True)).total == 0
 
 
 def test_update_changes_only_the_fields_sent(session: Session) -> None:
     created = offer(session, abstract="原摘要", tags=["a"], trl=3)
-    service.update_offer(session, created.id, OfferUpdate(trl=7, tags=["a", "b"]), actor=ACTOR)
-    updated = service.get_offer(session, created.id)
+    service.update_offer(session, SYSTEM, created.id, OfferUpdate(trl=7, tags=["a", "b"]))
+    updated = service.get_offer(session, SYSTEM, created.id)
     assert (updated.trl, updated.tags, updated.abstract) == (7, ["a", "b"], "原摘要")
     # An explicit null clears an optional field.
-    service.update_offer(session, created.id, OfferUpdate(trl=None), actor=ACTOR)
-    assert service.get_offer(session, created.id).trl is None
+    service.update_offer(session, SYSTEM, created.id, OfferUpdate(trl=None))
+    assert service.get_offer(session, SYSTEM, created.id).trl is None
 
 
 @pytest.mark.parametrize("field", ["title", "lang", "status", "kind", "abstract", "tags"])
 def test_offer_required_fields_cannot_be_cleared(session: Session, field: str) -> None:
     created = offer(session, tags=["a"])
     with pytest.raises(Invalid) as caught:
-        service.update_offer(session, created.id, OfferUpdate(**{field: None}), actor=ACTOR)
+        service.update_offer(session, SYSTEM, created.id, OfferUpdate(**{field: None}))
     assert caught.value.field == field
 
 
@@ -285,7 +278,7 @@ def test_offer_required_fields_cannot_be_cleared(session: Session, field: str) -
 def test_demand_required_fields_cannot_be_cleared(session: Session, field: str) -> None:
     created = demand(session, tags=["a"])
     with pytest.raises(Invalid) as caught:
-        service.update_demand(session, created.id, DemandUpdate(**{field: None}), actor=ACTOR)
+        service.update_demand(session, SYSTEM, created.id, DemandUpdate(**{field: None}))
     assert caught.value.field == field
 
 
@@ -293,37 +286,37 @@ def test_update_demand_keeps_the_budget_ordered(session: Session) -> None:
     need = demand(session, budget_min_fen=1_000, budget_max_fen=5_000)
     with pytest.raises(Invalid) as caught:
         service.update_demand(
-            session, need.id, DemandUpdate(budget_min_fen=9_000, budget_max_fen=8_000), actor=ACTOR
+            session, SYSTEM, need.id, DemandUpdate(budget_min_fen=9_000, budget_max_fen=8_000)
         )
     assert caught.value.field == "budget_min_fen"
     # Sending one side only is checked against the stored other side.
     with pytest.raises(Invalid):
-        service.update_demand(session, need.id, DemandUpdate(budget_max_fen=999), actor=ACTOR)
+        service.update_demand(session, SYSTEM, need.id, DemandUpdate(budget_max_fen=999))
     with pytest.raises(Invalid):
-        service.update_demand(session, need.id, DemandUpdate(budget_min_fen=5_001), actor=ACTOR)
+        service.update_demand(session, SYSTEM, need.id, DemandUpdate(budget_min_fen=5_001))
     assert (need.budget_min_fen, need.budget_max_fen) == (1_000, 5_000)
-    service.update_demand(session, need.id, DemandUpdate(budget_min_fen=5_000), actor=ACTOR)
-    assert service.get_demand(session, need.id).budget_min_fen == 5_000
+    service.update_demand(session, SYSTEM, need.id, DemandUpdate(budget_min_fen=5_000))
+    assert service.get_demand(session, SYSTEM, need.id).budget_min_fen == 5_000
 
 
 def test_withdraw(session: Session) -> None:
     supply, need = offer(session), demand(session)
-    assert service.withdraw_offer(session, supply.id, actor=ACTOR).status == "withdrawn"
-    assert service.withdraw_demand(session, need.id, actor=ACTOR).status == "withdrawn"
-    assert service.get_offer(session, supply.id).status == "withdrawn"
+    assert service.withdraw_offer(session, SYSTEM, supply.id).status == "withdrawn"
+    assert service.withdraw_demand(session, SYSTEM, need.id).status == "withdrawn"
+    assert service.get_offer(session, SYSTEM, supply.id).status == "withdrawn"
     with pytest.raises(NotFound):
-        service.get_offer(session, supply.id, public_only=True)
+        service.get_offer(session, ANONYMOUS, supply.id)
     with pytest.raises(NotFound):
-        service.get_demand(session, need.id, public_only=True)
+        service.get_demand(session, ANONYMOUS, need.id)
 
 
 def test_update_can_move_a_listing_to_another_organisation(session: Session) -> None:
-    fudan = service.create_organisation(session, OrganisationCreate(name="复旦大学"), actor=ACTOR)
+    fudan = service.create_organisation(session, SYSTEM, OrganisationCreate(name="复旦大学"))
     created = offer(session)
-    service.update_offer(session, created.id, OfferUpdate(organisation_id=fudan.id), actor=ACTOR)
-    assert service.get_offer(session, created.id).organisation is fudan
+    service.update_offer(session, SYSTEM, created.id, OfferUpdate(organisation_id=fudan.id))
+    assert service.get_offer(session, SYSTEM, created.id).organisation is fudan
     with pytest.raises(NotFound):
-        service.update_offer(session, created.id, OfferUpdate(organisation_id=999), actor=ACTOR)
+        service.update_offer(session, SYSTEM, created.id, OfferUpdate(organisation_id=999))
 
 
 # --- visibility ---------------------------------------------------------------------------
@@ -332,7 +325,7 @@ def test_update_can_move_a_listing_to_another_organisation(session: Session) -> 
 def test_public_only_shows_published_non_confidential_listings(session: Session) -> None:
     offer(session, "公开供给")
     offer(session, "草稿供给", status="draft")
-    service.withdraw_offer(session, offer(session, "撤回供给").id, actor=ACTOR)
+    service.withdraw_offer(session, SYSTEM, offer(session, "撤回供给").id)
     demand(session, "公开需求")
     secret = demand(session, "保密需求", confidential=True)
     demand(session, "草稿需求", status="draft")
@@ -346,10 +339,10 @@ def test_public_only_shows_published_non_confidential_listings(session: Session)
     assert service.list_demands(session).total == 3
 
     with pytest.raises(NotFound) as caught:
-        service.get_demand(session, secret.id, public_only=True)
+        service.get_demand(session, ANONYMOUS, secret.id)
     # Reported exactly like a listing that does not exist, so existence does not leak.
     assert caught.value.message == f"demand {secret.id} does not exist"
-    assert service.get_demand(session, secret.id).title == "保密需求"
+    assert service.get_demand(session, SYSTEM, secret.id).title == "保密需求"
 
 
 # --- filters and pagination ---------------------------------------------------------------
@@ -357,10 +350,10 @@ def test_public_only_shows_published_non_confidential_listings(session: Session)
 
 def test_filters(session: Session) -> None:
     pudong = service.create_organisation(
-        session, OrganisationCreate(name="浦东企业", district="浦东新区"), actor=ACTOR
+        session, SYSTEM, OrganisationCreate(name="浦东企业", district="浦东新区")
     )
     minhang = service.create_organisation(
-        session, OrganisationCreate(name="交通大学", district="闵行区"), actor=ACTOR
+        session, SYSTEM, OrganisationCreate(name="交通大学", district="闵行区")
     )
     offer(
         session,
@@ -493,18 +486,18 @@ def test_invalid_pages_are_rejected(session: Session, page: int, per_page: int, 
 
 
 def test_audit_trail_records_actor_action_and_changes(session: Session) -> None:
+    wang, li = (Principal(user_id=n, roles=frozenset({"administrator"})) for n in (7, 8))
     created = offer(session, "初始标题", tags=["a"], price_fen=100)
-    service.update_offer(
-        session, created.id, OfferUpdate(title="新标题", price_fen=200), actor="wang"
-    )
-    service.withdraw_offer(session, created.id, actor="li")
+    service.update_offer(session, wang, created.id, OfferUpdate(title="新标题", price_fen=200))
+    service.withdraw_offer(session, li, created.id)
 
     trail = audit_trail(session, entity_type="offer", entity_id=created.id)
     assert [(entry.actor, entry.action) for entry in trail] == [
-        (ACTOR, "create"),
-        ("wang", "update"),
-        ("li", "withdraw"),
+        (Actor.OPERATOR, "create"),
+        (Actor.user(7), "update"),
+        (Actor.user(8), "withdraw"),
     ]
+    assert [str(entry.actor) for entry in trail] == ["operator", "user:7", "user:8"]
     create, update, withdraw = (entry.changes for entry in trail)
     assert create["title"] == [None, "初始标题"]
     assert create["tags"] == [None, ["a"]]
@@ -515,19 +508,15 @@ def test_audit_trail_records_actor_action_and_changes(session: Session) -> None:
 
 
 def test_audit_of_demand_and_organisation_updates(session: Session) -> None:
-    organisation = service.create_organisation(
-        session, OrganisationCreate(name="复旦大学"), actor=ACTOR
-    )
+    organisation = service.create_organisation(session, SYSTEM, OrganisationCreate(name="复旦大学"))
     service.update_organisation(
-        session, organisation.id, OrganisationUpdate(district="杨浦区"), actor="admin"
+        session, SYSTEM, organisation.id, OrganisationUpdate(district="杨浦区")
     )
     need = demand(session, deadline=dt.date(2025, 1, 1))
-    service.update_demand(
-        session, need.id, DemandUpdate(deadline=dt.date(2025, 6, 30)), actor="admin"
-    )
+    service.update_demand(session, SYSTEM, need.id, DemandUpdate(deadline=dt.date(2025, 6, 30)))
 
     (_, org_update) = audit_trail(session, entity_type="organisation", entity_id=organisation.id)
-    assert (org_update.actor, org_update.action) == ("admin", "update")
+    assert (org_update.actor, org_update.action) == (Actor.OPERATOR, "update")
     assert org_update.changes == {"district": [None, "杨浦区"]}
     (_, demand_update) = audit_trail(session, entity_type="demand", entity_id=need.id)
     assert demand_update.changes == {"deadline": ["2025-01-01", "2025-06-30"]}
@@ -539,24 +528,24 @@ def test_no_op_update_writes_no_audit_entry_and_keeps_updated_at(
     created = offer(session, tags=["a"], trl=4)
     session.commit()
     with unit_of_work(engine) as fresh:
-        stamp = service.get_offer(fresh, created.id).updated_at
+        stamp = service.get_offer(fresh, SYSTEM, created.id).updated_at
         before = len(audit_trail(fresh))
 
     service.update_offer(
-        session, created.id, OfferUpdate(title=created.title, tags=["a"], trl=4), actor=ACTOR
+        session, SYSTEM, created.id, OfferUpdate(title=created.title, tags=["a"], trl=4)
     )
-    service.update_offer(session, created.id, OfferUpdate(), actor=ACTOR)
+    service.update_offer(session, SYSTEM, created.id, OfferUpdate())
     session.commit()
 
     with unit_of_work(engine) as fresh:
         assert len(audit_trail(fresh)) == before
-        assert service.get_offer(fresh, created.id).updated_at == stamp
+        assert service.get_offer(fresh, SYSTEM, created.id).updated_at == stamp
 
 
 def test_real_update_moves_updated_at(session: Session) -> None:
     created = offer(session)
     stamp = created.updated_at
-    service.update_offer(session, created.id, OfferUpdate(title="changed"), actor=ACTOR)
+    service.update_offer(session, SYSTEM, created.id, OfferUpdate(title="changed"))
     assert created.updated_at > stamp
 
 
@@ -568,10 +557,10 @@ def test_money_is_integer_fen_up_to_max(session: Session, engine: Engine) -> Non
     need = demand(session, budget_min_fen=0, budget_max_fen=MAX_FEN)
     session.commit()
     with unit_of_work(engine) as fresh:
-        stored = service.get_offer(fresh, created.id).price_fen
+        stored = service.get_offer(fresh, SYSTEM, created.id).price_fen
         assert stored == MAX_FEN
         assert type(stored) is int
-        assert service.get_demand(fresh, need.id).budget_max_fen == MAX_FEN
+        assert service.get_demand(fresh, SYSTEM, need.id).budget_max_fen == MAX_FEN
 
 
 @pytest.mark.parametrize("fen", [MAX_FEN + 1, -1, 12.5, "12.50"])
@@ -630,14 +619,14 @@ def test_text_round_trips_on_both_engines(session: Session, engine: Engine) -> N
     created = offer(session, text, abstract=text * 3, tags=[text, "标签"])
     session.commit()
     with unit_of_work(engine) as fresh:
-        stored = service.get_offer(fresh, created.id)
+        stored = service.get_offer(fresh, SYSTEM, created.id)
         assert (stored.title, stored.abstract, stored.tags) == (text, text * 3, [text, "标签"])
     assert offer_titles(session, tag=text) == {text}
 
 
 def test_counts(session: Session) -> None:
     assert service.counts(session).model_dump() == {"organisations": 0, "offers": 0, "demands": 0}
-    service.create_organisation(session, OrganisationCreate(name="复旦大学"), actor=ACTOR)
+    service.create_organisation(session, SYSTEM, OrganisationCreate(name="复旦大学"))
     offer(session)
     offer(session, status="draft")
     demand(session, confidential=True)
@@ -661,9 +650,7 @@ def test_a_unique_name_taken_at_the_same_moment_is_a_conflict(engine: Engine) ->
         assert first_wrote.wait(10)
         try:
             with unit_of_work(engine) as session:
-                service.create_organisation(
-                    session, OrganisationCreate(name="同名机构"), actor=ACTOR
-                )
+                service.create_organisation(session, SYSTEM, OrganisationCreate(name="同名机构"))
             outcome.append(None)
         except BaseException as error:
             outcome.append(error)
@@ -671,7 +658,7 @@ def test_a_unique_name_taken_at_the_same_moment_is_a_conflict(engine: Engine) ->
     racer = threading.Thread(target=second)
     racer.start()
     with unit_of_work(engine) as session:
-        service.create_organisation(session, OrganisationCreate(name="同名机构"), actor=ACTOR)
+        service.create_organisation(session, SYSTEM, OrganisationCreate(name="同名机构"))
         session.flush()
         first_wrote.set()
         time.sleep(0.5)  # the other transaction checks the name meanwhile and waits to write

@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from support import bearer, csrf, log_in, make_user
 from support import test_settings as settings_for
-from techbridge.accounts.models import AuditEntry
+from techbridge.audit import AuditEntry
+from techbridge.authz import SYSTEM
 from techbridge.catalog import service as catalog
 from techbridge.catalog.schemas import DemandCreate, OfferCreate, OrganisationCreate
 from techbridge.db import engine_for, unit_of_work
@@ -53,9 +54,7 @@ def world(database_url: str) -> World:
     with unit_of_work(engine_for(database_url)) as session:
 
         def organisation(name: str) -> int:
-            return catalog.create_organisation(
-                session, OrganisationCreate(name=name), actor="test"
-            ).id
+            return catalog.create_organisation(session, SYSTEM, OrganisationCreate(name=name)).id
 
         acme, lab, far = (
             organisation("宏达电池"),
@@ -70,11 +69,7 @@ def world(database_url: str) -> World:
 
         def demand(title: str, **fields: object) -> int:
             values = {"lang": "zh", "status": "published", "organisation_id": acme, **fields}
-            return catalog.create_demand(
-                session,
-                DemandCreate(title=title, **values),
-                actor="test",  # type: ignore[arg-type]
-            ).id
+            return catalog.create_demand(session, SYSTEM, DemandCreate(title=title, **values)).id
 
         def offer(title: str, organisation_id: int, status: str = "published") -> int:
             data = OfferCreate(
@@ -83,7 +78,7 @@ def world(database_url: str) -> World:
                 status=status,
                 organisation_id=organisation_id,  # type: ignore[arg-type]
             )
-            return catalog.create_offer(session, data, actor="test").id
+            return catalog.create_offer(session, SYSTEM, data).id
 
         return World(
             *users,

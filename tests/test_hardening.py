@@ -31,6 +31,7 @@ from conftest import _empty_all_tables
 from techbridge.accounts import service as accounts
 from techbridge.accounts.models import ApiToken
 from techbridge.accounts.schemas import TokenCreate
+from techbridge.authz import SYSTEM
 from techbridge.catalog import service as catalog
 from techbridge.catalog.schemas import (
     BIDI_CONTROLS,
@@ -77,16 +78,16 @@ class Api:
     def seed(self) -> None:
         """The rows every test starts from."""
         with self.session() as session:
-            lab = catalog.create_organisation(session, OrganisationCreate(name="实验室"), actor="t")
+            lab = catalog.create_organisation(session, SYSTEM, OrganisationCreate(name="实验室"))
             self.admin_id = support.make_user(session, "admin@example.com", ["administrator"]).id
             supplier = support.make_user(session, "supplier@example.com", ["supplier"], lab.id)
             self.supplier_id = supplier.id
             self.supplier_token = self._token(session, supplier.id)
             for status in ("published", "draft"):
                 offer = OfferCreate(title="电池", lang="zh", status=status, organisation_id=lab.id)
-                catalog.create_offer(session, offer, actor="t")
+                catalog.create_offer(session, SYSTEM, offer)
                 demand = DemandCreate(title="需求", lang="zh", status=status, confidential=True)
-                catalog.create_demand(session, demand, actor="t")
+                catalog.create_demand(session, SYSTEM, demand)
         self.admin_token = ""
 
     def reset(self) -> None:
@@ -101,7 +102,9 @@ class Api:
     def _token(self, session: Session, user_id: int) -> str:
         user = accounts.get_user(session, user_id)
         return accounts.create_token(
-            session, user, TokenCreate(name="t", scopes=["read", "write"])
+            session,
+            accounts.principal_for(session, user),
+            TokenCreate(name="t", scopes=["read", "write"]),
         )[1]
 
     def headers(self, caller: str) -> dict[str, str]:
@@ -466,6 +469,7 @@ def confidential_demand(api: Api) -> int:
         supplier = accounts.get_user(session, api.supplier_id)
         catalog.create_offer(
             session,
+            SYSTEM,
             OfferCreate(
                 title="Sodium battery electrolyte",
                 abstract="A solid electrolyte for sodium batteries.",
@@ -473,7 +477,6 @@ def confidential_demand(api: Api) -> int:
                 status="published",
                 organisation_id=supplier.organisation_id,
             ),
-            actor="t",
         )
         demand = DemandCreate(
             title="秘密需求",
@@ -482,7 +485,7 @@ def confidential_demand(api: Api) -> int:
             confidential=True,
             public_summary=SUMMARY,
         )
-        return catalog.create_demand(session, demand, actor="t").id
+        return catalog.create_demand(session, SYSTEM, demand).id
 
 
 def _confidential_match(matches: list[dict[str, Any]], demand_id: int) -> dict[str, Any]:

@@ -15,7 +15,9 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from techbridge.accounts.service import audit_trail
+from techbridge.audit import Actor
+from techbridge.audit import trail as audit_trail
+from techbridge.authz import SYSTEM
 from techbridge.catalog import service
 from techbridge.catalog.schemas import MAX_TEXT, OfferCreate, OrganisationCreate
 from techbridge.cli import app
@@ -197,7 +199,7 @@ def test_import_offers_and_demands(env: dict[str, str], tmp_path: Path) -> None:
         # Imports are audited once per file, with the actor of the command line.
         (entry,) = audit_trail(session, entity_type="offer")
         assert (entry.actor, entry.action, entry.changes) == (
-            "cli",
+            Actor.OPERATOR,
             "import",
             {"created": 3, "updated": 0},
         )
@@ -269,16 +271,14 @@ def test_export_then_reimport_changes_nothing(env: dict[str, str], tmp_path: Pat
     with unit_of_work(engine_for(url)) as session:
         # Listings made on the platform round-trip too, with their organisation's credit code.
         organisation = service.create_organisation(
-            session,
-            OrganisationCreate(name="腾讯", credit_code="914403001922038216"),
-            actor="tester",
+            session, SYSTEM, OrganisationCreate(name="腾讯", credit_code="914403001922038216")
         )
         made = service.create_offer(
             session,
+            SYSTEM,
             OfferCreate(title="平台发布", lang="zh", organisation_id=organisation.id, trl=3),
-            actor="tester",
         )
-        service.withdraw_offer(session, made.id, actor="tester")
+        service.withdraw_offer(session, SYSTEM, made.id)
     before = snapshot(url)
 
     for kind, total in (("offers", 4), ("demands", 3)):
@@ -299,7 +299,7 @@ def test_export_without_all_is_public_only(env: dict[str, str], tmp_path: Path) 
     imported(cli("import", "demands", write_jsonl(tmp_path / "demands.jsonl", DEMANDS)))
     with unit_of_work(engine_for(env["TECHBRIDGE_DATABASE_URL"])) as session:
         welding = service.list_offers(session, service.ListingFilter(title_contains="welding"))
-        service.withdraw_offer(session, welding.items[0].id, actor="tester")
+        service.withdraw_offer(session, SYSTEM, welding.items[0].id)
 
     offers = cli("export", "offers")
     demands = cli("export", "demands")

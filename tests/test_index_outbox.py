@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 import support
+from techbridge.authz import SYSTEM
 from techbridge.catalog import service as catalog
 from techbridge.catalog.models import Offer
 from techbridge.catalog.schemas import (
@@ -57,7 +58,7 @@ def add_offers(settings: Settings, titles: list[str]) -> list[int]:
     with unit_of_work(engine_for(settings.resolved_database_url)) as session:
         return [
             catalog.create_offer(
-                session, OfferCreate(title=title, lang="en", status="published"), actor="t"
+                session, SYSTEM, OfferCreate(title=title, lang="en", status="published")
             ).id
             for title in titles
         ]
@@ -85,12 +86,12 @@ def test_a_listing_change_records_an_event_in_its_own_transaction(settings: Sett
     with unit_of_work(database) as session:
         assert events(session) == [("offers", offer_id)]
     with pytest.raises(RuntimeError), unit_of_work(database) as session:
-        catalog.update_offer(session, offer_id, OfferUpdate(title="Changed"), actor="t")
+        catalog.update_offer(session, SYSTEM, offer_id, OfferUpdate(title="Changed"))
         session.flush()
         raise RuntimeError("rolled back")
     with unit_of_work(database) as session:
         assert events(session) == [("offers", offer_id)]  # nothing for the rollback
-        catalog.withdraw_offer(session, offer_id, actor="t")
+        catalog.withdraw_offer(session, SYSTEM, offer_id)
     with unit_of_work(database) as session:
         assert events(session) == [("offers", offer_id), ("offers", offer_id)]
 
@@ -104,7 +105,7 @@ def test_positions_grow_in_commit_order(settings: Settings) -> None:
 
     def slow() -> None:
         with unit_of_work(database) as session:
-            catalog.create_offer(session, OfferCreate(title="slow", lang="en"), actor="t")
+            catalog.create_offer(session, SYSTEM, OfferCreate(title="slow", lang="en"))
             session.flush()
 
             def hold(_session: Session) -> None:
@@ -118,7 +119,7 @@ def test_positions_grow_in_commit_order(settings: Settings) -> None:
     thread.start()
     assert slow_has_position.wait(10)
     with unit_of_work(database) as session:
-        catalog.create_offer(session, OfferCreate(title="fast", lang="en"), actor="t")
+        catalog.create_offer(session, SYSTEM, OfferCreate(title="fast", lang="en"))
     fast_done.set()
     thread.join(10)
     with unit_of_work(database) as session:
@@ -342,7 +343,7 @@ def test_a_server_catches_up_at_start_up(settings: Settings) -> None:
 def test_clients_cannot_date_their_listings(settings: Settings, database_url: str) -> None:
     """Observed: ``listed_on`` 9999-12-31 from a client kept a listing first everywhere."""
     with unit_of_work(engine_for(database_url)) as session:
-        lab = catalog.create_organisation(session, OrganisationCreate(name="Lab"), actor="t")
+        lab = catalog.create_organisation(session, SYSTEM, OrganisationCreate(name="Lab"))
         user = support.make_user(session, "supplier@example.org", ["supplier"], lab.id)
     headers = support.bearer(database_url, user.id)
     with support.TestClient(create_app(settings)) as client:
@@ -393,7 +394,7 @@ def test_a_failed_step_loses_nothing(settings: Settings, monkeypatch: pytest.Mon
     (offer_id,) = add_offers(settings, ["Quantum dot display"])
     with unit_of_work(engine_for(settings.resolved_database_url)) as session:
         catalog.create_demand(
-            session, DemandCreate(title="Need a display", lang="en", status="published"), actor="t"
+            session, SYSTEM, DemandCreate(title="Need a display", lang="en", status="published")
         )
     embed = indexes.embedder.embed
     calls: list[int] = []
@@ -421,17 +422,17 @@ def test_a_demand_made_confidential_never_ranks_on_its_hidden_text(settings: Set
     with unit_of_work(database) as session:
         demand_id = catalog.create_demand(
             session,
+            SYSTEM,
             DemandCreate(title="Seeking xylophonic resonators", lang="en", status="published"),
-            actor="t",
         ).id
     indexes.catch_up()
     with unit_of_work(database) as session:
         assert [m.id for m in service.search(session, indexes, "xylophonic").matches] == [demand_id]
         catalog.update_demand(
             session,
+            SYSTEM,
             demand_id,
             DemandUpdate(confidential=True, public_summary="A partner in acoustics"),
-            actor="t",
         )
     with unit_of_work(database) as session:  # the snapshot has not caught up
         assert demand_id not in [

@@ -17,6 +17,8 @@ from sqlalchemy import func, select
 
 from support import bearer, csrf, log_in, make_user
 from support import test_settings as settings_for
+from techbridge.accounts import service as accounts
+from techbridge.authz import SYSTEM
 from techbridge.catalog import service as catalog
 from techbridge.catalog.models import Demand, Offer
 from techbridge.catalog.schemas import DemandCreate, OfferCreate, OrganisationCreate
@@ -58,18 +60,19 @@ def world(database_url: str, client: TestClient) -> World:
     with unit_of_work(engine_for(database_url)) as session:
         acme = catalog.create_organisation(
             session,
+            SYSTEM,
             OrganisationCreate(name="宏达电池有限公司", kind="enterprise", district="浦东新区"),
-            actor="test",
         )
         lab = catalog.create_organisation(
             session,
+            SYSTEM,
             OrganisationCreate(name="张江实验室", kind="research_institute", district="浦东新区"),
-            actor="test",
         )
         owner = make_user(session, "owner@acme.example", ["demander"], acme.id)
         rival = make_user(session, "rival@lab.example", ["supplier"], lab.id)
         offer = catalog.create_offer(
             session,
+            SYSTEM,
             OfferCreate(
                 title="固态电池硫化物电解质材料",
                 abstract="一种用于固态锂电池隔膜的硫化物电解质，耐高温，提高能量密度与安全性。",
@@ -78,7 +81,6 @@ def world(database_url: str, client: TestClient) -> World:
                 organisation_id=lab.id,
                 tags=["电池"],
             ),
-            actor="test",
         )
         found = World(acme.id, lab.id, owner.id, rival.id, offer.id)
     client.app.state.indexes.rebuild()  # type: ignore[attr-defined]
@@ -447,11 +449,12 @@ def test_organisation_pages(client: TestClient, database_url: str, world: World)
     with unit_of_work(engine_for(database_url)) as session:
         catalog.create_demand(
             session,
+            SYSTEM,
             DemandCreate(title=HOSTILE, lang="zh", status="published", organisation_id=world.acme),
-            actor="test",
         )
         catalog.create_demand(
             session,
+            SYSTEM,
             DemandCreate(
                 title=SECRET_TITLE,
                 lang="zh",
@@ -459,12 +462,11 @@ def test_organisation_pages(client: TestClient, database_url: str, world: World)
                 confidential=True,
                 organisation_id=world.acme,
             ),
-            actor="test",
         )
         catalog.create_offer(
             session,
+            SYSTEM,
             OfferCreate(title="草稿供给", lang="zh", status="draft", organisation_id=world.lab),
-            actor="test",
         )
     listed = client.get("/organisations", params={"q": "张江"})
     assert listed.status_code == 200
@@ -508,7 +510,7 @@ def test_workspace_pages_through_many_listings(
     with unit_of_work(engine_for(database_url)) as session:
         for number in range(12):
             data = DemandCreate(title=f"草稿 {number:02d}", lang="zh", organisation_id=world.acme)
-            catalog.create_demand(session, data, actor="test")
+            catalog.create_demand(session, SYSTEM, data)
     log_in_as(client, database_url, world.owner)
     first = client.get("/workspace")
     assert first.text.count('class="my-listing"') == 10
@@ -522,7 +524,7 @@ def test_organisations_are_paginated(client: TestClient, database_url: str) -> N
     with unit_of_work(engine_for(database_url)) as session:
         for number in range(21):
             data = OrganisationCreate(name=f"机构 {number:02d}", district="徐汇区")
-            catalog.create_organisation(session, data, actor="test")
+            catalog.create_organisation(session, SYSTEM, data)
     first = client.get("/organisations", params={"district": "徐汇区"})
     assert first.text.count('class="organisation"') == 20
     assert "q=&amp;kind=&amp;district=%E5%BE%90%E6%B1%87%E5%8C%BA&amp;page=2" in first.text
@@ -567,7 +569,7 @@ def test_the_edit_form_keeps_confidentiality_for_a_tech_manager(
     demand_id = post_confidential_demand(client, database_url, world)
     with unit_of_work(engine_for(database_url)) as session:
         manager = make_user(session, "manager@tm.example", ["tech_manager"]).id
-        catalog.assign_manager(session, demand_id, manager, actor="test")
+        accounts.assign_manager(session, SYSTEM, demand_id, manager)
     token = log_in_as(client, database_url, manager)
     form = client.get(f"/demands/{demand_id}/edit")
     assert 'id="confidential" name="confidential" value="1" checked disabled' in form.text
@@ -577,7 +579,7 @@ def test_the_edit_form_keeps_confidentiality_for_a_tech_manager(
     saved = client.post(f"/demands/{demand_id}/edit", data=changed, follow_redirects=False)
     assert saved.status_code == 303
     with unit_of_work(engine_for(database_url)) as session:
-        demand = catalog.get_demand(session, demand_id)
+        demand = catalog.get_demand(session, SYSTEM, demand_id)
         assert (demand.title, demand.confidential, demand.public_summary) == (
             "改过的标题",
             True,
@@ -594,6 +596,7 @@ def test_a_demand_page_always_shows_counterparts_across_the_language_line(
         for number in range(6):
             catalog.create_offer(
                 session,
+                SYSTEM,
                 OfferCreate(
                     title=f"固态电池电解质材料第{number}种制备方法",
                     abstract="硫化物固态电解质，用于锂电池。",
@@ -601,10 +604,10 @@ def test_a_demand_page_always_shows_counterparts_across_the_language_line(
                     status="published",
                     organisation_id=world.lab,
                 ),
-                actor="test",
             )
         catalog.create_offer(
             session,
+            SYSTEM,
             OfferCreate(
                 title="Solid-state battery electrolyte",
                 abstract="A sulfide electrolyte for solid-state lithium batteries.",
@@ -612,7 +615,6 @@ def test_a_demand_page_always_shows_counterparts_across_the_language_line(
                 status="published",
                 organisation_id=world.lab,
             ),
-            actor="test",
         )
     client.app.state.indexes.rebuild()  # type: ignore[attr-defined]
     demand_id = post_confidential_demand(client, database_url, world)
@@ -654,10 +656,10 @@ def test_an_organisation_page_pages_through_all_its_listings(
     with unit_of_work(engine_for(database_url)) as session:
         catalog.create_offer(
             session,
+            SYSTEM,
             OfferCreate(
                 title="第二项成果", lang="zh", status="published", organisation_id=world.lab
             ),
-            actor="test",
         )
     first = client.get(f"/organisations/{world.lab}").text
     assert f'href="/organisations/{world.lab}?offers_page=2&amp;demands_page=1"' in first

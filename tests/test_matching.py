@@ -13,8 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 import support
-from techbridge.accounts.policy import ANONYMOUS, Principal
+from techbridge.authz import ANONYMOUS, Principal
 from techbridge.catalog import service as catalog
+from techbridge.catalog.kinds import ListingKind
 from techbridge.catalog.schemas import DemandCreate, DemandUpdate, OfferCreate, OrganisationCreate
 from techbridge.cli import app
 from techbridge.config import Settings
@@ -32,6 +33,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
+from techbridge.authz import SYSTEM
 from techbridge.web.app import create_app
 
 runner = CliRunner()
@@ -162,29 +164,28 @@ def listings(settings: Settings) -> dict[str, Any]:
     indexes = service.Indexes(settings)
     ids: dict[str, Any] = {"indexes": indexes, "offers": []}
     with unit_of_work(engine_for(settings.resolved_database_url)) as session:
-        owner = catalog.create_organisation(
-            session, OrganisationCreate(name="需求方公司"), actor="t"
-        )
-        rival = catalog.create_organisation(session, OrganisationCreate(name="竞争对手"), actor="t")
+        owner = catalog.create_organisation(session, SYSTEM, OrganisationCreate(name="需求方公司"))
+        rival = catalog.create_organisation(session, SYSTEM, OrganisationCreate(name="竞争对手"))
         ids["owner"], ids["rival"] = owner.id, rival.id
         for title, abstract, lang, tags in OFFERS:
             offer = catalog.create_offer(
                 session,
+                SYSTEM,
                 OfferCreate(
                     title=title, abstract=abstract, lang=lang, tags=tags, status="published"
                 ),
-                actor="t",
             )
             ids["offers"].append(offer.id)
         ids["public"] = catalog.create_demand(
             session,
+            SYSTEM,
             DemandCreate(
                 title="寻求废旧电池回收技术", lang="zh", status="published", tags=["H01M"]
             ),
-            actor="t",
         ).id
         ids["secret"] = catalog.create_demand(
             session,
+            SYSTEM,
             DemandCreate(
                 title=SECRET,
                 description="需要电池隔膜的石墨烯改性工艺",
@@ -193,10 +194,10 @@ def listings(settings: Settings) -> dict[str, Any]:
                 confidential=True,
                 organisation_id=owner.id,
             ),
-            actor="t",
         ).id
         ids["revealed"] = catalog.create_demand(
             session,
+            SYSTEM,
             DemandCreate(
                 title="保密项目：新一代固态电池",
                 description=f"{SECRET}。需要电池隔膜的改性工艺。",
@@ -207,7 +208,6 @@ def listings(settings: Settings) -> dict[str, Any]:
                 tags=["H01M"],
                 organisation_id=owner.id,
             ),
-            actor="t",
         ).id
     indexes.catch_up()
     return ids
@@ -222,7 +222,7 @@ def test_publishing_indexes_and_withdrawing_removes(
     # Of the confidential demands only the public summary that one of them has is indexed.
     assert len(indexes.engine("demands")) == 2
     with unit_of_work(engine_for(settings.resolved_database_url)) as session:
-        catalog.withdraw_offer(session, listings["offers"][0], actor="t")
+        catalog.withdraw_offer(session, SYSTEM, listings["offers"][0])
     assert indexes.catch_up() == 1
     assert listings["offers"][0] not in indexes.engine("offers").vectors
     # A search that had the earlier snapshot keeps reading it unchanged.
@@ -245,9 +245,7 @@ def test_a_server_picks_up_an_index_another_process_saved(
     server: service.Indexes = listings["indexes"]
     assert listings["public"] in server.engine("demands").vectors
     with unit_of_work(engine_for(settings.resolved_database_url)) as session:  # the CLI
-        catalog.update_demand(
-            session, listings["public"], DemandUpdate(confidential=True), actor="cli"
-        )
+        catalog.update_demand(session, SYSTEM, listings["public"], DemandUpdate(confidential=True))
     server.start()  # the server's indexer thread, which the search waits for
     try:
         with unit_of_work(engine_for(settings.resolved_database_url)) as session:
@@ -265,7 +263,7 @@ def test_rolled_back_edit_never_reaches_the_index(
         pytest.raises(RuntimeError),
         unit_of_work(engine_for(settings.resolved_database_url)) as session,
     ):
-        catalog.withdraw_offer(session, listings["offers"][1], actor="t")
+        catalog.withdraw_offer(session, SYSTEM, listings["offers"][1])
         session.flush()
         raise RuntimeError("boom")
     assert indexes.catch_up() == 0
@@ -277,7 +275,7 @@ def test_demand_finds_offers_across_languages_with_explanations(
 ) -> None:
     with unit_of_work(engine_for(settings.resolved_database_url)) as session:
         result = service.match_listing(
-            session, listings["indexes"], "demands", listings["public"], k=5
+            session, ANONYMOUS, listings["indexes"], ListingKind.DEMAND, listings["public"], k=5
         )
     titles = [match.title for match in result.matches]
     assert titles[0] == "一种锂离子电池回收方法"
@@ -324,19 +322,23 @@ def test_confidential_demand_is_for_its_owner_only(
         ):
             with pytest.raises(NotFound):
                 service.match_listing(
-                    session, indexes, "demands", listings["secret"], viewer=viewer
+                    session, viewer, indexes, ListingKind.DEMAND, listings["secret"]
                 )
         owner = Principal(
             user_id=1, organisation_id=listings["owner"], roles=frozenset({"demander"})
         )
         mine = service.match_listing(
-            session, indexes, "demands", listings["secret"], viewer=owner, k=3
+            session, owner, indexes, ListingKind.DEMAND, listings["secret"], k=3
         )
         assert mine.matches[0].title == "一种石墨烯隔膜制备方法"
         # Suppliers matching their offers, and searchers, never meet the confidential text.
         seen = []
         for offer_id in listings["offers"]:
-            seen.append(service.match_listing(session, indexes, "offers", offer_id, k=10))
+            seen.append(
+                service.match_listing(
+                    session, ANONYMOUS, indexes, ListingKind.OFFER, offer_id, k=10
+                )
+            )
         seen.append(service.search(session, indexes, "石墨烯改性隔膜", k=10))
     dumped = json.dumps([str(result) for result in seen], ensure_ascii=False)
     assert SECRET not in dumped and "石墨烯改性工艺" not in dumped
@@ -348,7 +350,9 @@ def test_supplier_sees_only_the_revealed_summary_of_a_confidential_demand(
 ) -> None:
     graphene = listings["offers"][4]
     with unit_of_work(engine_for(settings.resolved_database_url)) as session:
-        found = service.match_listing(session, listings["indexes"], "offers", graphene, k=5)
+        found = service.match_listing(
+            session, ANONYMOUS, listings["indexes"], ListingKind.OFFER, graphene, k=5
+        )
     (match,) = [m for m in found.matches if m.id == listings["revealed"]]
     assert match.confidential and match.title == REVEALED
     assert match.explanation is not None and match.explanation.shared_tags == []

@@ -33,6 +33,7 @@ from starlette.routing import Mount
 import support
 from techbridge.accounts import service as accounts
 from techbridge.accounts.schemas import TokenCreate
+from techbridge.authz import SYSTEM
 from techbridge.catalog import service as catalog
 from techbridge.catalog.schemas import DemandCreate, OfferCreate, OrganisationCreate
 from techbridge.db import engine_for, unit_of_work
@@ -90,15 +91,15 @@ class World:
         organisation_id = self.ids[organisation]
         with self.session() as session:
             data = OfferCreate(organisation_id=organisation_id, **values)
-            return catalog.create_offer(session, data, actor="test").id
+            return catalog.create_offer(session, SYSTEM, data).id
 
     def demand(self, organisation: str = "A", **fields: Any) -> int:
         values = {"title": "需求", "lang": "zh", "status": "published", **fields}
         with self.session() as session:
             data = DemandCreate(organisation_id=self.ids[organisation], **values)
-            demand = catalog.create_demand(session, data, actor="test")
+            demand = catalog.create_demand(session, SYSTEM, data)
             if demand.confidential:
-                catalog.assign_manager(session, demand.id, self.ids["manager"], actor="test")
+                accounts.assign_manager(session, SYSTEM, demand.id, self.ids["manager"])
             return demand.id
 
     def secret_demand(self) -> int:
@@ -117,7 +118,9 @@ class World:
     def token(self, role: str) -> int:
         with self.session() as session:
             owner = accounts.get_user(session, self.user(role))
-            return accounts.create_token(session, owner, TokenCreate(name="t"))[0].id
+            return accounts.create_token(
+                session, accounts.principal_for(session, owner), TokenCreate(name="t")
+            )[0].id
 
     def email(self) -> str:
         return EMAIL.format(f"new{next(self.counter)}")
@@ -128,7 +131,7 @@ def build_world(database_url: str) -> World:
     with world.session() as session:
         for name in ("A", "B", "C"):
             organisation = OrganisationCreate(name=f"机构{name}")
-            world.ids[name] = catalog.create_organisation(session, organisation, actor="t").id
+            world.ids[name] = catalog.create_organisation(session, SYSTEM, organisation).id
         people = {
             "demander": (["demander"], "A"),
             "supplier": (["supplier"], "A"),
@@ -457,7 +460,9 @@ def callers(app: FastAPI, world: World) -> dict[str, Caller]:
         if role == "reader":
             with world.session() as session:
                 owner = accounts.get_user(session, world.ids["demander"])
-                secret = accounts.create_token(session, owner, TokenCreate(name="r"))[1]
+                secret = accounts.create_token(
+                    session, accounts.principal_for(session, owner), TokenCreate(name="r")
+                )[1]
             client.headers["authorization"] = f"Bearer {secret}"
         elif role != "anonymous":
             support.log_in(client, world.database_url, world.ids[role])

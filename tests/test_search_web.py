@@ -15,6 +15,7 @@ import pytest
 
 from support import create_listing
 from support import test_settings as settings_for
+from techbridge.authz import SYSTEM
 from techbridge.catalog import service as catalog
 from techbridge.catalog.schemas import DemandCreate, OfferCreate, OrganisationCreate
 from techbridge.db import engine_for, unit_of_work
@@ -45,10 +46,10 @@ def ids(client: TestClient, database_url: str) -> dict[str, int]:
     found: dict[str, int] = {}
     with unit_of_work(engine_for(database_url)) as session:
         lab = catalog.create_organisation(
-            session, OrganisationCreate(name="张江实验室", district="浦东新区"), actor="t"
+            session, SYSTEM, OrganisationCreate(name="张江实验室", district="浦东新区")
         )
         buyer = catalog.create_organisation(
-            session, OrganisationCreate(name="需求方公司", district="徐汇区"), actor="t"
+            session, SYSTEM, OrganisationCreate(name="需求方公司", district="徐汇区")
         )
         for key, title, fields in [
             ("battery_en", "Lithium-ion battery recycling process", {"lang": "en"}),
@@ -75,7 +76,7 @@ def ids(client: TestClient, database_url: str) -> dict[str, int]:
                 "listed_on": dt.date(2024, 3, 1),
                 **fields,
             }
-            found[key] = create_listing(session, OfferCreate, title=title, actor="t", **values).id
+            found[key] = create_listing(session, OfferCreate, title=title, **values).id
         for key, title, fields in [
             ("public", "寻求废旧电池回收技术", {"listed_on": dt.date(2024, 4, 1)}),
             (
@@ -99,7 +100,7 @@ def ids(client: TestClient, database_url: str) -> dict[str, int]:
                 "listed_on": dt.date(2024, 6, 1),
                 **fields,
             }
-            found[key] = create_listing(session, DemandCreate, title=title, actor="t", **values).id
+            found[key] = create_listing(session, DemandCreate, title=title, **values).id
     return found
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from support import create_listing
 from support import test_settings as settings_for
+from techbridge.authz import SYSTEM
 from techbridge.catalog import service as catalog
 from techbridge.catalog.schemas import SEGMENTS, DemandCreate, OfferCreate, OrganisationCreate
 from techbridge.db import engine_for, unit_of_work
@@ -47,12 +48,12 @@ def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
 
 def offer(session: Session, title: str, **fields: Any) -> int:
     values: dict[str, Any] = {"lang": "zh", "status": "published", **fields}
-    return create_listing(session, OfferCreate, title=title, actor="t", **values).id
+    return create_listing(session, OfferCreate, title=title, **values).id
 
 
 def demand(session: Session, title: str, **fields: Any) -> int:
     values: dict[str, Any] = {"lang": "zh", "status": "published", **fields}
-    return create_listing(session, DemandCreate, title=title, actor="t", **values).id
+    return create_listing(session, DemandCreate, title=title, **values).id
 
 
 def publish(session: Session, this_month: dt.date = TODAY) -> None:
@@ -60,10 +61,10 @@ def publish(session: Session, this_month: dt.date = TODAY) -> None:
     draft and a withdrawn offer, a draft demand, two confidential demands (one of them the
     only listing of an organisation in another district)."""
     lab = catalog.create_organisation(
-        session, OrganisationCreate(name="张江实验室", district="浦东新区"), actor="t"
+        session, SYSTEM, OrganisationCreate(name="张江实验室", district="浦东新区")
     )
     secretive = catalog.create_organisation(
-        session, OrganisationCreate(name="保密公司", district="徐汇区"), actor="t"
+        session, SYSTEM, OrganisationCreate(name="保密公司", district="徐汇区")
     )
     two_months_ago = dt.date(2025, 1, 20) if this_month == TODAY else this_month
     offer(
@@ -87,7 +88,7 @@ def publish(session: Session, this_month: dt.date = TODAY) -> None:
     offer(session, "多年前的成果", listed_on=dt.date(2019, 6, 1))  # counted, but not by month
     offer(session, "草稿", status="draft", segment="finance", tags=[DRAFT_TAG], listed_on=TODAY)
     withdrawn = offer(session, "撤回", lang="en", segment="finance", listed_on=TODAY)
-    catalog.withdraw_offer(session, withdrawn, actor="t")
+    catalog.withdraw_offer(session, SYSTEM, withdrawn)
     demand(session, "寻求电池回收技术", segment="finance", tags=["H01M"], listed_on=this_month)
     demand(session, "草稿需求", status="draft", segment="talent", listed_on=TODAY)
     demand(

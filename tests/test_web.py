@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 import support
 from techbridge import __version__
+from techbridge.authz import SYSTEM
 from techbridge.catalog import service
 from techbridge.catalog.schemas import (
     DemandCreate,
@@ -58,7 +59,7 @@ def client(
 def publish(session: Session) -> dict[str, int]:
     """Two public offers, a draft and a withdrawn one; a public, a confidential, a draft demand."""
     lab = service.create_organisation(
-        session, OrganisationCreate(name="张江实验室", district="浦东新区"), actor="t"
+        session, SYSTEM, OrganisationCreate(name="张江实验室", district="浦东新区")
     )
     ids: dict[str, int] = {}
     for key, title, fields in [
@@ -74,18 +75,17 @@ def publish(session: Session) -> dict[str, int]:
             title=title,
             organisation_id=lab.id,
             listed_on=dt.date(2024, 1, 2),
-            actor="t",
             **values,
         )
         ids[key] = created.id
-    service.withdraw_offer(session, ids["withdrawn_offer"], actor="t")
+    service.withdraw_offer(session, SYSTEM, ids["withdrawn_offer"])
     for key, title, fields in [
         ("public", "寻求电池回收技术", {}),
         ("secret", "保密需求：新型隔膜", {"confidential": True}),
         ("draft_demand", "草稿需求", {"status": "draft"}),
     ]:
         values = {"lang": "zh", "status": "published", **fields}
-        ids[key] = service.create_demand(session, DemandCreate(title=title, **values), actor="t").id
+        ids[key] = service.create_demand(session, SYSTEM, DemandCreate(title=title, **values)).id
     session.commit()
     return ids
 
@@ -275,17 +275,17 @@ def test_language_switch_link_sets_cookie_and_stays_on_site(client: TestClient) 
 
 def test_hostile_text_is_escaped(client: TestClient, seed: Session) -> None:
     organisation = service.create_organisation(
-        seed, OrganisationCreate(name=f"机构{HOSTILE}"), actor="t"
+        seed, SYSTEM, OrganisationCreate(name=f"机构{HOSTILE}")
     )
     service.create_offer(
         seed,
+        SYSTEM,
         OfferCreate(title=HOSTILE, lang="en", status="published", organisation_id=organisation.id),
-        actor="t",
     )
     service.create_demand(
         seed,
+        SYSTEM,
         DemandCreate(title='"><img src=x onerror=alert(2)>', lang="en", status="published"),
-        actor="t",
     )
     seed.commit()
     page = client.get("/").text
@@ -385,11 +385,12 @@ def test_detail_pages_show_prices_and_budgets(client: TestClient, seed: Session)
     """Regression: the money helper was missing from the page context (500 on any detail)."""
     offer = service.create_offer(
         seed,
+        SYSTEM,
         OfferCreate(title="有价供给", lang="zh", status="published", price_fen=1_234_567_89),
-        actor="t",
     )
     demand = service.create_demand(
         seed,
+        SYSTEM,
         DemandCreate(
             title="有预算需求",
             lang="zh",
@@ -397,7 +398,6 @@ def test_detail_pages_show_prices_and_budgets(client: TestClient, seed: Session)
             budget_min_fen=100,
             budget_max_fen=500_00,
         ),
-        actor="t",
     )
     seed.commit()
     offer_page = client.get(f"/offers/{offer.id}")

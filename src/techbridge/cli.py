@@ -16,6 +16,7 @@ from techbridge.cli_support import console, err_console, settings
 from techbridge.errors import TechBridgeError
 from techbridge.matching.cli import index_app, match_app
 from techbridge.matching.cli import search as search_command
+from techbridge.migrate import current, upgrade
 from techbridge.stats.cli import app as stats_app
 from techbridge.web.cli import serve
 
@@ -76,8 +77,6 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Create or migrate the database schema (SQLite file under the data directory by default)."""
-    from techbridge.migrate import current, upgrade
-
     url = settings(ctx).resolved_database_url
     upgrade(url, revision)
     console.print(f"database at revision {current(url)}")
@@ -86,8 +85,6 @@ def db_upgrade(
 @db_app.command("current")
 def db_current(ctx: typer.Context) -> None:
     """Print the schema revision of the database."""
-    from techbridge.migrate import current
-
     print(current(settings(ctx).resolved_database_url) or "empty (run `techbridge db upgrade`)")
 
 

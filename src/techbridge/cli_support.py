@@ -21,8 +21,6 @@ from techbridge.migrate import current, head
 console = Console()
 err_console = Console(stderr=True)
 
-CLI_ACTOR = "cli"
-
 
 def settings(ctx: typer.Context) -> Settings:
     root = ctx.find_root()

@@ -13,6 +13,7 @@ from techbridge.errors import Invalid
 
 T = TypeVar("T")
 MAX_PER_PAGE = 200
+MAX_PAGE = 1_000_000  # beyond any real list: larger numbers are refused, not clamped
 
 
 @dataclass(frozen=True)

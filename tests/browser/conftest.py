@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 from smtp_sink import SmtpSink
 from support import PASSWORD, create_listing, make_user
 from techbridge.accounts.models import User
+from techbridge.authz import SYSTEM
 from techbridge.catalog import service as catalog
 from techbridge.catalog.schemas import DemandCreate, OfferCreate, OrganisationCreate
 from techbridge.config import Settings
@@ -130,7 +131,7 @@ class Site:
                 organisation_id=owner.organisation_id,
                 **fields,
             )
-            return catalog.create_demand(session, data, actor="test").id
+            return catalog.create_demand(session, SYSTEM, data).id
 
 
 @pytest.fixture(scope="session")
@@ -215,7 +216,7 @@ def _seed(session: Session) -> dict[str, int]:
     """Three organisations (ids by key) and the university's published offers."""
     organisations = {
         key: catalog.create_organisation(
-            session, OrganisationCreate(name=name, kind=kind, district="浦东新区"), actor="test"
+            session, SYSTEM, OrganisationCreate(name=name, kind=kind, district="浦东新区")
         ).id
         for key, name, kind in [
             ("university", "东海大学电池实验室", "university"),

@@ -1,6 +1,6 @@
 """Administration JSON API (/api/v1/admin, 平台管理): users, roles, organisations, audit log.
 
-Every operation goes through a service that asks ``accounts.policy``; only administrators
+Every operation goes through a service that asks ``authz.accounts``; only administrators
 pass, and a read-only token can look but not change.
 """
 
@@ -11,16 +11,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from techbridge.accounts import service
-from techbridge.accounts.schemas import AuditRead, Role, UserAdminUpdate, UserRead
+from techbridge.accounts.schemas import Role, UserAdminUpdate, UserRead
+from techbridge.audit.schemas import AuditRead
 from techbridge.catalog import service as catalog
 from techbridge.catalog.schemas import OrganisationCreate, OrganisationRead, OrganisationUpdate
-from techbridge.pagination import MAX_PER_PAGE, PageOut, page_out
+from techbridge.pagination import PageOut, page_out
 from techbridge.web.auth import PrincipalDep
-from techbridge.web.deps import IdPath, IdQuery, SessionDep
+from techbridge.web.deps import IdPath, IdQuery, PageQuery, PerPageQuery, SessionDep
 
 router = APIRouter(prefix="/admin", tags=["administration"])
-PageQuery = Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number.")]
-PerPageQuery = Annotated[int, Query(ge=1, le=MAX_PER_PAGE)]
 SearchQuery = Annotated[
     str | None, Query(max_length=200, description="Part of the e-mail address or the name.")
 ]
@@ -73,7 +72,7 @@ def update_user(
 def create_organisation(
     session: SessionDep, principal: PrincipalDep, data: OrganisationCreate
 ) -> OrganisationRead:
-    organisation = catalog.create_organisation(session, data, actor=principal)
+    organisation = catalog.create_organisation(session, principal, data)
     return OrganisationRead.model_validate(organisation)
 
 
@@ -85,7 +84,7 @@ def create_organisation(
 def update_organisation(
     session: SessionDep, principal: PrincipalDep, organisation_id: IdPath, data: OrganisationUpdate
 ) -> OrganisationRead:
-    organisation = catalog.update_organisation(session, organisation_id, data, actor=principal)
+    organisation = catalog.update_organisation(session, principal, organisation_id, data)
     return OrganisationRead.model_validate(organisation)
 
 

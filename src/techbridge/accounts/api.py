@@ -9,11 +9,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
 
-from techbridge.accounts import policy
 from techbridge.accounts import service as accounts
-from techbridge.accounts.models import User
 from techbridge.accounts.schemas import (
     EmailVerification,
     Login,
@@ -47,13 +44,6 @@ RESEND_ACCEPTED = "if an unverified account uses this address, a new link is on 
 
 class Accepted(BaseModel):
     message: str
-
-
-def own_account(session: Session, principal: policy.Principal, allowed: bool, what: str) -> User:
-    """The caller's own user, once the policy allows what they ask (401 when anonymous)."""
-    policy.require(allowed, principal, what)
-    assert principal.user_id is not None  # require() refused anonymous callers
-    return accounts.get_user(session, principal.user_id)
 
 
 @router.post(
@@ -140,15 +130,12 @@ def reset_password(session: SessionDep, data: PasswordReset) -> UserRead:
 
 @router.get("/me", response_model=UserRead, summary="The caller's account")
 def me(session: SessionDep, principal: PrincipalDep) -> UserRead:
-    user = own_account(session, principal, principal.authenticated, "see your account")
-    return UserRead.model_validate(user)
+    return UserRead.model_validate(accounts.my_account(session, principal))
 
 
 @router.patch("/me", response_model=UserRead, summary="Change your name or language")
 def update_me(session: SessionDep, principal: PrincipalDep, data: ProfileUpdate) -> UserRead:
-    allowed = policy.can_change_own_account(principal)
-    user = own_account(session, principal, allowed, "change your profile")
-    return UserRead.model_validate(accounts.update_profile(session, user, data))
+    return UserRead.model_validate(accounts.update_profile(session, principal, data))
 
 
 @router.post(
@@ -163,16 +150,14 @@ def change_password(
     principal: PrincipalDep,
     data: PasswordChange,
 ) -> None:
-    allowed = policy.can_manage_credentials(principal)
-    user = own_account(session, principal, allowed, "change the password")
-    accounts.change_password(session, user, data.current_password, data.password)
+    user = accounts.change_password(session, principal, data)
     log_in_browser(request, response, session, user)  # this browser stays logged in
 
 
 @router.get("/me/tokens", response_model=list[TokenRead], summary="Your API tokens")
 def list_tokens(session: SessionDep, principal: PrincipalDep) -> list[TokenRead]:
-    user = own_account(session, principal, principal.authenticated, "list your API tokens")
-    return [TokenRead.model_validate(token) for token in accounts.list_tokens(session, user)]
+    tokens = accounts.list_tokens(session, principal)
+    return [TokenRead.model_validate(token) for token in tokens]
 
 
 @router.post(
@@ -182,15 +167,11 @@ def list_tokens(session: SessionDep, principal: PrincipalDep) -> list[TokenRead]
     summary="Create an API token (browser session only); its secret is shown once",
 )
 def create_token(session: SessionDep, principal: PrincipalDep, data: TokenCreate) -> TokenCreated:
-    allowed = policy.can_manage_credentials(principal)
-    user = own_account(session, principal, allowed, "create API tokens")
-    token, secret = accounts.create_token(session, user, data)
+    token, secret = accounts.create_token(session, principal, data)
     shown = TokenRead.model_validate(token).model_dump()
     return TokenCreated(**shown, token=secret)
 
 
 @router.delete("/me/tokens/{token_id}", response_model=TokenRead, summary="Revoke an API token")
 def revoke_token(session: SessionDep, principal: PrincipalDep, token_id: TokenId) -> TokenRead:
-    allowed = policy.can_change_own_account(principal)
-    user = own_account(session, principal, allowed, "revoke API tokens")
-    return TokenRead.model_validate(accounts.revoke_token(session, user, token_id))
+    return TokenRead.model_validate(accounts.revoke_token(session, principal, token_id))

@@ -1,6 +1,7 @@
 """``techbridge users …`` (accounts and roles) and ``techbridge mail send`` (the outbox).
 
-The command line is the installation's operator: it acts as the policy's SYSTEM principal.
+The command line is the installation's operator: it acts as ``authz.SYSTEM`` and the audit
+log names it ``Actor.OPERATOR``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from sqlalchemy.orm import Session
 from techbridge.accounts import mail
 from techbridge.accounts import service as accounts
 from techbridge.accounts.models import OutboxMessage, User
-from techbridge.accounts.policy import SYSTEM
 from techbridge.accounts.schemas import (
     MAX_PASSWORD,
     MIN_PASSWORD,
@@ -30,8 +30,11 @@ from techbridge.accounts.schemas import (
     UserAdminUpdate,
     UserRead,
 )
+from techbridge.audit import Actor
+from techbridge.authz import SYSTEM
+from techbridge.catalog import service as catalog
 from techbridge.catalog.schemas import Name
-from techbridge.cli_support import CLI_ACTOR, console, session_scope, settings
+from techbridge.cli_support import console, session_scope, settings
 from techbridge.db import engine_for
 from techbridge.errors import Invalid, NotFound
 from techbridge.pagination import MAX_PER_PAGE
@@ -97,8 +100,6 @@ def add(
 ) -> None:
     """Create a user. Without --password-stdin a strong password is generated and printed
     once: pass it on, it cannot be shown again. Unverified users are mailed a link."""
-    from techbridge.catalog import service as catalog
-
     address = _checked(Email, email, "email", "an e-mail address")
     person = _checked(PersonName, name, "name", "a name (1 to 200 characters)")
     roles = [_role(each) for each in role or []]
@@ -114,9 +115,7 @@ def add(
             return
         organisation_id = None
         if organisation_name is not None:
-            organisation_id = catalog.organisation_by_name(
-                session, organisation_name, actor=CLI_ACTOR
-            ).id
+            organisation_id = catalog.organisation_by_name(session, SYSTEM, organisation_name).id
         user = accounts.create_user(
             session,
             email=address,
@@ -125,7 +124,7 @@ def add(
             roles=roles,
             organisation_id=organisation_id,
             verified=verified,
-            actor=CLI_ACTOR,
+            actor=Actor.OPERATOR,
         )
         if not verified:
             base_url = settings(ctx).public_url or "http://127.0.0.1:8000"

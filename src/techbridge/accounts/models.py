@@ -1,4 +1,5 @@
-"""Account tables. The audit log is append-only: entries are never updated or deleted.
+"""Account tables: users, sessions, tokens, mailed links, the mail outbox, login limits and
+tech managers' access to demands.
 
 Secrets (session ids, API tokens, e-mail links) are stored only as SHA-256 digests: a copy
 of the database lets no one log in. Passwords are argon2id hashes.
@@ -7,26 +8,11 @@ of the database lets no one log in. Passwords are argon2id hashes.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from techbridge.db import Base, JSONType, UTCDateTime, utcnow
-
-
-class AuditEntry(Base):
-    """Who did what to which record, and what changed (field → [before, after])."""
-
-    __tablename__ = "audit_entry"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    actor: Mapped[str] = mapped_column(String(200), index=True)
-    action: Mapped[str] = mapped_column(String(50), index=True)
-    entity_type: Mapped[str] = mapped_column(String(50))
-    entity_id: Mapped[str | None] = mapped_column(String(200))
-    changes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
 
 class User(Base):
@@ -132,3 +118,16 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer)
     last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DemandManager(Base):
+    """A tech manager (技术经理人) assigned to a demand: they may see and curate it even when
+    it is confidential."""
+
+    __tablename__ = "demand_manager"
+    __table_args__ = (UniqueConstraint("demand_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    demand_id: Mapped[int] = mapped_column(ForeignKey("demand.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -129,13 +129,3 @@ class TokenRead(_Output):
 
 class TokenCreated(TokenRead):
     token: str = Field(description="The secret: shown once, never stored in clear.")
-
-
-class AuditRead(_Output):
-    id: int
-    at: dt.datetime
-    actor: str
-    action: str
-    entity_type: str
-    entity_id: str | None
-    changes: dict[str, object]

@@ -1,5 +1,5 @@
 """Account operations: registration, e-mail verification, login sessions, password reset,
-API tokens, user administration and the audit trail (审计日志).
+API tokens, user administration, tech managers' access to demands, and reading the audit log.
 
 Like every service, nothing here commits: the edge does. Secrets handed to people (session
 ids, tokens, e-mail links) are random; only their SHA-256 digests are stored.
@@ -9,28 +9,37 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from techbridge import audit
 from techbridge.accounts import mail, throttle
-from techbridge.accounts.models import ApiToken, AuditEntry, EmailLink, LoginSession, User
-from techbridge.accounts.policy import Principal, can_administer, can_change_users, require
+from techbridge.accounts.models import ApiToken, DemandManager, EmailLink, LoginSession, User
 from techbridge.accounts.schemas import (
     SCOPES,
     Login,
+    PasswordChange,
     PasswordReset,
     ProfileUpdate,
     Registration,
     TokenCreate,
     UserAdminUpdate,
 )
+from techbridge.audit import Actor, AuditEntry
+from techbridge.authz import Principal, require
+from techbridge.authz import accounts as rules
+from techbridge.authz import catalog as catalog_rules
+from techbridge.catalog import service as catalog
+from techbridge.catalog.kinds import ListingKind
+from techbridge.catalog.schemas import OrganisationCreate
 from techbridge.config import Settings
 from techbridge.db import utcnow
 from techbridge.errors import (
@@ -56,48 +65,21 @@ TOO_MANY_FAILURES = (
 TOKEN_PREFIX = "tb_"
 
 
-def record_audit(
-    session: Session,
-    *,
-    actor: str,
-    action: str,
-    entity_type: str,
-    entity_id: str | int | None,
-    changes: dict[str, Any] | None = None,
-) -> AuditEntry:
-    entry = AuditEntry(
-        actor=actor,
-        action=action,
-        entity_type=entity_type,
-        entity_id=None if entity_id is None else str(entity_id),
-        changes=changes or {},
-    )
-    session.add(entry)
-    return entry
-
-
-def audit_trail(
-    session: Session,
-    *,
-    entity_type: str | None = None,
-    entity_id: str | int | None = None,
-    action: str | None = None,
-) -> list[AuditEntry]:
-    query = select(AuditEntry).order_by(AuditEntry.id)
-    if entity_type is not None:
-        query = query.where(AuditEntry.entity_type == entity_type)
-    if entity_id is not None:
-        query = query.where(AuditEntry.entity_id == str(entity_id))
-    if action is not None:
-        query = query.where(AuditEntry.action == action)
-    return list(session.scalars(query))
-
-
 def audit_page(
     session: Session, principal: Principal, *, page: int = 1, per_page: int = 50
 ) -> Page[AuditEntry]:
-    require(principal.is_admin, principal, "read the audit log")
-    return paginate(session, select(AuditEntry).order_by(AuditEntry.id.desc()), page, per_page)
+    require(rules.can_administer(principal), principal, "read the audit log")
+    return audit.page(session, page=page, per_page=per_page)
+
+
+def actor_emails(
+    session: Session, principal: Principal, entries: list[AuditEntry]
+) -> dict[int, str]:
+    """The e-mail address of each user who acted in these entries, by user id."""
+    require(rules.can_administer(principal), principal, "see user accounts")
+    ids = {entry.actor_user_id for entry in entries if entry.actor_user_id is not None}
+    found = session.scalars(select(User).where(User.id.in_(sorted(ids))))
+    return {user.id: user.email for user in found}
 
 
 def digest(secret: str) -> str:
@@ -142,7 +124,7 @@ def create_user(
     organisation_id: int | None = None,
     verified: bool = False,
     language: str | None = None,
-    actor: str,
+    actor: Actor,
 ) -> User:
     email = email.strip().lower()
     if user_by_email(session, email) is not None:
@@ -160,9 +142,9 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    record_audit(
+    audit.record(
         session,
-        actor=actor,
+        actor,
         action="create",
         entity_type="user",
         entity_id=user.id,
@@ -192,7 +174,7 @@ def register(session: Session, data: Registration, context: Context) -> User | N
         password=data.password,
         roles=list(data.roles),
         language=data.language,
-        actor=f"register:{data.email}",
+        actor=Actor.ip(context.client_ip),
     )
     user.wanted_organisation_name = data.organisation_name
     user.wanted_organisation_kind = data.organisation_kind
@@ -204,9 +186,9 @@ def _tell_already_registered(session: Session, user: User, context: Context) -> 
     """Audit the attempt, and tell the owner unless they were told in the last day (one
     statement sets the time only if it is due, so concurrent attempts send one mail)."""
     site = _site(context)
-    record_audit(
+    audit.record(
         session,
-        actor=f"ip:{context.client_ip}",
+        Actor.ip(context.client_ip),
         action="register_existing",
         entity_type="user",
         entity_id=user.id,
@@ -339,9 +321,9 @@ def verify_email(session: Session, secret: str) -> Verified:
     user = _use_link(session, secret, "verify")
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
-        record_audit(
+        audit.record(
             session,
-            actor=f"user:{user.id}",
+            Actor.user(user.id),
             action="verify_email",
             entity_type="user",
             entity_id=user.id,
@@ -352,15 +334,12 @@ def verify_email(session: Session, secret: str) -> Verified:
 
 
 def _found_wanted_organisation(session: Session, user: User) -> bool:
-    from techbridge.catalog import service as catalog
-    from techbridge.catalog.schemas import OrganisationCreate
-
     assert user.wanted_organisation_name is not None
     wanted = OrganisationCreate.model_validate(
         {"name": user.wanted_organisation_name, "kind": user.wanted_organisation_kind}
     )
     try:
-        organisation = catalog.create_organisation(session, wanted, actor=f"user:{user.id}")
+        organisation = catalog.found_organisation(session, principal_for(session, user), wanted)
     except Conflict:
         return False  # the name stays on the user, for the administrator to see
     user.organisation_id = organisation.id
@@ -407,9 +386,9 @@ def authenticate(session: Session, data: Login, attempt: Attempt) -> User | None
     password_hash = user.password_hash if user is not None else dummy_hash()
     # The hash is checked first, with or without a user: both take as long.
     if not _password_matches(password_hash, data.password) or user is None:
-        record_audit(
+        audit.record(
             session,
-            actor=f"ip:{attempt.client_ip}",
+            Actor.ip(attempt.client_ip),
             action="login_failed",
             entity_type="user",
             entity_id=data.email,
@@ -459,9 +438,9 @@ def start_session(session: Session, user: User, settings: Settings, context: Con
             expires_at=now + timedelta(hours=settings.session_idle_hours),
         )
     )
-    record_audit(
+    audit.record(
         session,
-        actor=f"user:{user.id}",
+        Actor.user(user.id),
         action="login",
         entity_type="user",
         entity_id=user.id,
@@ -487,9 +466,9 @@ def session_user(session: Session, secret: str, settings: Settings) -> User | No
 def end_session(session: Session, secret: str) -> None:
     found = session.scalar(select(LoginSession).where(LoginSession.digest == digest(secret)))
     if found is not None:
-        record_audit(
+        audit.record(
             session,
-            actor=f"user:{found.user_id}",
+            Actor.user(found.user_id),
             action="logout",
             entity_type="user",
             entity_id=found.user_id,
@@ -526,9 +505,9 @@ def request_password_reset(session: Session, email: str, context: Context) -> No
             "If you did not ask for this, ignore this mail.\n"
         ),
     )
-    record_audit(
+    audit.record(
         session,
-        actor=f"ip:{context.client_ip}",
+        Actor.ip(context.client_ip),
         action="password_reset_requested",
         entity_type="user",
         entity_id=user.id,
@@ -541,13 +520,13 @@ def reset_password(session: Session, data: PasswordReset) -> User:
     # ends; a used link also proves the address, which clears its failed logins.
     _set_password(session, user, data.password)
     throttle.forget(session, throttle.address(user.email))
-    for token in list_tokens(session, user):
+    for token in _tokens_of(session, user):
         if token.revoked_at is None:
             token.revoked_at = utcnow()
     user.email_verified_at = user.email_verified_at or utcnow()
-    record_audit(
+    audit.record(
         session,
-        actor=f"user:{user.id}",
+        Actor.user(user.id),
         action="password_reset",
         entity_type="user",
         entity_id=user.id,
@@ -555,20 +534,46 @@ def reset_password(session: Session, data: PasswordReset) -> User:
     return user
 
 
-def change_password(session: Session, user: User, current: str, new: str) -> None:
-    if not _password_matches(user.password_hash, current):
+# What one may change of one's own account, the rule that decides it, and how a refusal says it.
+OwnChange = Literal["profile", "password", "token", "revoke"]
+_OWN_CHANGES: dict[OwnChange, tuple[Callable[[Principal], bool], str]] = {
+    "profile": (rules.can_change_own_account, "change your profile"),
+    "password": (rules.can_manage_credentials, "change the password"),
+    "token": (rules.can_manage_credentials, "create API tokens"),
+    "revoke": (rules.can_change_own_account, "revoke API tokens"),
+}
+
+
+def my_account(session: Session, principal: Principal, *, change: OwnChange | None = None) -> User:
+    """The caller's own user (401 for an anonymous visitor); with ``change``, only when they
+    may make that change, so a form is refused before it is even read."""
+    if change is None:
+        allowed, what = principal.authenticated, "see your account"
+    else:
+        rule, what = _OWN_CHANGES[change]
+        allowed = rule(principal)
+    require(allowed and principal.user_id is not None, principal, what)
+    assert principal.user_id is not None
+    return get_user(session, principal.user_id)
+
+
+def change_password(session: Session, principal: Principal, data: PasswordChange) -> User:
+    user = my_account(session, principal, change="password")
+    if not _password_matches(user.password_hash, data.current_password):
         raise Invalid("the current password is wrong", field="current_password")
-    _set_password(session, user, new)
-    record_audit(
+    _set_password(session, user, data.password)
+    audit.record(
         session,
-        actor=f"user:{user.id}",
+        Actor.user(user.id),
         action="password_change",
         entity_type="user",
         entity_id=user.id,
     )
+    return user
 
 
-def update_profile(session: Session, user: User, data: ProfileUpdate) -> User:
+def update_profile(session: Session, principal: Principal, data: ProfileUpdate) -> User:
+    user = my_account(session, principal, change="profile")
     for name, value in data.model_dump(exclude_unset=True).items():
         if value is not None:
             setattr(user, name, value)
@@ -579,8 +584,9 @@ def update_profile(session: Session, user: User, data: ProfileUpdate) -> User:
 # --- API tokens ----------------------------------------------------------------------------
 
 
-def create_token(session: Session, user: User, data: TokenCreate) -> tuple[ApiToken, str]:
+def create_token(session: Session, principal: Principal, data: TokenCreate) -> tuple[ApiToken, str]:
     """A new token and its secret (the only time the secret is available)."""
+    user = my_account(session, principal, change="token")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     days = data.expires_in_days
     token = ApiToken(
@@ -593,9 +599,9 @@ def create_token(session: Session, user: User, data: TokenCreate) -> tuple[ApiTo
     )
     session.add(token)
     session.flush()
-    record_audit(
+    audit.record(
         session,
-        actor=f"user:{user.id}",
+        Actor.user(user.id),
         action="token_create",
         entity_type="api_token",
         entity_id=token.id,
@@ -604,20 +610,26 @@ def create_token(session: Session, user: User, data: TokenCreate) -> tuple[ApiTo
     return token, secret
 
 
-def list_tokens(session: Session, user: User) -> list[ApiToken]:
+def list_tokens(session: Session, principal: Principal) -> list[ApiToken]:
+    user = my_account(session, principal)
+    return _tokens_of(session, user)
+
+
+def _tokens_of(session: Session, user: User) -> list[ApiToken]:
     query = select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
     return list(session.scalars(query))
 
 
-def revoke_token(session: Session, user: User, token_id: int) -> ApiToken:
+def revoke_token(session: Session, principal: Principal, token_id: int) -> ApiToken:
+    user = my_account(session, principal, change="revoke")
     token = session.get(ApiToken, token_id)
     if token is None or token.user_id != user.id:
         raise NotFound(f"token {token_id} does not exist", field="token_id")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
-        record_audit(
+        audit.record(
             session,
-            actor=f"user:{user.id}",
+            Actor.user(user.id),
             action="token_revoke",
             entity_type="api_token",
             entity_id=token.id,
@@ -642,14 +654,12 @@ def token_user(session: Session, secret: str) -> tuple[User, frozenset[str]] | N
 
 
 def principal_for(session: Session, user: User, scopes: frozenset[str] | None = None) -> Principal:
-    from techbridge.catalog import service as catalog
-
     return Principal(
         user_id=user.id,
         organisation_id=user.organisation_id,
         roles=frozenset(user.roles),
         scopes=scopes if scopes is not None else frozenset(SCOPES),
-        assigned_demands=frozenset(catalog.assigned_demand_ids(session, user.id)),
+        assigned_demands=frozenset(assigned_demand_ids(session, user.id)),
         via_token=scopes is not None,
     )
 
@@ -664,7 +674,7 @@ def list_users(
     page: int = 1,
     per_page: int = 50,
 ) -> Page[User]:
-    require(principal.is_admin, principal, "list users")
+    require(rules.can_administer(principal), principal, "list users")
     query = select(User).order_by(User.id)
     if search:
         # autoescape: % and _ are literal, and no pattern can end in an escape character.
@@ -684,16 +694,14 @@ def list_users(
 
 def user_for_admin(session: Session, principal: Principal, user_id: int) -> User:
     """One user's account as the administration area shows it."""
-    require(can_administer(principal), principal, "see user accounts")
+    require(rules.can_administer(principal), principal, "see user accounts")
     return get_user(session, user_id)
 
 
 def update_user(
     session: Session, principal: Principal, user_id: int, data: UserAdminUpdate
 ) -> User:
-    require(can_change_users(principal), principal, "change users")
-    from techbridge.catalog import service as catalog
-
+    require(rules.can_change_users(principal), principal, "change users")
     user = get_user(session, user_id)
     values = data.model_dump(exclude_unset=True)
     for required in ("name", "active"):  # NOT NULL columns: an explicit null is refused here
@@ -721,9 +729,9 @@ def update_user(
     user.updated_at = utcnow()
     if values.get("active") is False:
         _end_all_sessions(session, user)
-    record_audit(
+    audit.record(
         session,
-        actor=principal.actor,
+        principal.actor,
         action="user_update",
         entity_type="user",
         entity_id=user.id,
@@ -738,9 +746,73 @@ def member_count(session: Session, organisation_id: int) -> int:
     return session.scalar(query) or 0
 
 
-def last_login(session: Session, user_id: int) -> datetime | None:
-    return session.scalar(
-        select(func.max(AuditEntry.at)).where(
-            AuditEntry.action == "login", AuditEntry.entity_id == str(user_id)
+def last_login(session: Session, principal: Principal, user_id: int) -> datetime | None:
+    require(rules.can_administer(principal), principal, "see user accounts")
+    return audit.last_at(session, action="login", entity_type="user", entity_id=user_id)
+
+
+# --- tech managers assigned to demands (技术经理人) -----------------------------------------
+# An assignment is an access grant: principal_for reads it to let the manager see and curate
+# the demand, confidential or not.
+
+
+def assigned_demand_ids(session: Session, user_id: int) -> list[int]:
+    query = select(DemandManager.demand_id).where(DemandManager.user_id == user_id)
+    return list(session.scalars(query))
+
+
+def demand_manager_ids(session: Session, principal: Principal, demand_id: int) -> list[int]:
+    """The tech managers of a demand the principal may see."""
+    catalog.get_demand(session, principal, demand_id)
+    query = select(DemandManager.user_id).where(DemandManager.demand_id == demand_id)
+    return list(session.scalars(query.order_by(DemandManager.id)))
+
+
+def _check_may_assign(session: Session, principal: Principal, demand_id: int) -> None:
+    catalog.listing_for_change(
+        session,
+        principal,
+        ListingKind.DEMAND,
+        demand_id,
+        catalog_rules.can_assign_managers,
+        "assign tech managers",
+    )
+
+
+def assign_manager(session: Session, principal: Principal, demand_id: int, user_id: int) -> None:
+    """Give a tech manager (a user holding that role) access to a demand."""
+    _check_may_assign(session, principal, demand_id)
+    manager = get_user(session, user_id)
+    if "tech_manager" not in manager.roles:
+        raise Invalid("this user is not a tech manager", field="user_id")
+    if user_id in demand_manager_ids(session, principal, demand_id):
+        return
+    session.add(DemandManager(demand_id=demand_id, user_id=user_id))
+    audit.record(
+        session,
+        principal.actor,
+        action="assign_manager",
+        entity_type="demand",
+        entity_id=demand_id,
+        changes={"manager": [None, user_id]},
+    )
+
+
+def unassign_manager(session: Session, principal: Principal, demand_id: int, user_id: int) -> None:
+    _check_may_assign(session, principal, demand_id)
+    found = session.scalar(
+        select(DemandManager).where(
+            DemandManager.demand_id == demand_id, DemandManager.user_id == user_id
         )
+    )
+    if found is None:
+        raise NotFound(f"user {user_id} is not assigned to demand {demand_id}", field="user_id")
+    session.delete(found)
+    audit.record(
+        session,
+        principal.actor,
+        action="unassign_manager",
+        entity_type="demand",
+        entity_id=demand_id,
+        changes={"manager": [user_id, None]},
     )

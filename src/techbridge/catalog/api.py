@@ -9,9 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
-from techbridge.accounts import policy
 from techbridge.accounts import service as accounts
-from techbridge.accounts.policy import Principal
 from techbridge.catalog import service
 from techbridge.catalog.schemas import (
     DemandCreate,
@@ -27,13 +25,11 @@ from techbridge.catalog.schemas import (
     OrganisationProfile,
     OrganisationRead,
 )
-from techbridge.pagination import MAX_PER_PAGE, PageOut, page_out
+from techbridge.pagination import PageOut, page_out
 from techbridge.web.auth import PrincipalDep
-from techbridge.web.deps import IdPath, SessionDep
+from techbridge.web.deps import IdPath, PageQuery, PerPageQuery, SessionDep
 
 router = APIRouter(tags=["catalog"])
-PageQuery = Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number.")]
-PerPageQuery = Annotated[int, Query(ge=1, le=MAX_PER_PAGE)]
 MineQuery = Annotated[
     bool,
     Query(description="Only my organisation's listings, in every status (needs a login)."),
@@ -60,23 +56,6 @@ def listing_filters(
 FiltersDep = Annotated[service.ListingFilter, Depends(listing_filters)]
 
 
-def mine_or_public(
-    filters: service.ListingFilter, principal: Principal, mine: bool
-) -> service.ListingFilter:
-    """``mine``: every listing of the caller's organisation that the policy lets them see;
-    otherwise the public listings."""
-    if not mine:
-        return filters
-    policy.require(principal.authenticated, principal, "list your organisation's listings")
-    # A user without an organisation has no listings: -1 is an id no organisation has.
-    return replace(
-        filters,
-        public_only=False,
-        viewer=principal,
-        organisation_id=principal.organisation_id or -1,
-    )
-
-
 # --- offers (技术供给) ---------------------------------------------------------------------
 
 
@@ -90,13 +69,13 @@ def list_offers(
     page: PageQuery = 1,
     per_page: PerPageQuery = 20,
 ) -> PageOut[OfferRead]:
-    chosen = replace(mine_or_public(filters, principal, mine), kind=kind)
+    chosen = replace(service.mine_or_public(filters, principal, mine), kind=kind)
     return page_out(service.list_offers(session, chosen, page=page, per_page=per_page), OfferRead)
 
 
 @router.post("/offers", response_model=OfferRead, status_code=201, summary="List an offer")
 def create_offer(session: SessionDep, principal: PrincipalDep, data: OfferCreate) -> OfferRead:
-    return OfferRead.model_validate(service.create_offer(session, data, actor=principal))
+    return OfferRead.model_validate(service.create_offer(session, principal, data))
 
 
 @router.get(
@@ -105,19 +84,19 @@ def create_offer(session: SessionDep, principal: PrincipalDep, data: OfferCreate
     summary="One offer: published, or any of your organisation's",
 )
 def get_offer(session: SessionDep, principal: PrincipalDep, offer_id: IdPath) -> OfferRead:
-    return OfferRead.model_validate(service.get_offer(session, offer_id, viewer=principal))
+    return OfferRead.model_validate(service.get_offer(session, principal, offer_id))
 
 
 @router.patch("/offers/{offer_id}", response_model=OfferRead, summary="Change an offer")
 def update_offer(
     session: SessionDep, principal: PrincipalDep, offer_id: IdPath, data: OfferUpdate
 ) -> OfferRead:
-    return OfferRead.model_validate(service.update_offer(session, offer_id, data, actor=principal))
+    return OfferRead.model_validate(service.update_offer(session, principal, offer_id, data))
 
 
 @router.post("/offers/{offer_id}/withdraw", response_model=OfferRead, summary="Withdraw an offer")
 def withdraw_offer(session: SessionDep, principal: PrincipalDep, offer_id: IdPath) -> OfferRead:
-    return OfferRead.model_validate(service.withdraw_offer(session, offer_id, actor=principal))
+    return OfferRead.model_validate(service.withdraw_offer(session, principal, offer_id))
 
 
 # --- demands (技术需求) --------------------------------------------------------------------
@@ -136,13 +115,13 @@ def list_demands(
     page: PageQuery = 1,
     per_page: PerPageQuery = 20,
 ) -> PageOut[DemandRead]:
-    chosen = mine_or_public(filters, principal, mine)
+    chosen = service.mine_or_public(filters, principal, mine)
     return page_out(service.list_demands(session, chosen, page=page, per_page=per_page), DemandRead)
 
 
 @router.post("/demands", response_model=DemandRead, status_code=201, summary="Post a demand")
 def create_demand(session: SessionDep, principal: PrincipalDep, data: DemandCreate) -> DemandRead:
-    return DemandRead.model_validate(service.create_demand(session, data, actor=principal))
+    return DemandRead.model_validate(service.create_demand(session, principal, data))
 
 
 @router.get(
@@ -151,14 +130,14 @@ def create_demand(session: SessionDep, principal: PrincipalDep, data: DemandCrea
     summary="One demand: public, or confidential for its organisation and tech managers",
 )
 def get_demand(session: SessionDep, principal: PrincipalDep, demand_id: IdPath) -> DemandRead:
-    return DemandRead.model_validate(service.get_demand(session, demand_id, viewer=principal))
+    return DemandRead.model_validate(service.get_demand(session, principal, demand_id))
 
 
 @router.patch("/demands/{demand_id}", response_model=DemandRead, summary="Change a demand")
 def update_demand(
     session: SessionDep, principal: PrincipalDep, demand_id: IdPath, data: DemandUpdate
 ) -> DemandRead:
-    demand = service.update_demand(session, demand_id, data, actor=principal)
+    demand = service.update_demand(session, principal, demand_id, data)
     return DemandRead.model_validate(demand)
 
 
@@ -166,7 +145,7 @@ def update_demand(
     "/demands/{demand_id}/withdraw", response_model=DemandRead, summary="Withdraw a demand"
 )
 def withdraw_demand(session: SessionDep, principal: PrincipalDep, demand_id: IdPath) -> DemandRead:
-    return DemandRead.model_validate(service.withdraw_demand(session, demand_id, actor=principal))
+    return DemandRead.model_validate(service.withdraw_demand(session, principal, demand_id))
 
 
 @router.get(
@@ -177,10 +156,8 @@ def withdraw_demand(session: SessionDep, principal: PrincipalDep, demand_id: IdP
 def demand_managers(
     session: SessionDep, principal: PrincipalDep, demand_id: IdPath
 ) -> DemandManagers:
-    service.get_demand(session, demand_id, viewer=principal)
-    return DemandManagers(
-        demand_id=demand_id, user_ids=service.demand_manager_ids(session, demand_id)
-    )
+    managers = accounts.demand_manager_ids(session, principal, demand_id)
+    return DemandManagers(demand_id=demand_id, user_ids=managers)
 
 
 @router.put(
@@ -191,7 +168,7 @@ def demand_managers(
 def assign_manager(
     session: SessionDep, principal: PrincipalDep, demand_id: IdPath, user_id: IdPath
 ) -> DemandManagers:
-    service.assign_manager(session, demand_id, user_id, actor=principal)
+    accounts.assign_manager(session, principal, demand_id, user_id)
     return demand_managers(session, principal, demand_id)
 
 
@@ -203,7 +180,7 @@ def assign_manager(
 def unassign_manager(
     session: SessionDep, principal: PrincipalDep, demand_id: IdPath, user_id: IdPath
 ) -> DemandManagers:
-    service.unassign_manager(session, demand_id, user_id, actor=principal)
+    accounts.unassign_manager(session, principal, demand_id, user_id)
     return demand_managers(session, principal, demand_id)
 
 

@@ -9,16 +9,20 @@ from typing import Annotated
 
 import typer
 
+from techbridge.authz import SYSTEM
 from techbridge.catalog import service
 from techbridge.catalog.jsonl import read_records, write_records
 from techbridge.catalog.schemas import DemandRecord, OfferRecord
-from techbridge.cli_support import CLI_ACTOR, console, err_console, progress_bar, session_scope
+from techbridge.cli_support import console, err_console, progress_bar, session_scope
 
 import_app = typer.Typer(help="Import offers or demands from JSON Lines (.jsonl or .jsonl.gz).")
 export_app = typer.Typer(help="Export offers or demands as JSON Lines, in the import format.")
 
 FileArgument = Annotated[
-    Path, typer.Argument(help="A .jsonl or .jsonl.gz file, one listing per line (see DESIGN.md).")
+    Path,
+    typer.Argument(
+        help="A .jsonl or .jsonl.gz file, one listing per line (docs/design.md, Data formats)."
+    ),
 ]
 
 
@@ -36,9 +40,7 @@ def _import(
         bar.update(reading, completed=size or 1, total=size or 1)
         writing = bar.add_task(f"importing {kind}", total=len(records))
         with session_scope(ctx) as session:
-            result = importer(
-                session, records, actor=CLI_ACTOR, progress=lambda n: bar.advance(writing, n)
-            )
+            result = importer(session, SYSTEM, records, progress=lambda n: bar.advance(writing, n))
     console.print(
         f"{kind}: {result.created} created, {result.updated} updated, "
         f"{result.unchanged} unchanged; {result.organisations_created} organisations created"

@@ -135,16 +135,3 @@ class Demand(_Listing, Base):
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
 
     organisation: Mapped[Organisation | None] = relationship()
-
-
-class DemandManager(Base):
-    """A tech manager (技术经理人) assigned to a demand: they may see and curate it even when
-    it is confidential."""
-
-    __tablename__ = "demand_manager"
-    __table_args__ = (UniqueConstraint("demand_id", "user_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    demand_id: Mapped[int] = mapped_column(ForeignKey("demand.id"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
-    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -35,6 +35,16 @@ PersonRole = Literal["tech_manager", "expert", "contact"]  # 技术经理人, �
 OfferKind = Literal[
     "patent", "research_result", "know_how", "service"
 ]  # 专利, 成果, 技术秘密, 服务
+OFFER_KINDS: tuple[str, ...] = get_args(OfferKind)
+BUDGET_ORDER = "budget_min_fen must not exceed budget_max_fen"
+
+
+def budget_in_order(low: int | None, high: int | None) -> bool:
+    """A demand's budget range: either bound may be open, the lowest not above the highest
+    (the database checks the same)."""
+    return low is None or high is None or low <= high
+
+
 TransferMode = Literal["transfer", "licence", "joint_development", "equity_investment"]
 # The nine service-chain segments (服务链环节): 研究开发, 检验检测, 科技咨询, 技术转移转化,
 # 概念验证与创业孵化, 科技金融, 知识产权, 科技数据与情报信息, 科技人才培养.
@@ -213,9 +223,8 @@ class _DemandFields(BaseModel):
 
     @model_validator(mode="after")
     def _budget_ordered(self) -> Self:
-        low, high = self.budget_min_fen, self.budget_max_fen
-        if low is not None and high is not None and low > high:
-            raise ValueError("budget_min_fen must not exceed budget_max_fen")
+        if not budget_in_order(self.budget_min_fen, self.budget_max_fen):
+            raise ValueError(BUDGET_ORDER)
         return self
 
 
@@ -267,7 +276,7 @@ class DemandUpdate(_Input):
     organisation_id: RowId | None = None
 
 
-# --- the JSON Lines import format (DESIGN.md "Data formats") --------------------------------
+# --- the JSON Lines import format (docs/design.md, "Data formats") ----------------------------
 
 
 def _not_in_the_future(day: dt.date) -> dt.date:

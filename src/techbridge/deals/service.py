@@ -2,7 +2,7 @@
 
 One side of a match asks the other side's organisation to be introduced: a demander asks
 an offer's organisation, or a supplier asks a public demand's organisation. The other
-organisation accepts or declines. Who may do what is decided by ``accounts.policy``.
+organisation accepts or declines. Who may do what is decided by ``authz.deals``.
 
 Of a confidential demand (保密需求), the receiving side only ever sees the public summary
 its owner chose to reveal, never its title or description.
@@ -13,10 +13,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from techbridge.accounts import policy
-from techbridge.accounts.policy import Principal
-from techbridge.accounts.service import record_audit
+from techbridge import audit
+from techbridge.authz import Principal, require
+from techbridge.authz import catalog as catalog_rules
+from techbridge.authz import deals as rules
 from techbridge.catalog import service as catalog
+from techbridge.catalog.kinds import ListingKind
 from techbridge.catalog.models import Demand, Offer
 from techbridge.db import utcnow
 from techbridge.deals.models import Introduction
@@ -35,9 +37,9 @@ OPEN = "requested"
 def request_introduction(
     session: Session, principal: Principal, data: IntroductionCreate
 ) -> Introduction:
-    policy.require(policy.can_request_introduction(principal), principal, "request introductions")
-    demand = _visible(session, principal, Demand, data.demand_id)
-    offer = _visible(session, principal, Offer, data.offer_id)
+    require(rules.can_request_introduction(principal), principal, "request introductions")
+    demand = _visible(session, principal, ListingKind.DEMAND, data.demand_id)
+    offer = _visible(session, principal, ListingKind.OFFER, data.offer_id)
     if principal.member_of(demand.organisation_id) and principal.member_of(offer.organisation_id):
         raise Invalid("both listings belong to your own organisation", field="offer_id")
     if principal.member_of(demand.organisation_id):
@@ -88,7 +90,7 @@ def list_introductions(
     per_page: int = 20,
 ) -> Page[IntroductionRead]:
     """The introductions my organisation received (incoming) or asked for (outgoing)."""
-    policy.require(principal.authenticated, principal, "see introductions")
+    require(principal.authenticated, principal, "see introductions")
     column = (
         Introduction.to_organisation_id
         if direction == "incoming"
@@ -102,9 +104,9 @@ def list_introductions(
 
 
 def get_introduction(session: Session, principal: Principal, introduction_id: int) -> Introduction:
-    policy.require(principal.authenticated, principal, "see introductions")
+    require(principal.authenticated, principal, "see introductions")
     introduction = session.get(Introduction, introduction_id)
-    if introduction is None or not policy.can_view_introduction(principal, introduction):
+    if introduction is None or not rules.can_view_introduction(principal, introduction):
         raise NotFound(f"introduction {introduction_id} does not exist", field="id")
     return introduction
 
@@ -118,8 +120,8 @@ def answer_introduction(
     data: IntroductionAnswer,
 ) -> Introduction:
     introduction = get_introduction(session, principal, introduction_id)
-    allowed = policy.can_answer_introduction(principal, introduction)
-    policy.require(allowed, principal, "answer this introduction")
+    allowed = rules.can_answer_introduction(principal, introduction)
+    require(allowed, principal, "answer this introduction")
     if introduction.status != OPEN:
         raise Conflict(f"this introduction was already {introduction.status}", field="id")
     introduction.status = "accepted" if accept else "declined"
@@ -132,8 +134,9 @@ def answer_introduction(
 
 def view(session: Session, principal: Principal, introduction: Introduction) -> IntroductionRead:
     """The introduction as this principal may see it."""
-    demand = catalog.get_demand(session, introduction.demand_id)
-    offer = catalog.get_offer(session, introduction.offer_id)
+    demand = catalog.find_listing(session, ListingKind.DEMAND, introduction.demand_id)
+    offer = catalog.find_listing(session, ListingKind.OFFER, introduction.offer_id)
+    assert isinstance(demand, Demand) and offer is not None  # listings are never deleted
     if principal.member_of(introduction.to_organisation_id):
         direction: Direction | None = "incoming"
     elif principal.member_of(introduction.from_organisation_id):
@@ -144,9 +147,9 @@ def view(session: Session, principal: Principal, introduction: Introduction) -> 
         id=introduction.id,
         demand_id=demand.id,
         offer_id=offer.id,
-        demand_title=_title(principal, demand),
+        demand_title=catalog.title_for(principal, demand),
         demand_confidential=demand.confidential,
-        offer_title=_title(principal, offer),
+        offer_title=catalog.title_for(principal, offer),
         from_organisation_id=introduction.from_organisation_id,
         from_organisation_name=_organisation_name(session, introduction.from_organisation_id),
         to_organisation_id=introduction.to_organisation_id,
@@ -158,17 +161,8 @@ def view(session: Session, principal: Principal, introduction: Introduction) -> 
         answered_at=introduction.answered_at,
         answer=introduction.answer,
         can_answer=introduction.status == OPEN
-        and policy.can_answer_introduction(principal, introduction),
+        and rules.can_answer_introduction(principal, introduction),
     )
-
-
-def _title(principal: Principal, listing: Offer | Demand) -> str | None:
-    """The title when the principal may see the listing, else a confidential demand's public
-    summary (or nothing)."""
-    kind: policy.ListingKind = "offer" if isinstance(listing, Offer) else "demand"
-    if policy.can_view_listing(principal, listing, kind):
-        return listing.title
-    return catalog.revealed_summary(listing)
 
 
 def _organisation_name(session: Session, organisation_id: int) -> str:
@@ -176,20 +170,19 @@ def _organisation_name(session: Session, organisation_id: int) -> str:
 
 
 def _visible(
-    session: Session, principal: Principal, model: type[Offer] | type[Demand], listing_id: int
+    session: Session, principal: Principal, kind: ListingKind, listing_id: int
 ) -> Offer | Demand:
-    kind: policy.ListingKind = "offer" if model is Offer else "demand"
-    listing = session.get(Offer, listing_id) if kind == "offer" else session.get(Demand, listing_id)
-    if listing is None or not policy.can_view_listing(principal, listing, kind):
+    listing = catalog.find_listing(session, kind, listing_id)
+    if listing is None or not catalog_rules.can_view_listing(principal, listing):
         # Reported like a missing listing, so a confidential demand's existence never leaks.
-        raise NotFound(f"{kind} {listing_id} does not exist", field=f"{kind}_id")
+        raise NotFound(f"{kind.noun} {listing_id} does not exist", field=f"{kind.noun}_id")
     return listing
 
 
 def _audit(session: Session, principal: Principal, action: str, introduction: Introduction) -> None:
-    record_audit(
+    audit.record(
         session,
-        actor=principal.actor,
+        principal.actor,
         action=action,
         entity_type="introduction",
         entity_id=introduction.id,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from techbridge.catalog.api import listing_filters
+from techbridge.catalog.kinds import ListingKind
 from techbridge.catalog.schemas import OfferKind, Segment
 from techbridge.catalog.service import ListingFilter
 from techbridge.matching import service
@@ -39,29 +40,20 @@ def search(
     found: IndexesDep,
     filters: FiltersDep,
     q: Annotated[str, Query(max_length=service.MAX_QUERY_CHARS, description="Free text.")],
-    kind: Literal["offers", "demands"] | None = None,
+    kind: ListingKind | None = None,
     offer_kind: Annotated[
         OfferKind | None, Query(description="Only offers of this kind (implies kind=offers).")
     ] = None,
     segment: Segment | None = None,
     k: KQuery = 10,
 ) -> SearchOut:
-    kinds = search_kinds(kind, offer_kind)
+    kinds = service.search_kinds(kind, offer_kind)
     filters = replace(filters, kind=offer_kind, segment=segment)
     # The facets count the whole candidate pool (the top MAX_K), not just the k returned.
     pool = service.search(session, found, q, kinds=kinds, k=service.MAX_K, filters=filters)
     facets = stats.match_facets(session, ((m.kind, m.id, m.confidential) for m in pool.matches))
     listed = MatchListOut.model_validate(pool)
     return SearchOut(query=listed.query, matches=listed.matches[:k], facets=facets)
-
-
-def search_kinds(
-    kind: Literal["offers", "demands"] | None, offer_kind: str | None
-) -> tuple[Literal["offers", "demands"], ...]:
-    """Which indexes a search covers: an offer kind means offers only."""
-    if offer_kind is not None:
-        return ("offers",) if kind in (None, "offers") else ()
-    return (kind,) if kind else ("offers", "demands")
 
 
 @router.get(
@@ -80,10 +72,10 @@ def demand_matches(
 ) -> MatchListOut:
     result = service.match_listing(
         session,
+        principal,
         found,
-        "demands",
+        ListingKind.DEMAND,
         demand_id,
-        viewer=principal,
         k=k,
         filters=replace(filters, kind=offer_kind),
     )
@@ -105,6 +97,6 @@ def offer_matches(
 ) -> MatchListOut:
     return MatchListOut.model_validate(
         service.match_listing(
-            session, found, "offers", offer_id, viewer=principal, k=k, filters=filters
+            session, principal, found, ListingKind.OFFER, offer_id, k=k, filters=filters
         )
     )

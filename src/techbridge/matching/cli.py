@@ -11,7 +11,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from techbridge.accounts.policy import SYSTEM
+from techbridge.authz import SYSTEM
+from techbridge.catalog.kinds import LISTING_KINDS, ListingKind
 from techbridge.cli_support import (
     console,
     err_console,
@@ -23,7 +24,7 @@ from techbridge.cli_support import (
 from techbridge.errors import Invalid
 from techbridge.matching import batch, service
 from techbridge.matching.indexer import KindReport
-from techbridge.matching.store import INDEX_KINDS, IndexKind, new_engine
+from techbridge.matching.store import new_engine
 
 match_app = typer.Typer(help="Find counterparts: offers for a demand, demands for an offer.")
 index_app = typer.Typer(help="Search indexes (derived from the database).")
@@ -55,24 +56,23 @@ def _show(result: service.MatchList, as_json: bool) -> None:
     console.print(table)
 
 
-def _match(ctx: typer.Context, kind: IndexKind, listing_id: int, k: int, as_json: bool) -> None:
+def _match(ctx: typer.Context, kind: ListingKind, listing_id: int, k: int, as_json: bool) -> None:
     indexes(ctx).catch_up()  # before the transaction: embedding never holds it open
     with session_scope(ctx) as session:
-        staff = SYSTEM
-        result = service.match_listing(session, indexes(ctx), kind, listing_id, viewer=staff, k=k)
+        result = service.match_listing(session, SYSTEM, indexes(ctx), kind, listing_id, k=k)
         _show(result, as_json)
 
 
 @match_app.command("demand")
 def match_demand(ctx: typer.Context, demand_id: int, k: K = 10, as_json: AsJson = False) -> None:
     """Offers that answer a demand (its owner's view: confidential demands included)."""
-    _match(ctx, "demands", demand_id, k, as_json)
+    _match(ctx, ListingKind.DEMAND, demand_id, k, as_json)
 
 
 @match_app.command("offer")
 def match_offer(ctx: typer.Context, offer_id: int, k: K = 10, as_json: AsJson = False) -> None:
     """Public demands that an offer could answer."""
-    _match(ctx, "offers", offer_id, k, as_json)
+    _match(ctx, ListingKind.OFFER, offer_id, k, as_json)
 
 
 def search(
@@ -85,13 +85,13 @@ def search(
     as_json: AsJson = False,
 ) -> None:
     """Search public offers and demands by meaning and by keyword, in both languages."""
-    kinds = kind or list(INDEX_KINDS)
+    kinds = kind or list(LISTING_KINDS)
     for name in kinds:
-        if name not in INDEX_KINDS:
+        if name not in LISTING_KINDS:
             raise Invalid(f"unknown kind {name!r}: use offers or demands", field="kind")
     indexes(ctx).catch_up()  # before the transaction: embedding never holds it open
     with session_scope(ctx) as session:
-        chosen: list[IndexKind] = [k for k in INDEX_KINDS if k in kinds]
+        chosen = [listing_kind for listing_kind in LISTING_KINDS if listing_kind in kinds]
         _show(service.search(session, indexes(ctx), query, kinds=chosen, k=k), as_json)
 
 
@@ -134,7 +134,7 @@ def rebuild(ctx: typer.Context) -> None:
     migrated_database(ctx)
     with progress_bar() as bar:
 
-        def track(kind: IndexKind, total: int) -> service.Progress:
+        def track(kind: ListingKind, total: int) -> service.Progress:
             task = bar.add_task(f"indexing {kind}", total=total)
             return lambda n: bar.advance(task, n)
 
@@ -166,7 +166,7 @@ def check(
         print(json.dumps(asdict(report), indent=2))
     else:
         table = Table("kind", "database", "index", "missing", "extra", "stale")
-        for kind in INDEX_KINDS:
+        for kind in LISTING_KINDS:
             part: KindReport = getattr(report, kind)
             table.add_row(
                 kind,

@@ -37,8 +37,9 @@ from sqlalchemy import Engine as Database
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from techbridge.accounts import policy
+from techbridge.authz import catalog as catalog_rules
 from techbridge.catalog import service as catalog
+from techbridge.catalog.kinds import LISTING_KINDS, ListingKind
 from techbridge.catalog.models import Demand, Offer
 from techbridge.config import Settings
 from techbridge.db import engine_for
@@ -47,13 +48,11 @@ from techbridge.matching.embedders import CachedEmbedder, create_embedder
 from techbridge.matching.embedding_cache import EmbeddingCache
 from techbridge.matching.engine import Engine
 from techbridge.matching.models import IndexEvent, record_events
-from techbridge.matching.store import INDEX_KINDS, IndexKind
 from techbridge.matching.text import listing_text
 
 log = logging.getLogger(__name__)
 
 Listing = Offer | Demand
-MODELS: dict[IndexKind, type[Offer] | type[Demand]] = {"offers": Offer, "demands": Demand}
 Progress = Callable[[int], None]
 
 BATCH = 500  # events (and listings) read per step
@@ -72,7 +71,7 @@ def indexed_text(listing: Offer | Demand) -> str | None:
     """What the index holds for a listing: its public text with translations (so the other
     language finds it too), a confidential demand's public summary, or None when nothing of
     it is public."""
-    if not policy.is_public(listing):
+    if not catalog_rules.is_public(listing):
         return catalog.revealed_summary(listing)
     if isinstance(listing, Offer):
         parts = [listing.abstract, listing.title_translation, listing.abstract_translation]
@@ -150,12 +149,12 @@ class CheckReport:
 
 @dataclass(frozen=True)
 class Snapshot:
-    engines: dict[IndexKind, Engine]
-    digests: dict[IndexKind, Digests]
+    engines: dict[ListingKind, Engine]
+    digests: dict[ListingKind, Digests]
     position: int
     generation: int  # the rebuild it descends from (store.Manifest.generation)
 
-    def held(self, kind: IndexKind, listing: Listing) -> bool:
+    def held(self, kind: ListingKind, listing: Listing) -> bool:
         """Whether this snapshot indexed ``listing`` as the database has it now."""
         text = indexed_text(listing)
         return text is not None and self.digests[kind].get(listing.id) == digest(text)
@@ -210,7 +209,7 @@ class Indexes:
         assert self._snapshot is not None
         return self._snapshot
 
-    def engine(self, kind: IndexKind) -> Engine:
+    def engine(self, kind: ListingKind) -> Engine:
         """The index searches read now (an immutable snapshot)."""
         return self.snapshot().engines[kind]
 
@@ -278,7 +277,7 @@ class Indexes:
             gap = events[0].position > snapshot.position + 1
             if gap and _pruned_past(session, snapshot.position):
                 raise _Behind
-            changed: dict[IndexKind, set[int]] = {kind: set() for kind in INDEX_KINDS}
+            changed: dict[ListingKind, set[int]] = {kind: set() for kind in LISTING_KINDS}
             for event in events:
                 if event.kind in changed:
                     changed[event.kind].add(event.listing_id)
@@ -287,7 +286,7 @@ class Indexes:
         self._publish(texts, position=events[-1].position)
         return len(events)
 
-    def _publish(self, texts: dict[IndexKind, dict[int, str | None]], position: int) -> None:
+    def _publish(self, texts: dict[ListingKind, dict[int, str | None]], position: int) -> None:
         """The next snapshot: listings in ``texts`` re-indexed (None: removed). Nothing is
         kept of a step that fails half-way: engines and digests are published together."""
         snapshot = self.snapshot()
@@ -331,8 +330,8 @@ class Indexes:
     def _open(self) -> None:
         saved = store.load(self.directory, self.embedder)
         if saved is None:
-            engines = {kind: store.new_engine(self.embedder) for kind in INDEX_KINDS}
-            digests = {kind: Digests() for kind in INDEX_KINDS}
+            engines = {kind: store.new_engine(self.embedder) for kind in LISTING_KINDS}
+            digests = {kind: Digests() for kind in LISTING_KINDS}
             self._snapshot = Snapshot(engines, digests, position=0, generation=0)
             return
         self._snapshot = Snapshot(
@@ -417,17 +416,17 @@ class Indexes:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def rebuild(
-        self, progress: Callable[[IndexKind, int], Progress] | None = None
+        self, progress: Callable[[ListingKind, int], Progress] | None = None
     ) -> dict[str, int]:
         """Rebuild both indexes from the database (the source of truth) and checkpoint them
         as a new generation, which running servers switch to."""
         with Session(self.database) as session:
             # The head first: whatever commits after it is replayed from the outbox.
             position = _head(session)
-            texts = {kind: _texts(session, kind, None) for kind in INDEX_KINDS}
-        engines: dict[IndexKind, Engine] = {}
-        digests: dict[IndexKind, Digests] = {}
-        for kind in INDEX_KINDS:
+            texts = {kind: _texts(session, kind, None) for kind in LISTING_KINDS}
+        engines: dict[ListingKind, Engine] = {}
+        digests: dict[ListingKind, Digests] = {}
+        for kind in LISTING_KINDS:
             items = [(key, text) for key, text in sorted(texts[kind].items()) if text]
             engine = store.new_engine(self.embedder)
             engine.add(items, progress(kind, len(items)) if progress else None)
@@ -461,8 +460,8 @@ class Indexes:
             position=self.snapshot().position,
             outbox_head=head,
             repaired=bool(repair and differing),
-            offers=reports["offers"],
-            demands=reports["demands"],
+            offers=reports[ListingKind.OFFER],
+            demands=reports[ListingKind.DEMAND],
         )
 
     # --- the background indexer of a server -------------------------------------------------
@@ -510,11 +509,11 @@ class Indexes:
             log.exception("indexing failed; will retry")
 
 
-def _compare(session: Session, snapshot: Snapshot) -> dict[IndexKind, KindReport]:
+def _compare(session: Session, snapshot: Snapshot) -> dict[ListingKind, KindReport]:
     """The snapshot against the database, listing by listing: ids, and the digest of the
     text the index should hold (its version)."""
-    reports: dict[IndexKind, KindReport] = {}
-    for kind in INDEX_KINDS:
+    reports: dict[ListingKind, KindReport] = {}
+    for kind in LISTING_KINDS:
         wanted = {
             key: digest(text)
             for key, text in _texts(session, kind, None).items()
@@ -551,9 +550,9 @@ class _Behind(Exception):
     """The outbox no longer holds events this process has not applied."""
 
 
-def _texts(session: Session, kind: IndexKind, ids: Iterable[int] | None) -> dict[int, str | None]:
+def _texts(session: Session, kind: ListingKind, ids: Iterable[int] | None) -> dict[int, str | None]:
     """Listing id → what the index should hold of it (None: nothing, or no such listing)."""
-    model = MODELS[kind]
+    model = kind.model
     wanted = None if ids is None else sorted(set(ids))
     found: dict[int, str | None] = dict.fromkeys(wanted or (), None)
     chunks = (

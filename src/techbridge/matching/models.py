@@ -14,12 +14,11 @@ from typing import Any
 from sqlalchemy import BigInteger, Integer, String, event, insert, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from techbridge.catalog.models import Demand, Offer
+from techbridge.catalog.kinds import ListingKind
 from techbridge.db import Base, UTCDateTime, utcnow
 
 # pg_advisory_xact_lock key of the outbox ("TB index" in ASCII).
 POSITION_LOCK = 0x5442_696E_6478
-KIND_OF: dict[type, str] = {Offer: "offers", Demand: "demands"}
 _PENDING = "techbridge.index_events"
 
 
@@ -42,9 +41,9 @@ class IndexEvent(Base):
 def _collect(session: Session, _context: Any) -> None:
     pending: set[tuple[str, int]] = session.info.setdefault(_PENDING, set())
     for item in (*session.new, *session.dirty, *session.deleted):
-        kind = KIND_OF.get(type(item))
+        kind = ListingKind.of_type(type(item))
         if kind is not None:
-            pending.add((kind, item.id))
+            pending.add((kind.value, item.id))
 
 
 @event.listens_for(Session, "before_commit")

@@ -4,7 +4,7 @@ index rebuild and sync.
 Confidentiality (保密需求): the demands index holds only what others may see. Of a
 confidential demand that is its public summary, if its owner wrote one, and nothing else: no
 title, description, tags, organisation or budget is indexed, ranked on or quoted for anyone
-else. Those whom ``accounts.policy`` lets see it (its organisation, its tech managers,
+else. Those whom ``authz.catalog`` lets see it (its organisation, its tech managers,
 administrators) can match it: its full text is then the query, and the explanations it
 produces are shown only to that viewer.
 """
@@ -16,22 +16,28 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Literal
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from techbridge.accounts import policy
-from techbridge.accounts.policy import ANONYMOUS, Principal
+from techbridge.authz import Principal
 from techbridge.catalog import service as catalog
+from techbridge.catalog.kinds import LISTING_KINDS, ListingKind
 from techbridge.catalog.models import Demand, Offer
 from techbridge.errors import Invalid
 from techbridge.matching.engine import Query
 from techbridge.matching.explain import Explainer, Explanation
-from techbridge.matching.indexer import MODELS, Indexes, Progress, Snapshot, indexed_text
+from techbridge.matching.indexer import Indexes, Progress, Snapshot, indexed_text
 from techbridge.matching.rerank import Signals, shared_tags, structured_bonus
-from techbridge.matching.store import INDEX_KINDS, IndexKind
 from techbridge.matching.text import is_meaningful, listing_text
 
-__all__ = ["Indexes", "Progress", "indexed_text", "match_listing", "search"]
+__all__ = [
+    "Counterparts",
+    "Indexes",
+    "Progress",
+    "counterparts",
+    "indexed_text",
+    "match_listing",
+    "search",
+]
 
 MAX_QUERY_CHARS = 10_000
 MAX_K = 100
@@ -64,42 +70,67 @@ def query_text(listing: Offer | Demand) -> str:
 Listing = Offer | Demand
 
 
-def _listings(session: Session, kind: IndexKind, ids: Iterable[int]) -> dict[int, Listing]:
-    model = MODELS[kind]
-    rows: Iterable[Listing] = session.scalars(select(model).where(model.id.in_(list(ids))))
-    return {listing.id: listing for listing in rows}
-
-
 # --- matching ------------------------------------------------------------------------------
 
-# A listing's counterparts live in the other index: offers answer demands and vice versa.
-COUNTERPART: dict[IndexKind, IndexKind] = {"demands": "offers", "offers": "demands"}
 Ranked = list[tuple[Match, Listing]]
 
 
 def match_listing(
     session: Session,
+    principal: Principal,
     indexes: Indexes,
-    kind: IndexKind,
+    kind: ListingKind,
     listing_id: int,
     *,
-    viewer: Principal = ANONYMOUS,
     k: int = 10,
     filters: catalog.ListingFilter | None = None,
     explain_top: int = 10,
 ) -> MatchList:
-    """Offers for a demand (``kind="demands"``) or public demands for an offer (``"offers"``;
-    confidential demands are not in the index). A listing the viewer may not see is reported
-    as missing, so only its owner (or staff) can match a confidential demand."""
-    listing = _visible(session, kind, listing_id, viewer)
+    """Offers for a demand or public demands for an offer (confidential demands are not in
+    the index): a listing's counterparts live in the other index. A listing the principal may
+    not see is reported as missing, so only its owner (or staff) can match a confidential
+    demand."""
+    listing = catalog.get_listing(session, principal, kind, listing_id)
     text = query_text(listing)
     snapshot = indexes.fresh(session)
-    query = snapshot.engines["offers"].prepare([text])[0]
+    query = snapshot.engines[ListingKind.OFFER].prepare([text])[0]
     ranked = _ranked(
-        session, snapshot, COUNTERPART[kind], query, _signals(listing), k=k, filters=filters
+        session, snapshot, kind.counterpart, query, _signals(listing), k=k, filters=filters
     )
     _explain(snapshot, text, ranked[:explain_top])
     return MatchList(query=text, matches=[match for match, _ in ranked])
+
+
+@dataclass
+class Counterparts:
+    """A listing's matches, and the best few across the language line when none made the
+    list (counterparts in the other language rank below same-language ones of similar
+    merit, so a bilingual catalog would otherwise hide them)."""
+
+    matches: MatchList
+    other_language: str
+    across: MatchList | None = None
+
+
+def counterparts(
+    session: Session,
+    principal: Principal,
+    indexes: Indexes,
+    kind: ListingKind,
+    listing_id: int,
+    *,
+    k: int,
+    k_across: int,
+) -> Counterparts:
+    listing = catalog.get_listing(session, principal, kind, listing_id)
+    found = match_listing(session, principal, indexes, kind, listing_id, k=k)
+    result = Counterparts(found, other_language="en" if listing.lang == "zh" else "zh")
+    if all(match.lang != result.other_language for match in found.matches):
+        other = catalog.ListingFilter(lang=result.other_language)
+        result.across = match_listing(
+            session, principal, indexes, kind, listing_id, k=k_across, filters=other
+        )
+    return result
 
 
 def search(
@@ -107,7 +138,7 @@ def search(
     indexes: Indexes,
     text: str,
     *,
-    kinds: Iterable[IndexKind] = INDEX_KINDS,
+    kinds: Iterable[ListingKind] = LISTING_KINDS,
     k: int = 10,
     filters: catalog.ListingFilter | None = None,
     explain_top: int = 10,
@@ -115,14 +146,21 @@ def search(
     """Free-text search over public offers and demands."""
     text = check_query(text)
     snapshot = indexes.fresh(session)
-    query = snapshot.engines["offers"].prepare([text])[0]
+    query = snapshot.engines[ListingKind.OFFER].prepare([text])[0]
     merged: Ranked = []
-    for kind in kinds:
+    for kind in map(ListingKind, kinds):
         merged.extend(_ranked(session, snapshot, kind, query, Signals(), k=k, filters=filters))
     merged.sort(key=lambda pair: -pair[0].score)
     merged = merged[:k]
     _explain(snapshot, text, merged[:explain_top])
     return MatchList(query=text, matches=[match for match, _ in merged])
+
+
+def search_kinds(kind: ListingKind | None, offer_kind: str | None) -> tuple[ListingKind, ...]:
+    """Which indexes a search covers: an offer kind means offers only."""
+    if offer_kind is not None:
+        return (ListingKind.OFFER,) if kind in (None, ListingKind.OFFER) else ()
+    return (kind,) if kind else LISTING_KINDS
 
 
 def check_query(text: str) -> str:
@@ -138,13 +176,6 @@ def check_query(text: str) -> str:
     return text
 
 
-def _visible(session: Session, kind: IndexKind, listing_id: int, viewer: Principal) -> Listing:
-    listing = _listings(session, kind, [listing_id]).get(listing_id)
-    return policy.require_visible(
-        viewer, listing, "offer" if kind == "offers" else "demand", listing_id
-    )
-
-
 def _signals(listing: Offer | Demand) -> Signals:
     return Signals(
         tags=frozenset(listing.tags or ()),
@@ -157,7 +188,7 @@ def _signals(listing: Offer | Demand) -> Signals:
 def _ranked(
     session: Session,
     snapshot: Snapshot,
-    kind: IndexKind,
+    kind: ListingKind,
     query: Query,
     signals: Signals,
     *,
@@ -172,11 +203,11 @@ def _ranked(
         public = replace(filters, public_only=True)
         allowed = (
             catalog.listing_ids(session, Offer, public)
-            if kind == "offers"
+            if kind is ListingKind.OFFER
             else catalog.listing_ids(session, Demand, public)
         )
     scored = snapshot.engines[kind].search(query, k * 3, allowed=allowed)
-    listings = _listings(session, kind, [hit.key for hit in scored])
+    listings = catalog.find_listings(session, kind, [hit.key for hit in scored])
     today = date.today()
     ranked: Ranked = []
     for hit in scored:
@@ -192,7 +223,7 @@ def _ranked(
         candidate = Signals() if summary else _signals(listing)
         bonus = structured_bonus(signals, candidate, today)
         match = Match(
-            kind="offer" if kind == "offers" else "demand",
+            kind=kind.noun,
             id=listing.id,
             title=_headline(summary) if summary else listing.title,
             lang=None if summary else listing.lang,
@@ -222,12 +253,12 @@ def _constrains(filters: catalog.ListingFilter) -> bool:
 
 def _explain(snapshot: Snapshot, text: str, ranked: Ranked) -> None:
     """Explain against each match's public text only (never a confidential one)."""
-    explainers: dict[IndexKind, Explainer] = {}
+    explainers: dict[ListingKind, Explainer] = {}
     for match, listing in ranked:
         public_text = indexed_text(listing)
         if public_text is None:
             continue
-        kind: IndexKind = "offers" if match.kind == "offer" else "demands"
+        kind = ListingKind.from_noun(match.kind)
         if kind not in explainers:
             explainers[kind] = Explainer(snapshot.engines[kind], text)
         tags = match.explanation.shared_tags if match.explanation else []

@@ -26,10 +26,10 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
+from techbridge.catalog.kinds import LISTING_KINDS, ListingKind
 from techbridge.errors import Conflict
 from techbridge.matching.embedders import CachedEmbedder
 from techbridge.matching.engine import Engine
@@ -38,8 +38,6 @@ from techbridge.matching.lexicon import default_lexicon
 from techbridge.matching.tokenize import Tokeniser
 from techbridge.matching.vectors import DEFAULT_QUANTISATION, VectorIndex, VectorLayers
 
-IndexKind = Literal["offers", "demands"]
-INDEX_KINDS: tuple[IndexKind, ...] = ("offers", "demands")
 MANIFEST = "manifest.json"
 VECTORS = "vectors.usearch"
 DIGESTS = "digests.npz"
@@ -80,8 +78,8 @@ class Saved:
     """What a checkpoint holds, once loaded."""
 
     manifest: Manifest
-    engines: dict[IndexKind, Engine]
-    digests: dict[IndexKind, dict[int, int]]
+    engines: dict[ListingKind, Engine]
+    digests: dict[ListingKind, dict[int, int]]
     path: Path
 
 
@@ -137,9 +135,9 @@ def load(index_dir: Path, embedder: CachedEmbedder) -> Saved | None:
 
 
 def _load(manifest: Manifest, path: Path, embedder: CachedEmbedder) -> Saved:
-    engines: dict[IndexKind, Engine] = {}
-    digests: dict[IndexKind, dict[int, int]] = {}
-    for kind in INDEX_KINDS:
+    engines: dict[ListingKind, Engine] = {}
+    digests: dict[ListingKind, dict[int, int]] = {}
+    for kind in LISTING_KINDS:
         engine = new_engine(embedder)
         engine.lexical = LexicalLayers(LexicalIndex.load(path / kind))
         engine.vectors = VectorLayers(
@@ -155,8 +153,8 @@ def _load(manifest: Manifest, path: Path, embedder: CachedEmbedder) -> Saved:
 
 def save(
     index_dir: Path,
-    engines: dict[IndexKind, Engine],
-    digests: dict[IndexKind, dict[int, int]],
+    engines: dict[ListingKind, Engine],
+    digests: dict[ListingKind, dict[int, int]],
     *,
     position: int,
     generation: int,

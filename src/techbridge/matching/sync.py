@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from techbridge.matching.models import KIND_OF
+from techbridge.catalog.kinds import ListingKind
 
 
 def on_listing_commit(session: Session, callback: Callable[[], None]) -> None:
@@ -21,7 +21,7 @@ def on_listing_commit(session: Session, callback: Callable[[], None]) -> None:
     def collect(flushed: Session, _context: Any) -> None:
         nonlocal changed
         items = (*flushed.new, *flushed.dirty, *flushed.deleted)
-        changed = changed or any(type(item) in KIND_OF for item in items)
+        changed = changed or any(ListingKind.of_type(type(item)) for item in items)
 
     @event.listens_for(session, "after_commit")
     def notify(_session: Session) -> None:

@@ -15,19 +15,18 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import Select, extract, func, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
-from techbridge.accounts import policy
+from techbridge.authz import catalog as catalog_rules
 from techbridge.catalog import service as catalog
+from techbridge.catalog.kinds import MODELS, ListingKind
 from techbridge.catalog.models import Demand, Offer, Organisation
 from techbridge.catalog.schemas import SEGMENTS
 from techbridge.stats.schemas import Count, Facets, Headline, MonthCount
 
-ListingKinds = Literal["offers", "demands"]
-MODELS: dict[ListingKinds, type[Offer] | type[Demand]] = {"offers": Offer, "demands": Demand}
 PUBLIC = catalog.ListingFilter(public_only=True)
 MONTHS = 24
 TOP_TAGS = 10
@@ -125,7 +124,7 @@ def _by_month(session: Session, today: dt.date) -> list[MonthCount]:
     months = [_add_months(today.year, today.month, -back) for back in range(MONTHS - 1, -1, -1)]
     first = dt.date(*months[0], 1)
     after = dt.date(*_add_months(today.year, today.month, 1), 1)
-    counts: dict[ListingKinds, dict[tuple[int, int], int]] = {}
+    counts: dict[ListingKind, dict[tuple[int, int], int]] = {}
     for kind, model in MODELS.items():
         year, month = extract("year", model.listed_on), extract("month", model.listed_on)
         query = (
@@ -141,8 +140,8 @@ def _by_month(session: Session, today: dt.date) -> list[MonthCount]:
     return [
         MonthCount(
             month=f"{year:04d}-{month:02d}",
-            offers=counts["offers"].get((year, month), 0),
-            demands=counts["demands"].get((year, month), 0),
+            offers=counts[ListingKind.OFFER].get((year, month), 0),
+            demands=counts[ListingKind.DEMAND].get((year, month), 0),
         )
         for year, month in months
     ]
@@ -157,14 +156,14 @@ def _add_months(year: int, month: int, delta: int) -> tuple[int, int]:
 
 
 def browse_facets(
-    session: Session, filters: catalog.ListingFilter, kinds: Sequence[ListingKinds]
+    session: Session, filters: catalog.ListingFilter, kinds: Sequence[ListingKind]
 ) -> Facets:
     """Facet counts over every public listing of ``kinds`` that passes ``filters``."""
     facets: dict[str, Counter[str]] = {
         name: Counter() for name in ("kind", "offer_kind", "segment", "lang", "district", "tag")
     }
     for kind in kinds:
-        model = MODELS[kind]
+        model = kind.model
         facets["kind"][kind] = _total(session, model, filters)
         if model is Offer:
             facets["offer_kind"] += _grouped(session, Offer, filters, Offer.kind)
@@ -184,13 +183,13 @@ def match_facets(session: Session, found: Iterable[tuple[str, int, bool]]) -> Fa
         name: Counter() for name in ("kind", "offer_kind", "segment", "lang", "district", "tag")
     }
     for kind, model in MODELS.items():
-        ids = [listing_id for k, listing_id, _ in found if k + "s" == kind]
+        ids = [listing_id for noun, listing_id, _ in found if noun == kind.noun]
         facets["kind"][kind] = len(ids)
-        hidden = {listing_id for k, listing_id, secret in found if k + "s" == kind and secret}
+        hidden = {listing_id for noun, listing_id, secret in found if noun == kind.noun and secret}
         query = select(model).where(model.id.in_(ids)).options(selectinload(model.organisation))
         rows: Iterable[Offer | Demand] = session.scalars(query)
         for listing in rows:
-            if listing.id in hidden or not policy.is_public(listing):
+            if listing.id in hidden or not catalog_rules.is_public(listing):
                 continue
             if isinstance(listing, Offer):
                 facets["offer_kind"][listing.kind] += 1

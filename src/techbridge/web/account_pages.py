@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
-from techbridge.accounts import policy
 from techbridge.accounts import service as accounts
 from techbridge.accounts.api import TokenId
 from techbridge.accounts.models import User
@@ -39,15 +37,13 @@ from techbridge.web.auth import (
     log_in_browser,
     principal,
 )
-from techbridge.web.deps import SessionDep, language
-from techbridge.web.forms import problems_by_field
+from techbridge.web.deps import LanguageDep, SessionDep
+from techbridge.web.forms import refused, validated
 from techbridge.web.i18n import LANGUAGE_COOKIE, N_, Language, translations
 from techbridge.web.pages import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(principal)])
-LanguageDep = Annotated[Language, Depends(language)]
 Field = Annotated[str, Form()]
-Model = TypeVar("Model", bound=BaseModel)
 
 AFTER_LOGIN = "/workspace"
 # What a form says about a field it could not accept (pydantic's own words are English).
@@ -91,22 +87,6 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def validated(
-    model: type[Model], values: dict[str, Any], lang: Language
-) -> tuple[Model | None, dict[str, str]]:
-    """The form as the model, or the problems by field in the visitor's language."""
-    try:
-        return model.model_validate(values), {}
-    except ValidationError as error:
-        gettext = translations(lang).gettext
-        problems = problems_by_field(error, FIELD_PROBLEMS)
-        return None, {field: gettext(message) for field, message in problems.items()}
-
-
-def refused(error: TechBridgeError, lang: Language) -> dict[str, str]:
-    return {error.field or "form": translations(lang).gettext(error.message)}
-
-
 def form_page(
     request: Request,
     template: str,
@@ -136,12 +116,6 @@ def done_notice(request: Request, lang: Language) -> str | None:
 
 def go(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
-
-
-def own_user(session: Session, who: policy.Principal, allowed: bool, what: str) -> User:
-    policy.require(allowed, who, what)
-    assert who.user_id is not None  # require() refused anonymous visitors
-    return accounts.get_user(session, who.user_id)
 
 
 # --- registration and verification ---------------------------------------------------------
@@ -176,7 +150,7 @@ def register(
         "language": language or lang,
     }
     shown = {**values, "password": ""}
-    data, errors = validated(Registration, values, lang)
+    data, errors = validated(Registration, values, lang, messages=FIELD_PROBLEMS)
     if data is None:
         return form_page(request, "account_register.html", lang, errors, values=shown)
     try:
@@ -229,7 +203,9 @@ def login(
     next: Field = "",
 ) -> Response:
     shown = {"email": email, "next": safe_next(next)}
-    data, errors = validated(Login, {"email": email, "password": password}, lang)
+    data, errors = validated(
+        Login, {"email": email, "password": password}, lang, messages=FIELD_PROBLEMS
+    )
     if data is None:
         return form_page(request, "account_login.html", lang, errors, values=shown)
     try:
@@ -308,7 +284,7 @@ def link_form_page(request: Request, lang: Language, form: LinkForm) -> HTMLResp
 def ask_for_link(
     request: Request, session: Session, lang: Language, form: LinkForm, email: str
 ) -> HTMLResponse:
-    data, errors = validated(PasswordResetRequest, {"email": email}, lang)
+    data, errors = validated(PasswordResetRequest, {"email": email}, lang, messages=FIELD_PROBLEMS)
     template = "account_email_link.html"
     if data is None:
         return form_page(request, template, lang, errors, link=form, values={"email": email})
@@ -353,7 +329,9 @@ def reset(
     token: Field = "",
     password: Field = "",
 ) -> Response:
-    data, errors = validated(PasswordReset, {"token": token, "password": password}, lang)
+    data, errors = validated(
+        PasswordReset, {"token": token, "password": password}, lang, messages=FIELD_PROBLEMS
+    )
     if data is None:
         return form_page(request, "account_reset.html", lang, errors, token=token)
     try:
@@ -386,7 +364,7 @@ def account_page(
         lang,
         status_code,
         account=user,
-        tokens=accounts.list_tokens(session, user),
+        tokens=accounts.list_tokens(session, request.state.principal),
         **context,
     )
 
@@ -395,7 +373,7 @@ def account_page(
 def account(
     request: Request, session: SessionDep, lang: LanguageDep, who: PrincipalDep
 ) -> HTMLResponse:
-    user = own_user(session, who, who.authenticated, "see your account")
+    user = accounts.my_account(session, who)
     return account_page(request, session, lang, user, notice=done_notice(request, lang))
 
 
@@ -408,14 +386,14 @@ def update_profile(
     name: Field = "",
     language: Field = "",
 ) -> Response:
-    user = own_user(session, who, policy.can_change_own_account(who), "change your profile")
+    user = accounts.my_account(session, who, change="profile")
     values = {"name": name, "language": language}
-    data, errors = validated(ProfileUpdate, values, lang)
+    data, errors = validated(ProfileUpdate, values, lang, messages=FIELD_PROBLEMS)
     if data is None:
         return account_page(
             request, session, lang, user, 422, failed_form="profile", errors=errors, profile=values
         )
-    accounts.update_profile(session, user, data)
+    accounts.update_profile(session, who, data)
     response = go("/account?done=profile")
     # The browser's language cookie outranks the account's choice: keep them the same.
     response.set_cookie(
@@ -437,16 +415,15 @@ def change_password(
     current_password: Field = "",
     password: Field = "",
 ) -> Response:
-    allowed = policy.can_manage_credentials(who)
-    user = own_user(session, who, allowed, "change the password")
+    user = accounts.my_account(session, who, change="password")
     values = {"current_password": current_password, "password": password}
-    data, errors = validated(PasswordChange, values, lang)
+    data, errors = validated(PasswordChange, values, lang, messages=FIELD_PROBLEMS)
     if data is None:
         return account_page(
             request, session, lang, user, 422, failed_form="password", errors=errors
         )
     try:
-        accounts.change_password(session, user, data.current_password, data.password)
+        accounts.change_password(session, who, data)
     except Invalid as error:
         errors = refused(error, lang)
         return account_page(
@@ -468,20 +445,19 @@ def create_token(
     scopes: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
     expires_in_days: Field = "90",
 ) -> HTMLResponse:
-    user = own_user(session, who, policy.can_manage_credentials(who), "create API tokens")
+    user = accounts.my_account(session, who, change="token")
     values = {"name": name, "scopes": scopes, "expires_in_days": expires_in_days or None}
-    data, errors = validated(TokenCreate, values, lang)
+    data, errors = validated(TokenCreate, values, lang, messages=FIELD_PROBLEMS)
     if data is None:
         return account_page(
             request, session, lang, user, 422, failed_form="token", errors=errors, token_form=values
         )
-    token, secret = accounts.create_token(session, user, data)
+    token, secret = accounts.create_token(session, who, data)
     # Shown on this response only: a redirect would have to put the secret in a URL.
     return account_page(request, session, lang, user, new_token=secret, new_token_name=token.name)
 
 
 @router.post("/account/tokens/{token_id}/revoke")
 def revoke_token(session: SessionDep, who: PrincipalDep, token_id: TokenId) -> RedirectResponse:
-    user = own_user(session, who, policy.can_change_own_account(who), "revoke API tokens")
-    accounts.revoke_token(session, user, token_id)
+    accounts.revoke_token(session, who, token_id)
     return go("/account?done=revoked")

@@ -1,6 +1,6 @@
 """Administration pages (平台管理): users and their roles, organisations, the audit log.
 
-Only administrators get in: the router's dependency asks ``accounts.policy`` once for the
+Only administrators get in: the router's dependency asks ``authz.accounts`` once for the
 whole area (anonymous visitors are sent to the login page, others see 403), and every
 service called below checks its own operation again.
 """
@@ -9,59 +9,46 @@ from __future__ import annotations
 
 import json
 from contextlib import suppress
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from techbridge.accounts import policy
 from techbridge.accounts import service as accounts
-from techbridge.accounts.models import AuditEntry, User
-from techbridge.accounts.policy import Principal
 from techbridge.accounts.schemas import ROLES, Role, UserAdminUpdate
+from techbridge.authz import Principal, require
+from techbridge.authz import accounts as rules
 from techbridge.catalog import service as catalog
 from techbridge.catalog.models import Organisation
 from techbridge.catalog.schemas import OrganisationCreate, OrganisationKind, OrganisationUpdate
-from techbridge.errors import NotFound, TechBridgeError
+from techbridge.errors import NotFound
 from techbridge.web.auth import PrincipalDep
-from techbridge.web.deps import IdPath, IdQuery, SessionDep, language
-from techbridge.web.forms import problems_by_field
-from techbridge.web.i18n import Language, translations
+from techbridge.web.deps import IdPath, IdQuery, LanguageDep, PageQuery, SessionDep
+from techbridge.web.forms import attempt
+from techbridge.web.i18n import Language
 from techbridge.web.pages import render
 
 
 def administrator(principal: PrincipalDep) -> Principal:
-    policy.require(policy.can_administer(principal), principal, "use the administration area")
+    require(rules.can_administer(principal), principal, "use the administration area")
     return principal
 
 
 router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[Depends(administrator)])
-LanguageDep = Annotated[Language, Depends(language)]
 AdminDep = Annotated[Principal, Depends(administrator)]
-PageQuery = Annotated[int, Query(ge=1, le=1_000_000)]
 SearchQuery = Annotated[str, Query(max_length=200)]
 PER_PAGE = 50
 ORGANISATION_CHOICES = 100
 FormText = Annotated[str, Form()]
-OrganisationKinds = OrganisationKind.__args__  # type: ignore[attr-defined]
+OrganisationKinds = get_args(OrganisationKind)
 
 
 def _page_url(request: Request, page: int) -> str:
     """This page's address with another page number (the other filters kept)."""
     query = {**request.query_params, "page": str(page)}
     return f"{request.url.path}?{urlencode(query)}"
-
-
-def _field_errors(error: ValidationError | TechBridgeError, lang: Language) -> dict[str, str]:
-    """Messages by form field, in the visitor's language, shown next to their field."""
-    gettext = translations(lang).gettext
-    if isinstance(error, TechBridgeError):
-        return {error.field or "form": gettext(error.message)}
-    return {field: gettext(text) for field, text in problems_by_field(error).items()}
 
 
 def _optional(text: str) -> str | None:
@@ -83,7 +70,7 @@ def admin_home(
         users_total=accounts.list_users(session, principal, per_page=1).total,
         organisations_total=catalog.list_organisations(session, per_page=1).total,
         recent=recent,
-        actors=_actor_names(session, recent),
+        actors=accounts.actor_emails(session, principal, recent),
         changes=describe_changes,
     )
 
@@ -165,7 +152,7 @@ def _user_form(
         lang,
         status_code=422 if errors else 200,
         account=user,
-        last_login=accounts.last_login(session, user.id),
+        last_login=accounts.last_login(session, principal, user.id),
         form=form,
         errors=errors or {},
         org_q=org_q,
@@ -206,23 +193,15 @@ def update_user(
         "organisation_id": _optional(organisation_id),
         "active": active == "1",
     }
-    try:
+
+    def save() -> None:
         data = UserAdminUpdate.model_validate(values)
         accounts.update_user(session, principal, user_id, data)
-    except (ValidationError, TechBridgeError) as error:
-        if isinstance(error, TechBridgeError) and error.field in (None, "user_id"):
-            raise  # not about the form: the error page says what happened
-        session.rollback()
+
+    _, errors = attempt(session, lang, save, not_about_the_form=(None, "user_id"))
+    if errors:
         form = {**values, "organisation_id": _int_or_none(values["organisation_id"])}
-        return _user_form(
-            request,
-            session,
-            lang,
-            principal,
-            user_id,
-            values=form,
-            errors=_field_errors(error, lang),
-        )
+        return _user_form(request, session, lang, principal, user_id, values=form, errors=errors)
     return RedirectResponse(f"/admin/users/{user_id}?saved=1", status_code=303)
 
 
@@ -299,16 +278,13 @@ def create_organisation(
     principal: AdminDep,
     values: OrganisationFormDep,
 ) -> Response:
-    try:
+    def create() -> Organisation:
         data = OrganisationCreate.model_validate(values)
-        organisation = catalog.create_organisation(session, data, actor=principal)
-    except (ValidationError, TechBridgeError) as error:
-        if isinstance(error, TechBridgeError) and error.field is None:
-            raise
-        session.rollback()
-        return _organisations_page(
-            request, session, lang, values=values, errors=_field_errors(error, lang)
-        )
+        return catalog.create_organisation(session, principal, data)
+
+    organisation, errors = attempt(session, lang, create)
+    if organisation is None:
+        return _organisations_page(request, session, lang, values=values, errors=errors)
     return RedirectResponse(f"/admin/organisations/{organisation.id}?saved=1", status_code=303)
 
 
@@ -356,17 +332,14 @@ def update_organisation(
     organisation_id: IdPath,
     values: OrganisationFormDep,
 ) -> Response:
-    try:
+    def save() -> Organisation:
         data = OrganisationUpdate.model_validate(values)
-        catalog.update_organisation(session, organisation_id, data, actor=principal)
-    except (ValidationError, TechBridgeError) as error:
-        if isinstance(error, TechBridgeError) and error.field in (None, "organisation_id"):
-            raise
-        session.rollback()
+        return catalog.update_organisation(session, principal, organisation_id, data)
+
+    _, errors = attempt(session, lang, save, not_about_the_form=(None, "organisation_id"))
+    if errors:
         organisation = catalog.get_organisation(session, organisation_id)
-        return _organisation_form(
-            request, organisation, lang, values=values, errors=_field_errors(error, lang)
-        )
+        return _organisation_form(request, organisation, lang, values=values, errors=errors)
     return RedirectResponse(f"/admin/organisations/{organisation_id}?saved=1", status_code=303)
 
 
@@ -387,21 +360,10 @@ def audit_page(
         "admin_audit.html",
         lang,
         entries=entries,
-        actors=_actor_names(session, entries.items),
+        actors=accounts.actor_emails(session, principal, entries.items),
         changes=describe_changes,
         page_url=lambda number: _page_url(request, number),
     )
-
-
-def _actor_names(session: Session, entries: list[AuditEntry]) -> dict[str, str]:
-    """``user:7`` → the user's e-mail address, for the actors on this page."""
-    ids = {
-        int(entry.actor.split(":", 1)[1])
-        for entry in entries
-        if entry.actor.startswith("user:") and entry.actor[5:].isdigit()
-    }
-    found = session.scalars(select(User).where(User.id.in_(ids)))
-    return {f"user:{user.id}": user.email for user in found}
 
 
 def describe_changes(changes: dict[str, Any]) -> list[str]:

@@ -24,8 +24,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from techbridge.accounts import service as accounts
 from techbridge.accounts.models import User
-from techbridge.accounts.policy import ANONYMOUS, Principal
 from techbridge.accounts.schemas import Login
+from techbridge.authz import ANONYMOUS, Principal
 from techbridge.errors import RateLimited, Unauthenticated
 from techbridge.web.deps import SessionDep
 from techbridge.web.edge import send_error

@@ -1,4 +1,5 @@
-"""FastAPI dependencies: the request's transaction (committed at the edge) and language."""
+"""FastAPI dependencies shared by the API and the pages: the request's transaction (committed
+at the edge), its language, row ids and page numbers."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from techbridge.catalog.schemas import RowId, storable
 from techbridge.db import unit_of_work
 from techbridge.errors import Invalid
 from techbridge.matching.sync import on_listing_commit
+from techbridge.pagination import MAX_PAGE, MAX_PER_PAGE
 from techbridge.web.i18n import LANGUAGE_COOKIE, Language, pick_language
 
 
@@ -34,6 +36,8 @@ SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 # Row ids in paths and query strings, bounded like every other reference to a row.
 IdPath = Annotated[RowId, Path()]
 IdQuery = Annotated[RowId | None, Query()]
+PageQuery = Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number.")]
+PerPageQuery = Annotated[int, Query(ge=1, le=MAX_PER_PAGE)]
 
 
 def storable_query(request: Request) -> None:
@@ -65,3 +69,6 @@ def language(request: Request) -> Language:
         user.language if user is not None else None,
         request.app.state.settings.language,
     )
+
+
+LanguageDep = Annotated[Language, Depends(language)]

@@ -1,7 +1,7 @@
 """Listing pages: offer and demand detail pages, create / edit / withdraw forms, the live
 preview of what others see of a demand, and organisation pages.
 
-Access is decided by the catalog service and ``accounts.policy``; pages pass the principal.
+Access is decided by the catalog service and ``authz``; pages pass the principal.
 Forms re-render with the message next to the field and the visitor's input kept.
 """
 
@@ -10,50 +10,49 @@ from __future__ import annotations
 import re
 import unicodedata
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from techbridge.accounts import policy
+from techbridge.authz import Principal, require
+from techbridge.authz import catalog as catalog_rules
+from techbridge.authz import deals as deals_rules
 from techbridge.catalog import service as catalog
 from techbridge.catalog.api import organisation_profile
+from techbridge.catalog.kinds import ListingKind
 from techbridge.catalog.models import Demand, Offer
 from techbridge.catalog.schemas import (
     MAX_FEN,
+    OFFER_KINDS,
     SEGMENTS,
     DemandCreate,
     DemandUpdate,
     OfferCreate,
-    OfferKind,
     OfferUpdate,
     OrganisationKind,
     TransferMode,
+    budget_in_order,
 )
 from techbridge.errors import Conflict, Invalid
 from techbridge.matching import service as matching
-from techbridge.matching.store import IndexKind
 from techbridge.web.auth import PrincipalDep, principal
-from techbridge.web.deps import IdPath, SessionDep, language
-from techbridge.web.forms import problems_by_field
+from techbridge.web.deps import IdPath, LanguageDep, PageQuery, SessionDep
+from techbridge.web.forms import validated
 from techbridge.web.i18n import N_, Language, translations
 from techbridge.web.pages import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(principal)])
-LanguageDep = Annotated[Language, Depends(language)]
-PageQuery = Annotated[int, Query(ge=1, le=1_000_000)]
-Kind = Literal["offer", "demand"]
 
 PAGE_MATCHES = 5
 CROSS_LANGUAGE_MATCHES = 3
 ORGANISATIONS_PER_PAGE = 20
 ORGANISATION_LISTINGS = 20
-OFFER_KINDS: tuple[str, ...] = OfferKind.__args__  # type: ignore[attr-defined]
-TRANSFER_MODES: tuple[str, ...] = TransferMode.__args__  # type: ignore[attr-defined]
-ORGANISATION_KINDS: tuple[str, ...] = OrganisationKind.__args__  # type: ignore[attr-defined]
+TRANSFER_MODES: tuple[str, ...] = get_args(TransferMode)
+ORGANISATION_KINDS: tuple[str, ...] = get_args(OrganisationKind)
 # Amounts are typed in 元 with at most two decimals (分); no signs, exponents or separators.
 # Digits, optionally grouped by thousands ("1,200,000.50"), and at most two decimals.
 YUAN = re.compile(r"([0-9]+|[0-9]{1,3}(,[0-9]{3})+)(\.[0-9]{1,2})?")
@@ -89,16 +88,25 @@ MODEL_FIELDS = {
     "budget_max": "budget_max_fen",
 }
 FORM_FIELDS = {model: form for form, model in MODEL_FIELDS.items()}
-INPUT_MODELS: dict[tuple[Kind, bool], type[BaseModel]] = {  # (kind, editing) → model
-    ("offer", False): OfferCreate,
-    ("offer", True): OfferUpdate,
-    ("demand", False): DemandCreate,
-    ("demand", True): DemandUpdate,
+INPUT_MODELS: dict[tuple[ListingKind, bool], type[BaseModel]] = {  # (kind, editing) → model
+    (ListingKind.OFFER, False): OfferCreate,
+    (ListingKind.OFFER, True): OfferUpdate,
+    (ListingKind.DEMAND, False): DemandCreate,
+    (ListingKind.DEMAND, True): DemandUpdate,
 }
-INDEXES: dict[Kind, IndexKind] = {"offer": "offers", "demand": "demands"}
 TEXT_FIELDS = {
-    "offer": ("title", "abstract", "lang", "kind", "tags", "segment", "trl", "price", "status"),
-    "demand": (
+    ListingKind.OFFER: (
+        "title",
+        "abstract",
+        "lang",
+        "kind",
+        "tags",
+        "segment",
+        "trl",
+        "price",
+        "status",
+    ),
+    ListingKind.DEMAND: (
         "title",
         "description",
         "lang",
@@ -142,11 +150,11 @@ def yuan_text(fen: int | None) -> str:
 # --- forms --------------------------------------------------------------------------------
 
 
-async def _raw_form(request: Request, kind: Kind) -> dict[str, Any]:
+async def _raw_form(request: Request, kind: ListingKind) -> dict[str, Any]:
     """The form as typed, to validate and to show again."""
     form = await request.form()
     raw: dict[str, Any] = {name: str(form.get(name) or "") for name in TEXT_FIELDS[kind]}
-    if kind == "offer":
+    if kind is ListingKind.OFFER:
         raw["transfer_modes"] = [str(mode) for mode in form.getlist("transfer_modes")]
     else:
         raw["confidential"] = bool(form.get("confidential"))
@@ -182,17 +190,19 @@ def _raw_from(listing: Offer | Demand) -> dict[str, Any]:
     return raw
 
 
-def _blank(kind: Kind, lang: Language) -> dict[str, Any]:
+def _blank(kind: ListingKind, lang: Language) -> dict[str, Any]:
     raw: dict[str, Any] = {name: "" for name in TEXT_FIELDS[kind]}
     raw["lang"] = lang
-    if kind == "offer":
+    if kind is ListingKind.OFFER:
         raw |= {"kind": "research_result", "transfer_modes": []}
     else:
         raw["confidential"] = False
     return raw
 
 
-def _model_values(kind: Kind, raw: dict[str, Any], problems: dict[str, str]) -> dict[str, Any]:
+def _model_values(
+    kind: ListingKind, raw: dict[str, Any], problems: dict[str, str]
+) -> dict[str, Any]:
     """The typed form as model fields; amounts that are not plain 元 go to ``problems``."""
     values: dict[str, Any] = {
         "title": raw["title"],
@@ -212,7 +222,7 @@ def _model_values(kind: Kind, raw: dict[str, Any], problems: dict[str, str]) -> 
             problems[form_field] = TOO_MUCH
         except ValueError:
             problems[form_field] = FIELD_PROBLEMS[form_field]
-    if kind == "offer":
+    if kind is ListingKind.OFFER:
         values |= {
             "abstract": raw["abstract"],
             "kind": raw["kind"],
@@ -226,75 +236,63 @@ def _model_values(kind: Kind, raw: dict[str, Any], problems: dict[str, str]) -> 
             "confidential": raw["confidential"],
             "public_summary": raw["public_summary"].strip() or None,
         }
-        low, high = values.get("budget_min_fen"), values.get("budget_max_fen")
-        if low is not None and high is not None and low > high:
+        if not budget_in_order(values.get("budget_min_fen"), values.get("budget_max_fen")):
             problems["budget_min"] = BUDGET_ORDER
     return values
 
 
 def _validated(
-    kind: Kind, raw: dict[str, Any], *, editing: bool
+    kind: ListingKind, raw: dict[str, Any], *, editing: bool
 ) -> tuple[BaseModel | None, dict[str, str]]:
     """The form as the service's input model, or the problems by form field (untranslated)."""
     problems: dict[str, str] = {}
     values = _model_values(kind, raw, problems)
-    try:
-        data = INPUT_MODELS[kind, editing].model_validate(values)
-    except ValidationError as error:
-        for field, message in problems_by_field(error, FIELD_PROBLEMS, FORM_FIELDS).items():
-            problems.setdefault(field, message)
-        return None, problems
+    model = INPUT_MODELS[kind, editing]
+    data, invalid = validated(model, values, messages=FIELD_PROBLEMS, form_fields=FORM_FIELDS)
+    problems = {**invalid, **problems}  # the page's own word on a field comes first
     return (None, problems) if problems else (data, {})
 
 
 def _form_page(
     request: Request,
     lang: Language,
-    kind: Kind,
+    kind: ListingKind,
     raw: dict[str, Any],
     problems: dict[str, str],
     listing: Offer | Demand | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     gettext = translations(lang).gettext
-    action = f"/{kind}s/{listing.id}/edit" if listing is not None else f"/{kind}s/new"
+    action = f"/{kind}/{listing.id}/edit" if listing is not None else f"/{kind}/new"
     return render(
         request,
         "listing_form.html",
         lang,
         status_code=status_code,
-        kind=kind,
+        kind=kind.noun,
         listing=listing,
         action=action,
         form=raw,
         errors={field: gettext(message) for field, message in problems.items()},
-        # Only the demander decides what a demand reveals (accounts.policy).
+        # Only the demander decides what a demand reveals (authz.catalog).
         may_reveal=not isinstance(listing, Demand)
-        or policy.can_change_confidentiality(request.state.principal, listing),
+        or catalog_rules.can_change_confidentiality(request.state.principal, listing),
         segments=SEGMENTS,
         offer_kinds=OFFER_KINDS,
         transfer_modes=TRANSFER_MODES,
     )
 
 
-def _may_create(principal: policy.Principal, kind: Kind) -> None:
-    kinds = OFFER_KINDS if kind == "offer" else (None,)
-    allowed = any(policy.can_create_listing(principal, kind, offer_kind) for offer_kind in kinds)
-    policy.require(allowed, principal, f"create {kind}s")
-
-
-def _get(session: Session, kind: Kind, listing_id: int, viewer: policy.Principal) -> Offer | Demand:
-    if kind == "offer":
-        return catalog.get_offer(session, listing_id, viewer=viewer)
-    return catalog.get_demand(session, listing_id, viewer=viewer)
+def _may_create(principal: Principal, kind: ListingKind) -> None:
+    require(catalog_rules.can_create_some(principal, kind), principal, f"create {kind}")
 
 
 async def _save(
     request: Request,
     session: Session,
     lang: Language,
-    principal: policy.Principal,
-    kind: Kind,
+    principal: Principal,
+    kind: ListingKind,
     listing_id: int | None = None,
 ) -> Response:
     """Create (``listing_id`` None) or edit a listing from the posted form. The form is read
@@ -307,20 +305,26 @@ def _store(
     request: Request,
     session: Session,
     lang: Language,
-    principal: policy.Principal,
-    kind: Kind,
+    principal: Principal,
+    kind: ListingKind,
     raw: dict[str, Any],
     listing_id: int | None,
 ) -> Response:
-    listing = _get(session, kind, listing_id, principal) if listing_id is not None else None
-    if isinstance(listing, Demand) and not policy.can_change_confidentiality(principal, listing):
+    listing = (
+        catalog.get_listing(session, principal, kind, listing_id)
+        if listing_id is not None
+        else None
+    )
+    if isinstance(listing, Demand) and not catalog_rules.can_change_confidentiality(
+        principal, listing
+    ):
         # The form shows these read-only to, e.g., an assigned tech manager: keep them.
         raw = {**raw, **_confidentiality_of(listing)}
     data, problems = _validated(kind, raw, editing=listing_id is not None)
     if data is not None:
         try:
             saved = _call_service(session, data, listing_id, principal)
-            return RedirectResponse(f"/{kind}s/{saved.id}", status_code=303)
+            return RedirectResponse(f"/{kind}/{saved.id}", status_code=303)
         except (Invalid, Conflict) as error:
             session.rollback()  # nothing of a refused form is kept
             field = FORM_FIELDS.get(error.field or "", error.field or "form")
@@ -336,17 +340,17 @@ def _call_service(
     session: Session,
     data: BaseModel,
     listing_id: int | None,
-    principal: policy.Principal,
+    principal: Principal,
 ) -> Offer | Demand:
     if isinstance(data, OfferCreate):
-        return catalog.create_offer(session, data, actor=principal)
+        return catalog.create_offer(session, principal, data)
     if isinstance(data, DemandCreate):
-        return catalog.create_demand(session, data, actor=principal)
+        return catalog.create_demand(session, principal, data)
     assert listing_id is not None
     if isinstance(data, OfferUpdate):
-        return catalog.update_offer(session, listing_id, data, actor=principal)
+        return catalog.update_offer(session, principal, listing_id, data)
     assert isinstance(data, DemandUpdate)
-    return catalog.update_demand(session, listing_id, data, actor=principal)
+    return catalog.update_demand(session, principal, listing_id, data)
 
 
 # --- create and edit ----------------------------------------------------------------------
@@ -355,34 +359,34 @@ def _call_service(
 
 @router.get("/offers/new", response_class=HTMLResponse)
 def new_offer(request: Request, lang: LanguageDep, principal: PrincipalDep) -> HTMLResponse:
-    _may_create(principal, "offer")
-    return _form_page(request, lang, "offer", _blank("offer", lang), {})
+    _may_create(principal, ListingKind.OFFER)
+    return _form_page(request, lang, ListingKind.OFFER, _blank(ListingKind.OFFER, lang), {})
 
 
 @router.post("/offers/new")
 async def create_offer(
     request: Request, session: SessionDep, lang: LanguageDep, principal: PrincipalDep
 ) -> Response:
-    return await _save(request, session, lang, principal, "offer")
+    return await _save(request, session, lang, principal, ListingKind.OFFER)
 
 
 @router.get("/demands/new", response_class=HTMLResponse)
 def new_demand(request: Request, lang: LanguageDep, principal: PrincipalDep) -> HTMLResponse:
-    _may_create(principal, "demand")
-    return _form_page(request, lang, "demand", _blank("demand", lang), {})
+    _may_create(principal, ListingKind.DEMAND)
+    return _form_page(request, lang, ListingKind.DEMAND, _blank(ListingKind.DEMAND, lang), {})
 
 
 @router.post("/demands/new")
 async def create_demand(
     request: Request, session: SessionDep, lang: LanguageDep, principal: PrincipalDep
 ) -> Response:
-    return await _save(request, session, lang, principal, "demand")
+    return await _save(request, session, lang, principal, ListingKind.DEMAND)
 
 
 @router.post("/demands/preview", response_class=HTMLResponse)
 async def preview_demand(request: Request, lang: LanguageDep) -> HTMLResponse:
     """What others will see of the demand being typed (an htmx fragment; nothing is saved)."""
-    raw = await _raw_form(request, "demand")
+    raw = await _raw_form(request, ListingKind.DEMAND)
     return render(request, "listing_preview.html", lang, form=raw)
 
 
@@ -390,14 +394,13 @@ def _edit_page(
     request: Request,
     session: Session,
     lang: Language,
-    principal: policy.Principal,
-    kind: Kind,
+    principal: Principal,
+    kind: ListingKind,
     listing_id: int,
 ) -> HTMLResponse:
-    listing = _get(session, kind, listing_id, principal)
-    policy.require(
-        policy.can_edit_listing(principal, listing, kind), principal, f"edit this {kind}"
-    )
+    listing = catalog.get_listing(session, principal, kind, listing_id)
+    allowed = catalog_rules.can_edit_listing(principal, listing)
+    require(allowed, principal, f"edit this {kind.noun}")
     return _form_page(request, lang, kind, _raw_from(listing), {}, listing)
 
 
@@ -409,7 +412,7 @@ def edit_offer(
     principal: PrincipalDep,
     offer_id: IdPath,
 ) -> HTMLResponse:
-    return _edit_page(request, session, lang, principal, "offer", offer_id)
+    return _edit_page(request, session, lang, principal, ListingKind.OFFER, offer_id)
 
 
 @router.post("/offers/{offer_id}/edit")
@@ -420,7 +423,7 @@ async def update_offer(
     principal: PrincipalDep,
     offer_id: IdPath,
 ) -> Response:
-    return await _save(request, session, lang, principal, "offer", offer_id)
+    return await _save(request, session, lang, principal, ListingKind.OFFER, offer_id)
 
 
 @router.get("/demands/{demand_id}/edit", response_class=HTMLResponse)
@@ -431,7 +434,7 @@ def edit_demand(
     principal: PrincipalDep,
     demand_id: IdPath,
 ) -> HTMLResponse:
-    return _edit_page(request, session, lang, principal, "demand", demand_id)
+    return _edit_page(request, session, lang, principal, ListingKind.DEMAND, demand_id)
 
 
 @router.post("/demands/{demand_id}/edit")
@@ -442,7 +445,7 @@ async def update_demand(
     principal: PrincipalDep,
     demand_id: IdPath,
 ) -> Response:
-    return await _save(request, session, lang, principal, "demand", demand_id)
+    return await _save(request, session, lang, principal, ListingKind.DEMAND, demand_id)
 
 
 # --- withdraw (with a confirmation step) --------------------------------------------------
@@ -456,12 +459,14 @@ def confirm_withdraw_offer(
     principal: PrincipalDep,
     offer_id: IdPath,
 ) -> HTMLResponse:
-    return _detail(request, session, lang, principal, "offer", offer_id, confirm_withdraw=True)
+    return _detail(
+        request, session, lang, principal, ListingKind.OFFER, offer_id, confirm_withdraw=True
+    )
 
 
 @router.post("/offers/{offer_id}/withdraw")
 def withdraw_offer(session: SessionDep, principal: PrincipalDep, offer_id: IdPath) -> Response:
-    catalog.withdraw_offer(session, offer_id, actor=principal)
+    catalog.withdraw_offer(session, principal, offer_id)
     return RedirectResponse(f"/offers/{offer_id}", status_code=303)
 
 
@@ -473,12 +478,14 @@ def confirm_withdraw_demand(
     principal: PrincipalDep,
     demand_id: IdPath,
 ) -> HTMLResponse:
-    return _detail(request, session, lang, principal, "demand", demand_id, confirm_withdraw=True)
+    return _detail(
+        request, session, lang, principal, ListingKind.DEMAND, demand_id, confirm_withdraw=True
+    )
 
 
 @router.post("/demands/{demand_id}/withdraw")
 def withdraw_demand(session: SessionDep, principal: PrincipalDep, demand_id: IdPath) -> Response:
-    catalog.withdraw_demand(session, demand_id, actor=principal)
+    catalog.withdraw_demand(session, principal, demand_id)
     return RedirectResponse(f"/demands/{demand_id}", status_code=303)
 
 
@@ -489,61 +496,42 @@ def _detail(
     request: Request,
     session: Session,
     lang: Language,
-    principal: policy.Principal,
-    kind: Kind,
+    principal: Principal,
+    kind: ListingKind,
     listing_id: int,
     *,
     confirm_withdraw: bool = False,
 ) -> HTMLResponse:
     """A listing as the viewer may see it, with its matches; its owner also gets the
     buttons to edit, withdraw and request introductions."""
-    listing = _get(session, kind, listing_id, principal)
+    listing = catalog.get_listing(session, principal, kind, listing_id)
     if confirm_withdraw:
-        allowed = policy.can_withdraw_listing(principal, listing, kind)
-        policy.require(allowed, principal, f"withdraw this {kind}")
-    indexes = request.app.state.indexes
-    matches = matching.match_listing(
-        session, indexes, INDEXES[kind], listing_id, viewer=principal, k=PAGE_MATCHES
+        allowed = catalog_rules.can_withdraw_listing(principal, listing)
+        require(allowed, principal, f"withdraw this {kind.noun}")
+    found = matching.counterparts(
+        session,
+        principal,
+        request.app.state.indexes,
+        kind,
+        listing_id,
+        k=PAGE_MATCHES,
+        k_across=CROSS_LANGUAGE_MATCHES,
     )
-    # Counterparts in the other language rank below same-language ones of similar merit, so
-    # when none made the list, the best few across the language line get a list of their own.
-    other = "en" if listing.lang == "zh" else "zh"
-    across = None
-    if all(match.lang != other for match in matches.matches):
-        across = matching.match_listing(
-            session,
-            indexes,
-            INDEXES[kind],
-            listing_id,
-            viewer=principal,
-            k=CROSS_LANGUAGE_MATCHES,
-            filters=catalog.ListingFilter(lang=other),
-        )
     return render(
         request,
         "listing.html",
         lang,
         listing=listing,
-        kind=kind,
+        kind=kind.noun,
         kind_label=listing.kind if isinstance(listing, Offer) else "demand",
-        matches=matches,
-        across=across,
-        other_language=other,
-        can_edit=policy.can_edit_listing(principal, listing, kind),
+        matches=found.matches,
+        across=found.across,
+        other_language=found.other_language,
+        can_edit=catalog_rules.can_edit_listing(principal, listing),
         can_withdraw=listing.status != "withdrawn"
-        and policy.can_withdraw_listing(principal, listing, kind),
-        can_request=can_request_for(principal, listing),
+        and catalog_rules.can_withdraw_listing(principal, listing),
+        can_request=deals_rules.can_request_for(principal, listing),
         confirm_withdraw=confirm_withdraw,
-    )
-
-
-def can_request_for(principal: policy.Principal, listing: Offer | Demand) -> bool:
-    """Whether to offer "Request introduction" on this listing's matches (the deals service
-    checks again when asked)."""
-    return (
-        listing.status == "published"
-        and principal.member_of(listing.organisation_id)
-        and policy.can_request_introduction(principal)
     )
 
 
@@ -555,7 +543,7 @@ def offer_page(
     principal: PrincipalDep,
     offer_id: IdPath,
 ) -> HTMLResponse:
-    return _detail(request, session, lang, principal, "offer", offer_id)
+    return _detail(request, session, lang, principal, ListingKind.OFFER, offer_id)
 
 
 @router.get("/demands/{demand_id}", response_class=HTMLResponse)
@@ -566,7 +554,7 @@ def demand_page(
     principal: PrincipalDep,
     demand_id: IdPath,
 ) -> HTMLResponse:
-    return _detail(request, session, lang, principal, "demand", demand_id)
+    return _detail(request, session, lang, principal, ListingKind.DEMAND, demand_id)
 
 
 # --- organisations ------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
@@ -14,14 +14,15 @@ from sqlalchemy import inspect
 
 from techbridge.accounts import service as accounts
 from techbridge.accounts.models import User
-from techbridge.accounts.policy import ANONYMOUS, can_change_own_account
 from techbridge.accounts.schemas import ProfileUpdate
+from techbridge.authz import ANONYMOUS
+from techbridge.authz.accounts import can_change_own_account
 from techbridge.catalog import service as catalog
 from techbridge.db import unit_of_work
 from techbridge.stats import service as stats
 from techbridge.web.auth import csrf_token, principal
 from techbridge.web.charts import home_charts
-from techbridge.web.deps import SessionDep, language
+from techbridge.web.deps import LanguageDep, SessionDep, language
 from techbridge.web.i18n import (
     LANGUAGE_COOKIE,
     LANGUAGES,
@@ -34,7 +35,6 @@ from techbridge.web.i18n import (
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 # Every page knows who is asking (for the menu, the language and the policy).
 router = APIRouter(include_in_schema=False, dependencies=[Depends(principal)])
-LanguageDep = Annotated[Language, Depends(language)]
 RECENT = 10
 
 
@@ -113,7 +113,7 @@ def switch_language(request: Request, session: SessionDep, code: str) -> Respons
         and from_this_site
         and can_change_own_account(request.state.principal)
     ):
-        accounts.update_profile(session, user, ProfileUpdate(language=lang))
+        accounts.update_profile(session, request.state.principal, ProfileUpdate(language=lang))
     response = RedirectResponse(_same_site_path(request), status_code=303)
     response.set_cookie(
         LANGUAGE_COOKIE, lang, max_age=365 * 24 * 3600, httponly=True, samesite="lax"

@@ -13,19 +13,19 @@ import datetime as dt
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Literal, cast, get_args
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from techbridge.accounts import policy
+from techbridge.authz import catalog as catalog_rules
 from techbridge.catalog import service as catalog
+from techbridge.catalog.kinds import LISTING_KINDS, ListingKind
 from techbridge.catalog.models import Demand, Offer
-from techbridge.catalog.schemas import SEGMENTS, OfferKind
+from techbridge.catalog.schemas import OFFER_KINDS, SEGMENTS
 from techbridge.matching import service as matching
-from techbridge.matching.api import search_kinds
 from techbridge.matching.explain import Explanation
 from techbridge.matching.text import is_meaningful
 from techbridge.stats import service as stats
@@ -41,8 +41,8 @@ MAX_PAGE = 1_000
 # Every facet is a query parameter named as in the API; dates are ranges, not counted.
 FACETS = ("kind", "offer_kind", "tag", "district", "segment", "lang", "listed_from", "listed_to")
 CHOICES: dict[str, tuple[str, ...]] = {
-    "kind": ("offers", "demands"),
-    "offer_kind": get_args(OfferKind),
+    "kind": tuple(LISTING_KINDS),
+    "offer_kind": OFFER_KINDS,
     "segment": SEGMENTS,
     "lang": ("zh", "en"),
 }
@@ -59,7 +59,7 @@ LABELS = {
     "listed_to": N_("Listed to"),
     "page": N_("Page"),
 }
-KIND_LABELS = {"offers": N_("Offers"), "demands": N_("Demands")}
+KIND_LABELS: dict[str, str] = {ListingKind.OFFER: N_("Offers"), ListingKind.DEMAND: N_("Demands")}
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
 
 
@@ -89,9 +89,9 @@ class SearchForm:
             listed_to=self.listed_to,
         )
 
-    def kinds(self) -> tuple[Literal["offers", "demands"], ...]:
-        kind = cast(Literal["offers", "demands"] | None, self.get("kind"))
-        return search_kinds(kind, self.get("offer_kind"))
+    def kinds(self) -> tuple[ListingKind, ...]:
+        kind = self.get("kind")  # parse() let through only a kind's name
+        return matching.search_kinds(ListingKind(kind) if kind else None, self.get("offer_kind"))
 
     def url(self, **changes: str | None) -> str:
         """This search's address with some parameters changed (None removes one)."""
@@ -188,7 +188,7 @@ def _ranked(
     request: Request,
     session: Session,
     form: SearchForm,
-    kinds: tuple[Literal["offers", "demands"], ...],
+    kinds: tuple[ListingKind, ...],
     filters: catalog.ListingFilter,
 ) -> Outcome:
     """The best MAX_K matches, paged here; the facets count all of them. A page past the end
@@ -222,11 +222,7 @@ def _ranked(
         )
         if not match.confidential:
             # Already in the session: the search loaded it to rank it.
-            listing = (
-                session.get(Offer, match.id)
-                if match.kind == "offer"
-                else session.get(Demand, match.id)
-            )
+            listing = catalog.find_listing(session, ListingKind.from_noun(match.kind), match.id)
             _describe(result, listing)
         results.append(result)
     return Outcome(
@@ -241,7 +237,7 @@ def _ranked(
 def _browse(
     session: Session,
     form: SearchForm,
-    kinds: tuple[Literal["offers", "demands"], ...],
+    kinds: tuple[ListingKind, ...],
     filters: catalog.ListingFilter,
 ) -> Outcome:
     """Public listings newest first, offers and demands in one list; a page past the end
@@ -257,7 +253,7 @@ def _browse(
     outcome.results = [
         _describe(
             Result(
-                kind="offer" if isinstance(listing, Offer) else "demand",
+                kind=ListingKind.of(listing).noun,
                 id=listing.id,
                 title=listing.title,
                 lang=listing.lang,
@@ -271,7 +267,7 @@ def _browse(
 
 def _describe(result: Result, listing: Offer | Demand | None) -> Result:
     """Add what anyone may see of a public listing: its kind, organisation and date."""
-    if listing is not None and policy.is_public(listing):
+    if listing is not None and catalog_rules.is_public(listing):
         result.badge = listing.kind if isinstance(listing, Offer) else None
         result.organisation = listing.organisation.name if listing.organisation else None
         result.listed_on = listing.listed_on

@@ -10,23 +10,22 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from techbridge.accounts import policy
-from techbridge.accounts.policy import Principal
+from techbridge.authz import Principal, require
+from techbridge.authz import catalog as catalog_rules
+from techbridge.authz import deals as deals_rules
 from techbridge.catalog import service as catalog
+from techbridge.catalog.kinds import ListingKind
 from techbridge.deals import service as deals
 from techbridge.deals.schemas import IntroductionAnswer, IntroductionCreate
 from techbridge.errors import Conflict, Invalid, NotFound
 from techbridge.matching import service as matching
 from techbridge.pagination import Page
 from techbridge.web.auth import PrincipalDep, principal
-from techbridge.web.deps import IdPath, SessionDep, language
+from techbridge.web.deps import IdPath, LanguageDep, PageQuery, SessionDep
 from techbridge.web.i18n import N_, Language, translations
-from techbridge.web.listing_pages import OFFER_KINDS, can_request_for
 from techbridge.web.pages import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(principal)])
-LanguageDep = Annotated[Language, Depends(language)]
-PageQuery = Annotated[int, Query(ge=1, le=1_000_000)]
 
 # Matching runs once per published listing shown: keep the page small and fast.
 LISTINGS_PER_PAGE = 10
@@ -51,7 +50,7 @@ def workspace(
     offers_page: PageQuery = 1,
     done: Annotated[str, Query(max_length=20)] = "",
 ) -> HTMLResponse:
-    policy.require(principal.authenticated, principal, "open your workspace")
+    require(principal.authenticated, principal, "open your workspace")
     notice = translations(lang).gettext(DONE[done]) if done in DONE else None
     return _workspace(request, session, lang, principal, demands_page, offers_page, notice=notice)
 
@@ -77,15 +76,16 @@ def _workspace(
         offers = catalog.list_offers(session, mine, page=offers_page, per_page=LISTINGS_PER_PAGE)
     indexes = request.app.state.indexes
     matches = {}
-    for kind, listings in (("demand", demands.items), ("offer", offers.items)):
+    shown = ((ListingKind.DEMAND, demands.items), (ListingKind.OFFER, offers.items))
+    for kind, listings in shown:
         for listing in listings:
             if listing.status == "published":
-                matches[kind, listing.id] = matching.match_listing(
+                matches[kind.noun, listing.id] = matching.match_listing(
                     session,
+                    principal,
                     indexes,
-                    "demands" if kind == "demand" else "offers",
+                    kind,
                     listing.id,
-                    viewer=principal,
                     k=TOP_MATCHES,
                     explain_top=TOP_MATCHES,
                 )
@@ -102,8 +102,8 @@ def _workspace(
         offers_page=offers_page,
         matches=matches,
         can_request={
-            (kind, listing.id): can_request_for(principal, listing)
-            for kind, listings in (("demand", demands.items), ("offer", offers.items))
+            (kind.noun, listing.id): deals_rules.can_request_for(principal, listing)
+            for kind, listings in shown
             for listing in listings
         },
         incoming=deals.list_introductions(
@@ -112,10 +112,8 @@ def _workspace(
         outgoing=deals.list_introductions(
             session, principal, "outgoing", per_page=INTRODUCTIONS_SHOWN
         ),
-        can_create_demand=policy.can_create_listing(principal, "demand", None),
-        can_create_offer=any(
-            policy.can_create_listing(principal, "offer", kind) for kind in OFFER_KINDS
-        ),
+        can_create_demand=catalog_rules.can_create_some(principal, ListingKind.DEMAND),
+        can_create_offer=catalog_rules.can_create_some(principal, ListingKind.OFFER),
     )
 
 
@@ -143,7 +141,7 @@ def request_introduction(
     offer_id: Annotated[str, Form()] = "",
     message: Annotated[str, Form()] = "",
 ) -> Response:
-    policy.require(policy.can_request_introduction(principal), principal, "request introductions")
+    require(deals_rules.can_request_introduction(principal), principal, "request introductions")
     try:
         fields = {"demand_id": demand_id, "offer_id": offer_id, "message": message}
         data = IntroductionCreate.model_validate(fields)
