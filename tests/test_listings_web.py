@@ -25,7 +25,7 @@ from techbridge.catalog.schemas import DemandCreate, OfferCreate, OrganisationCr
 from techbridge.db import engine_for, unit_of_work
 from techbridge.web import listing_pages
 from techbridge.web.app import create_app
-from techbridge.web.listing_pages import parse_yuan
+from techbridge.web.listing_pages import form_minor
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -250,7 +250,7 @@ def test_a_read_only_token_cannot_create_but_a_write_token_can(
     ],
 )
 def test_yuan_become_exact_fen(typed: str, fen: int | None) -> None:
-    assert parse_yuan(typed) == fen
+    assert form_minor(typed, "CNY") == fen
 
 
 @pytest.mark.parametrize(
@@ -259,12 +259,12 @@ def test_yuan_become_exact_fen(typed: str, fen: int | None) -> None:
 )
 def test_what_is_not_a_plain_amount_is_refused(typed: str) -> None:
     with pytest.raises(ValueError):
-        parse_yuan(typed)
+        form_minor(typed, "CNY")
 
 
 def test_amounts_over_the_limit_are_refused() -> None:
     with pytest.raises(OverflowError):
-        parse_yuan(str(10**20))
+        form_minor(str(10**20), "CNY")
 
 
 def test_offer_form_stores_the_price_in_fen(
@@ -293,6 +293,78 @@ def test_offer_form_stores_the_price_in_fen(
     # A draft is the owner's only.
     log_in_as(client, database_url, None)
     assert client.get(response.headers["location"]).status_code == 404
+
+
+def test_budgets_typed_in_wan_and_yi_are_stored_exactly_and_shown_back(
+    client: TestClient, database_url: str, world: World
+) -> None:
+    """The form reads 万 / 亿 (and 元, ¥, full-width digits) as Chinese users type amounts."""
+    token = log_in_as(client, database_url, world.owner)
+    response = client.post(
+        "/demands/new",
+        data=demand_form(token, budget_min="120万", budget_max="￥１.５亿元"),
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    location = response.headers["location"]
+    stored = client.get(f"/api/v1{location}").json()
+    assert (stored["budget_min_fen"], stored["budget_max_fen"]) == (120_000_000, 15_000_000_000)
+    assert stored["currency"] == "CNY"
+
+    chinese = client.get(location, params={"lang": "zh"}).text
+    assert "CNY 1,200,000.00（120万元） – CNY 150,000,000.00（1.5亿元）" in chinese
+    english = client.get(location, params={"lang": "en"}).text
+    assert "CNY 1,200,000.00 – CNY 150,000,000.00" in english and "万元" not in english
+    # The edit form shows the plain amounts, which read back as the same amounts.
+    edit = client.get(f"{location}/edit").text
+    assert 'value="1200000.00"' in edit and 'value="150000000.00"' in edit
+
+
+def test_amount_fields_of_a_listing_in_another_currency_use_its_decimals(
+    client: TestClient, database_url: str, world: World
+) -> None:
+    """No default currency: an offer priced in yen is read and shown in yen, without 分."""
+    created = client.post(
+        "/api/v1/offers",
+        json={"title": "Licensing in Japan", "lang": "en", "price_fen": 1200, "currency": "JPY"},
+        headers=bearer(database_url, world.rival),
+    )
+    assert created.status_code == 201, created.text
+    offer_id = created.json()["id"]
+    token = log_in_as(client, database_url, world.rival)
+    edit = client.get(f"/offers/{offer_id}/edit")
+    assert 'value="1200"' in edit.text
+
+    form = {
+        "csrftoken": token,
+        "title": "Licensing in Japan",
+        "abstract": "",
+        "lang": "en",
+        "kind": "research_result",
+        "tags": "",
+        "segment": "",
+        "trl": "",
+        "price": "12.5",  # a yen has no decimals
+        "status": "published",
+    }
+    refused = client.post(f"/offers/{offer_id}/edit", data=form)
+    assert refused.status_code == 422 and 'id="price-error"' in refused.text
+    saved = client.post(
+        f"/offers/{offer_id}/edit", data={**form, "price": "1,500"}, follow_redirects=False
+    )
+    assert saved.status_code == 303, saved.text
+    offer = client.get(f"/api/v1/offers/{offer_id}").json()
+    assert (offer["price_fen"], offer["currency"]) == (1500, "JPY")
+    assert "JPY 1,500" in client.get(f"/offers/{offer_id}").text
+
+
+def test_a_currency_without_known_decimals_is_refused(
+    client: TestClient, database_url: str, world: World
+) -> None:
+    body = {"title": "Priced in nothing known", "lang": "en", "price_fen": 100, "currency": "XYZ"}
+    refused = client.post("/api/v1/offers", json=body, headers=bearer(database_url, world.rival))
+    assert refused.status_code == 422
+    assert refused.json()["error"]["field"] == "currency"
 
 
 @pytest.mark.parametrize("typed", ["1e3", "-1", "abc", str(10**20)])

@@ -21,6 +21,7 @@ from pydantic import (
 
 from techbridge.catalog.characters import shows_on_its_own
 from techbridge.catalog.credit_code import validation_error
+from techbridge.money import MAX_MINOR, known_currency
 
 OrganisationKind = Literal[
     "university",  # 高校
@@ -67,7 +68,9 @@ MAX_TITLE = 1_000
 MAX_TEXT = 100_000
 MAX_SUMMARY = 2_000  # a confidential demand's public summary: a paragraph, not a second description
 MAX_TAGS = 100
-MAX_FEN = 10**15  # 10 trillion yuan: far above any real deal, far below BIGINT's limit
+MAX_FEN = MAX_MINOR  # the bound of every amount, in minor units (techbridge.money)
+# The platform's listings are priced in 人民币: a listing that names no currency is in CNY.
+LISTING_CURRENCY_DEFAULT = "CNY"
 
 
 def storable(text: str) -> str:
@@ -143,7 +146,9 @@ MAX_ROW_ID = 2**31 - 1  # row ids are INTEGER keys
 # a 422 before they reach a database (PostgreSQL's INTEGER overflows, and past 2**63 so does
 # SQLite's). FastAPI parameters use it too (``web.deps.IdPath``, ``IdQuery``).
 RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+# An ISO 4217 code that techbridge.money knows the decimals of (an amount in any other
+# currency could not be read, shown or added up).
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(known_currency)]
 CreditCode = Annotated[
     str, StringConstraints(strip_whitespace=True, to_upper=True), AfterValidator(_credit_code)
 ]
@@ -202,7 +207,7 @@ class _OfferFields(BaseModel):
     segment: Segment | None = None
     trl: TRL | None = None
     price_fen: Fen | None = None
-    currency: Currency = "CNY"
+    currency: Currency = LISTING_CURRENCY_DEFAULT
     transfer_modes: list[TransferMode] = []
 
 
@@ -216,7 +221,7 @@ class _DemandFields(BaseModel):
     segment: Segment | None = None
     budget_min_fen: Fen | None = None
     budget_max_fen: Fen | None = None
-    currency: Currency = "CNY"
+    currency: Currency = LISTING_CURRENCY_DEFAULT
     deadline: dt.date | None = None
     confidential: bool = False
     public_summary: Summary | None = None

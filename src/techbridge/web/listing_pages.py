@@ -8,8 +8,6 @@ Forms re-render with the message next to the field and the visitor's input kept.
 from __future__ import annotations
 
 import re
-import unicodedata
-from decimal import Decimal
 from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -26,7 +24,7 @@ from techbridge.catalog.api import organisation_profile
 from techbridge.catalog.kinds import ListingKind
 from techbridge.catalog.models import Demand, Offer
 from techbridge.catalog.schemas import (
-    MAX_FEN,
+    LISTING_CURRENCY_DEFAULT,
     OFFER_KINDS,
     SEGMENTS,
     DemandCreate,
@@ -39,6 +37,7 @@ from techbridge.catalog.schemas import (
 )
 from techbridge.errors import Conflict, Invalid
 from techbridge.matching import service as matching
+from techbridge.money import Money, amount_text, parse_amount
 from techbridge.web.auth import PrincipalDep, principal
 from techbridge.web.deps import IdPath, LanguageDep, PageQuery, SessionDep
 from techbridge.web.forms import validated
@@ -53,10 +52,6 @@ ORGANISATIONS_PER_PAGE = 20
 ORGANISATION_LISTINGS = 20
 TRANSFER_MODES: tuple[str, ...] = get_args(TransferMode)
 ORGANISATION_KINDS: tuple[str, ...] = get_args(OrganisationKind)
-# Amounts are typed in 元 with at most two decimals (分); no signs, exponents or separators.
-# Digits, optionally grouped by thousands ("1,200,000.50"), and at most two decimals.
-YUAN = re.compile(r"([0-9]+|[0-9]{1,3}(,[0-9]{3})+)(\.[0-9]{1,2})?")
-MAX_YUAN = Decimal(MAX_FEN) / 100
 TAG_SEPARATORS = re.compile(r"[,，、;；\n]")
 
 # What a form says about a field it could not accept (pydantic's own words are English).
@@ -122,29 +117,21 @@ TEXT_FIELDS = {
 
 
 # --- money --------------------------------------------------------------------------------
+# The form has no currency field: a new listing gets the catalog's currency, an edited one
+# keeps its own. Amounts are read and shown again by techbridge.money's rules.
+FORM_CURRENCY = LISTING_CURRENCY_DEFAULT
 
 
-def parse_yuan(text: str) -> int | None:
-    """An amount typed in 元 as an integer number of 分, exactly (Decimal, never float).
-    Empty means none; what is not a plain amount raises ValueError, too much OverflowError."""
-    # Full-width digits and point (１２．３４), as Chinese input methods type them, count.
-    text = unicodedata.normalize("NFKC", text).strip()
-    if not text:
-        return None
-    if not YUAN.fullmatch(text):
-        raise ValueError("not an amount in yuan")
-    amount = Decimal(text.replace(",", ""))
-    if amount > MAX_YUAN:  # compared exactly, before any arithmetic could round
-        raise OverflowError("amount too large")
-    return int(amount * 100)
+def form_minor(text: str, currency: str) -> int | None:
+    """An amount field as typed, in minor units (分) of ``currency``; ValueError or
+    OverflowError as :func:`techbridge.money.parse_amount` raises them."""
+    amount = parse_amount(text, currency)
+    return None if amount is None else amount.minor
 
 
-def yuan_text(fen: int | None) -> str:
-    """分 back to the 元 a form shows (the inverse of :func:`parse_yuan`)."""
-    if fen is None:
-        return ""
-    yuan, cents = divmod(fen, 100)
-    return f"{yuan}.{cents:02d}"
+def form_text(minor: int | None, currency: str) -> str:
+    """Stored minor units as the amount field shows them (the inverse of :func:`form_minor`)."""
+    return amount_text(None if minor is None else Money(minor, currency))
 
 
 # --- forms --------------------------------------------------------------------------------
@@ -175,14 +162,14 @@ def _raw_from(listing: Offer | Demand) -> dict[str, Any]:
             "abstract": listing.abstract,
             "kind": listing.kind,
             "trl": str(listing.trl or ""),
-            "price": yuan_text(listing.price_fen),
+            "price": form_text(listing.price_fen, listing.currency),
             "transfer_modes": list(listing.transfer_modes or ()),
         }
     else:
         raw |= {
             "description": listing.description,
-            "budget_min": yuan_text(listing.budget_min_fen),
-            "budget_max": yuan_text(listing.budget_max_fen),
+            "budget_min": form_text(listing.budget_min_fen, listing.currency),
+            "budget_max": form_text(listing.budget_max_fen, listing.currency),
             "deadline": listing.deadline.isoformat() if listing.deadline else "",
             "confidential": listing.confidential,
             "public_summary": listing.public_summary or "",
@@ -201,9 +188,10 @@ def _blank(kind: ListingKind, lang: Language) -> dict[str, Any]:
 
 
 def _model_values(
-    kind: ListingKind, raw: dict[str, Any], problems: dict[str, str]
+    kind: ListingKind, raw: dict[str, Any], problems: dict[str, str], currency: str
 ) -> dict[str, Any]:
-    """The typed form as model fields; amounts that are not plain 元 go to ``problems``."""
+    """The typed form as model fields; amounts that are not amounts of ``currency`` go to
+    ``problems``."""
     values: dict[str, Any] = {
         "title": raw["title"],
         "lang": raw["lang"],
@@ -217,7 +205,7 @@ def _model_values(
         if form_field not in raw:
             continue
         try:
-            values[model_field] = parse_yuan(raw[form_field])
+            values[model_field] = form_minor(raw[form_field], currency)
         except OverflowError:
             problems[form_field] = TOO_MUCH
         except ValueError:
@@ -242,11 +230,11 @@ def _model_values(
 
 
 def _validated(
-    kind: ListingKind, raw: dict[str, Any], *, editing: bool
+    kind: ListingKind, raw: dict[str, Any], *, editing: bool, currency: str
 ) -> tuple[BaseModel | None, dict[str, str]]:
     """The form as the service's input model, or the problems by form field (untranslated)."""
     problems: dict[str, str] = {}
-    values = _model_values(kind, raw, problems)
+    values = _model_values(kind, raw, problems, currency)
     model = INPUT_MODELS[kind, editing]
     data, invalid = validated(model, values, messages=FIELD_PROBLEMS, form_fields=FORM_FIELDS)
     problems = {**invalid, **problems}  # the page's own word on a field comes first
@@ -320,7 +308,8 @@ def _store(
     ):
         # The form shows these read-only to, e.g., an assigned tech manager: keep them.
         raw = {**raw, **_confidentiality_of(listing)}
-    data, problems = _validated(kind, raw, editing=listing_id is not None)
+    currency = listing.currency if listing is not None else FORM_CURRENCY
+    data, problems = _validated(kind, raw, editing=listing_id is not None, currency=currency)
     if data is not None:
         try:
             saved = _call_service(session, data, listing_id, principal)

@@ -19,6 +19,7 @@ from techbridge.authz import ANONYMOUS
 from techbridge.authz.accounts import can_change_own_account
 from techbridge.catalog import service as catalog
 from techbridge.db import unit_of_work
+from techbridge.money import Money, format_money
 from techbridge.stats import service as stats
 from techbridge.web.auth import csrf_token, principal
 from techbridge.web.charts import home_charts
@@ -57,7 +58,8 @@ def render(
         "languages": LANGUAGES,
         "_": strings.gettext,
         "ngettext": strings.ngettext,
-        "money": money,
+        # money(minor units, currency) in the page's language (techbridge.money's rules).
+        "money": lambda minor, currency: format_money(Money(minor, currency), lang),
         "lang_attribute": lang_attribute,
         "sep": "、" if lang == "zh" else ", ",  # between the items of an inline list
         "user": getattr(request.state, "user", None),
@@ -90,12 +92,6 @@ def home(request: Request, session: SessionDep, lang: LanguageDep) -> HTMLRespon
         figures=figures,
         charts=charts,
     )
-
-
-def money(fen: int, currency: str) -> str:
-    """Integer 分 shown as yuan with two decimals, never through a float."""
-    yuan, cents = divmod(fen, 100)
-    return f"{currency} {yuan:,}.{cents:02d}"
 
 
 @router.get("/lang/{code}")
