@@ -40,7 +40,7 @@ from sqlalchemy import func, select
 
 import support
 import techbridge
-from techbridge.accounts import service as accounts
+from techbridge.accounts.service import credentials
 from techbridge.authz import SYSTEM
 from techbridge.catalog import service as catalog
 from techbridge.catalog.models import Demand, Offer
@@ -278,7 +278,7 @@ def writer_tokens(
     database_url: str, count: int, monkeypatch: pytest.MonkeyPatch
 ) -> list[dict[str, str]]:
     """``count`` users of one organisation, suppliers and demanders, each with an API token."""
-    monkeypatch.setattr(accounts, "HASHER", support.FAST_HASHER)
+    monkeypatch.setattr(credentials, "HASHER", support.FAST_HASHER)
     with unit_of_work(engine_for(database_url)) as session:
         organisation = catalog.create_organisation(
             session, SYSTEM, OrganisationCreate(name="可靠性测试公司")

@@ -27,7 +27,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 PASSWORD = "correct horse battery"
-# argon2id at its cheapest, for tests that hash many passwords (monkeypatch accounts.HASHER);
+# argon2id at its cheapest, for tests that hash many passwords (monkeypatch techbridge.accounts.service.credentials.HASHER);
 # the real parameters are tested by the accounts tests.
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 

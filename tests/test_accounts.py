@@ -30,6 +30,8 @@ from techbridge.accounts import service as accounts
 from techbridge.accounts import throttle
 from techbridge.accounts.models import LoginSession, OutboxMessage, User
 from techbridge.accounts.schemas import Login, TokenCreate
+from techbridge.accounts.service import credentials, sessions
+from techbridge.accounts.service import registration as links
 from techbridge.audit import Actor, AuditEntry
 from techbridge.authz import SYSTEM
 from techbridge.catalog import service as catalog
@@ -68,7 +70,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> list[datetime]:
     """The accounts service's clock, stopped: login delays stay as they were set until a
     test moves ``clock[0]`` on."""
     now = [utcnow()]
-    monkeypatch.setattr(accounts, "utcnow", lambda: now[0])
+    monkeypatch.setattr(sessions, "utcnow", lambda: now[0])
     return now
 
 
@@ -907,7 +909,7 @@ def test_password_reset_revokes_api_tokens(client: TestClient, database_url: str
     with committed(database_url) as session:
         user = accounts.user_by_email(session, "ana@example.com")
         assert user is not None
-        link = accounts._new_link(session, user, "reset", 1)
+        link = links._new_link(session, user, "reset", 1)
         session.commit()
     reset = client.post(
         "/api/v1/auth/password/reset", json={"token": link, "password": NEW_PASSWORD}
@@ -995,7 +997,7 @@ def test_a_burst_of_guesses_checks_five_passwords_and_then_not_even_the_right_on
     counted after the check, so every guess of a burst was checked, and the right one logged
     in.) The clock stands still, so no delay ends during the burst."""
     hasher = SlowHasher()
-    monkeypatch.setattr(accounts, "HASHER", hasher)
+    monkeypatch.setattr(credentials, "HASHER", hasher)
     make_user(db, "ana@example.com")
     db.commit()
     engine = engine_for(database_url)
@@ -1033,7 +1035,7 @@ def test_failed_logins_slow_an_address_down_with_doubling_delays(
 ) -> None:
     """Five failures are free; then each further attempt waits twice as long as the last,
     up to 15 minutes."""
-    monkeypatch.setattr(accounts, "HASHER", support.FAST_HASHER)
+    monkeypatch.setattr(credentials, "HASHER", support.FAST_HASHER)
     make_user(db, "ana@example.com")
     context = accounts.Context(base_url=None, client_ip="198.51.100.7")
     guess = Login(email="ana@example.com", password="a guess")
@@ -1058,7 +1060,7 @@ def test_logins_that_succeed_never_slow_a_shared_client_down(
 ) -> None:
     """Each attempt counts against its client before the check; a right password hands it
     back, so an office behind one address can log in all day."""
-    monkeypatch.setattr(accounts, "HASHER", support.FAST_HASHER)
+    monkeypatch.setattr(credentials, "HASHER", support.FAST_HASHER)
     make_user(db, "ana@example.com")
     office = accounts.Context(base_url=None, client_ip="198.51.100.7")
     right = Login(email="ana@example.com", password=PASSWORD)
@@ -1158,7 +1160,7 @@ def test_login_and_registration_do_the_same_work_whether_or_not_the_address_exis
     checked against a dummy hash, and a taken one is hashed as a new one would be."""
     accounts.dummy_hash()  # made once per process, before the counting starts
     hasher = CountingHasher()
-    monkeypatch.setattr(accounts, "HASHER", hasher)
+    monkeypatch.setattr(credentials, "HASHER", hasher)
     make_user(db, "ana@example.com")
     db.commit()
 

@@ -14,6 +14,7 @@ from support import csrf, log_in, make_user
 from techbridge import audit
 from techbridge.accounts import service as accounts
 from techbridge.accounts.schemas import TokenCreate
+from techbridge.accounts.service import credentials
 from techbridge.audit import Actor
 from techbridge.authz import SYSTEM
 from techbridge.catalog import service as catalog
@@ -28,7 +29,7 @@ with warnings.catch_warnings():
 
 @pytest.fixture(autouse=True)
 def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(accounts, "HASHER", support.FAST_HASHER)
+    monkeypatch.setattr(credentials, "HASHER", support.FAST_HASHER)
 
 
 @pytest.fixture

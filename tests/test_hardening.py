@@ -31,6 +31,7 @@ from conftest import _empty_all_tables
 from techbridge.accounts import service as accounts
 from techbridge.accounts.models import ApiToken
 from techbridge.accounts.schemas import TokenCreate
+from techbridge.accounts.service import credentials
 from techbridge.authz import SYSTEM
 from techbridge.catalog import service as catalog
 from techbridge.catalog.schemas import (
@@ -122,7 +123,7 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     url: str = request.getfixturevalue(f"{request.param}_url")
     _empty_all_tables(engine_for(url))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(accounts, "HASHER", support.FAST_HASHER)  # registrations hash passwords
+        patch.setattr(credentials, "HASHER", support.FAST_HASHER)  # registrations hash passwords
         yield Api(url, tmp_path_factory.mktemp("hardening"))
 
 

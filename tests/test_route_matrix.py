@@ -33,6 +33,7 @@ from starlette.routing import Mount
 import support
 from techbridge.accounts import service as accounts
 from techbridge.accounts.schemas import TokenCreate
+from techbridge.accounts.service import credentials as passwords
 from techbridge.authz import SYSTEM
 from techbridge.catalog import service as catalog
 from techbridge.catalog.schemas import DemandCreate, OfferCreate, OrganisationCreate
@@ -502,7 +503,7 @@ def outcome(response: Response) -> str:
 def test_every_route_for_every_role(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(accounts, "HASHER", support.FAST_HASHER)  # ~100 logins and hashes
+    monkeypatch.setattr(passwords, "HASHER", support.FAST_HASHER)  # ~100 logins and hashes
     app = create_app(support.test_settings(database_url, tmp_path))
     world = build_world(database_url)
     everyone = callers(app, world)
