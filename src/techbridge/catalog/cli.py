@@ -12,6 +12,7 @@ import typer
 from techbridge.authz import SYSTEM
 from techbridge.catalog import service
 from techbridge.catalog.jsonl import read_records, write_records
+from techbridge.catalog.kinds import ListingKind
 from techbridge.catalog.schemas import DemandRecord, OfferRecord
 from techbridge.cli_support import console, err_console, progress_bar, session_scope
 
@@ -29,7 +30,7 @@ FileArgument = Annotated[
 def _import(
     ctx: typer.Context,
     path: Path,
-    kind: str,
+    kind: ListingKind,
     record_model: type[OfferRecord] | type[DemandRecord],
     importer: Callable[..., service.ImportResult],
 ) -> None:
@@ -50,13 +51,13 @@ def _import(
 @import_app.command("offers")
 def import_offers(ctx: typer.Context, file: FileArgument) -> None:
     """Import offers (技术供给). Upserts by (source, id); a bad line rejects the whole file."""
-    _import(ctx, file, "offers", OfferRecord, service.import_offers)
+    _import(ctx, file, ListingKind.OFFER, OfferRecord, service.import_offers)
 
 
 @import_app.command("demands")
 def import_demands(ctx: typer.Context, file: FileArgument) -> None:
     """Import demands (技术需求). Upserts by (source, id); a bad line rejects the whole file."""
-    _import(ctx, file, "demands", DemandRecord, service.import_demands)
+    _import(ctx, file, ListingKind.DEMAND, DemandRecord, service.import_demands)
 
 
 OutOption = Annotated[
@@ -72,8 +73,8 @@ AllOption = Annotated[
 ]
 
 
-def _export(ctx: typer.Context, kind: str, out: Path | None, include_all: bool) -> None:
-    exporter = service.export_offers if kind == "offers" else service.export_demands
+def _export(ctx: typer.Context, kind: ListingKind, out: Path | None, include_all: bool) -> None:
+    exporter = service.export_offers if kind is ListingKind.OFFER else service.export_demands
     with session_scope(ctx) as session:
         lines = exporter(session, public_only=not include_all)
         if out is None:
@@ -89,7 +90,7 @@ def export_offers(
     ctx: typer.Context, out: OutOption = None, include_all: AllOption = False
 ) -> None:
     """Export offers; by default only published ones."""
-    _export(ctx, "offers", out, include_all)
+    _export(ctx, ListingKind.OFFER, out, include_all)
 
 
 @export_app.command("demands")
@@ -97,4 +98,4 @@ def export_demands(
     ctx: typer.Context, out: OutOption = None, include_all: AllOption = False
 ) -> None:
     """Export demands; by default only published, non-confidential ones."""
-    _export(ctx, "demands", out, include_all)
+    _export(ctx, ListingKind.DEMAND, out, include_all)

@@ -13,7 +13,6 @@ from markupsafe import Markup
 from sqlalchemy import inspect
 
 from techbridge.accounts import service as accounts
-from techbridge.accounts.models import User
 from techbridge.accounts.schemas import ProfileUpdate
 from techbridge.authz import ANONYMOUS
 from techbridge.authz.accounts import can_change_own_account
@@ -173,4 +172,4 @@ def _reload_user(request: Request) -> None:
     if user is None or not inspect(user).detached:
         return
     with unit_of_work(request.app.state.engine) as session:
-        request.state.user = session.get(User, inspect(user).identity[0])
+        request.state.user = accounts.get_user(session, inspect(user).identity[0])
