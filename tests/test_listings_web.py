@@ -25,7 +25,7 @@ from techbridge.catalog.schemas import DemandCreate, OfferCreate, OrganisationCr
 from techbridge.db import engine_for, unit_of_work
 from techbridge.web import listing_pages
 from techbridge.web.app import create_app
-from techbridge.web.listing_pages import form_minor
+from techbridge.web.listing_forms import form_minor
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
