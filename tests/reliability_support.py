@@ -38,13 +38,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+import factories
 import support
 import techbridge
 from techbridge.accounts import service as accounts
-from techbridge.authz import SYSTEM
-from techbridge.catalog import service as catalog
 from techbridge.catalog.models import Demand, Offer
-from techbridge.catalog.schemas import OrganisationCreate
 from techbridge.db import engine_for, unit_of_work
 
 Kind = Literal["offers", "demands"]
@@ -280,16 +278,14 @@ def writer_tokens(
     """``count`` users of one organisation, suppliers and demanders, each with an API token."""
     monkeypatch.setattr(accounts, "HASHER", support.FAST_HASHER)
     with unit_of_work(engine_for(database_url)) as session:
-        organisation = catalog.create_organisation(
-            session, SYSTEM, OrganisationCreate(name="可靠性测试公司")
-        )
+        organisation = factories.organisation(session, "可靠性测试公司")
         ids = [
-            support.make_user(
+            factories.user(
                 session, f"writer{n}@reliability.example", ["supplier", "demander"], organisation.id
             ).id
             for n in range(count)
         ]
-    return [support.bearer(database_url, user_id) for user_id in ids]
+    return [factories.bearer(database_url, user_id) for user_id in ids]
 
 
 # --- writing -------------------------------------------------------------------------------

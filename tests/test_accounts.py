@@ -8,9 +8,7 @@ import json
 import re
 import threading
 import time
-import warnings
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,17 +21,15 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-import support
+import factories
 from smtp_sink import SmtpSink, smtp_sink_fixture  # noqa: F401  (provides smtp_sink)
-from support import PASSWORD, csrf, log_in, make_user
+from support import PASSWORD, TestClient, api_headers, api_login, committed, csrf, log_in
 from techbridge.accounts import service as accounts
 from techbridge.accounts import throttle
 from techbridge.accounts.models import LoginSession, OutboxMessage, User
-from techbridge.accounts.schemas import Login, TokenCreate
+from techbridge.accounts.schemas import Login
 from techbridge.audit import Actor, AuditEntry
-from techbridge.authz import SYSTEM
 from techbridge.catalog import service as catalog
-from techbridge.catalog.schemas import OrganisationCreate
 from techbridge.cli import app as cli
 from techbridge.config import Settings
 from techbridge.db import engine_for, unit_of_work, utcnow
@@ -41,26 +37,14 @@ from techbridge.errors import RateLimited
 from techbridge.web.app import create_app
 from techbridge.web.auth import SESSION_COOKIE, check_login
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # TestClient's notice about a future httpx
-    from fastapi.testclient import TestClient
-
 HOSTILE = "<script>alert(1)</script>"
 NEW_PASSWORD = "another long passphrase"
 
 
 @pytest.fixture
-def settings(
-    database_url: str, tmp_path: Path, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
-) -> Settings:
-    monkeypatch.delenv("TECHBRIDGE_LANGUAGE", raising=False)
-    return smtp_sink.settings_for(support.test_settings(database_url, tmp_path))
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
+def settings(settings: Settings, smtp_sink: SmtpSink) -> Settings:
+    """The app's settings, with its mail going to a real SMTP server."""
+    return smtp_sink.settings_for(settings)
 
 
 @pytest.fixture
@@ -72,17 +56,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> list[datetime]:
     return now
 
 
-@pytest.fixture
-def db(database_url: str) -> Iterator[Session]:
-    """A session for arranging and checking, committed at the end of each ``with`` use."""
-    with unit_of_work(engine_for(database_url)) as session:
-        yield session
-
-
-def committed(database_url: str) -> Session:
-    return Session(engine_for(database_url), expire_on_commit=False)
-
-
 def user_named(database_url: str, email: str) -> User | None:
     with committed(database_url) as session:
         return accounts.user_by_email(session, email)
@@ -91,19 +64,6 @@ def user_named(database_url: str, email: str) -> User | None:
 def actions(database_url: str) -> list[str]:
     with committed(database_url) as session:
         return list(session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
-
-
-def api_headers(client: TestClient) -> dict[str, str]:
-    """JSON calls made with the session cookie echo the CSRF cookie in a header."""
-    return {"x-csrftoken": csrf(client, "/login")}
-
-
-def api_login(client: TestClient, email: str, password: str = PASSWORD) -> Any:
-    return client.post(
-        "/api/v1/auth/login",
-        json={"email": email, "password": password},
-        headers=api_headers(client),
-    )
 
 
 def registration(**changes: Any) -> dict[str, Any]:
@@ -208,9 +168,9 @@ def test_register_verify_and_log_in_through_the_api(
     assert client.get("/api/v1/me").status_code == 401
 
 
-def test_unverified_user_cannot_log_in(client: TestClient, db: Session) -> None:
-    make_user(db, "new@example.com", verified=False)
-    db.commit()
+def test_unverified_user_cannot_log_in(client: TestClient, session: Session) -> None:
+    factories.user(session, "new@example.com", verified=False)
+    session.commit()
     response = api_login(client, "new@example.com")
     assert response.status_code == 403
     assert "verify your e-mail address" in response.json()["error"]["message"]
@@ -228,11 +188,11 @@ def test_unverified_user_cannot_log_in(client: TestClient, db: Session) -> None:
 
 
 def test_a_new_verification_link_can_be_asked_for_without_revealing_accounts(
-    client: TestClient, db: Session, database_url: str, smtp_sink: SmtpSink
+    client: TestClient, session: Session, database_url: str, smtp_sink: SmtpSink
 ) -> None:
-    make_user(db, "new@example.com", verified=False)
-    make_user(db, "done@example.com")
-    db.commit()
+    factories.user(session, "new@example.com", verified=False)
+    factories.user(session, "done@example.com")
+    session.commit()
     answers = {
         email: client.post("/api/v1/auth/verify/resend", json={"email": email})
         for email in ("new@example.com", "done@example.com", "nobody@example.com")
@@ -242,8 +202,8 @@ def test_a_new_verification_link_can_be_asked_for_without_revealing_accounts(
     link = SmtpSink.link(smtp_sink.wait_for("new@example.com"), "/verify")
     token = link.split("token=", 1)[1]
     assert client.post("/api/v1/auth/verify", json={"token": token}).status_code == 200
-    with committed(database_url) as session:
-        queued = session.scalars(select(OutboxMessage.recipient)).all()
+    with committed(database_url) as stored:
+        queued = stored.scalars(select(OutboxMessage.recipient)).all()
     assert queued == ["new@example.com"]
     page = client.post(
         "/verify/resend", data={"csrftoken": csrf(client, "/verify/resend"), "email": "x@y.z"}
@@ -252,10 +212,10 @@ def test_a_new_verification_link_can_be_asked_for_without_revealing_accounts(
 
 
 def test_wrong_password_is_401_and_five_failures_slow_the_address_down(
-    client: TestClient, db: Session, database_url: str, clock: list[datetime]
+    client: TestClient, session: Session, database_url: str, clock: list[datetime]
 ) -> None:
-    make_user(db, "ana@example.com")
-    db.commit()
+    factories.user(session, "ana@example.com")
+    session.commit()
     for _ in range(5):
         wrong = api_login(client, "ana@example.com", "not the password")
         assert wrong.status_code == 401
@@ -288,10 +248,10 @@ def test_wrong_password_is_401_and_five_failures_slow_the_address_down(
 
 
 def test_login_page_keeps_input_and_never_redirects_off_site(
-    client: TestClient, db: Session
+    client: TestClient, session: Session
 ) -> None:
-    make_user(db, "ana@example.com")
-    db.commit()
+    factories.user(session, "ana@example.com")
+    session.commit()
     client.cookies.set("lang", "en")
     wrong = client.post(
         "/login",
@@ -340,10 +300,10 @@ def test_page_needing_login_sends_the_visitor_to_log_in_and_back(client: TestCli
 
 
 @pytest.mark.parametrize("secure", [False, True])
-def test_session_cookie_flags(settings: Settings, db: Session, secure: bool) -> None:
-    make_user(db, "ana@example.com")
-    db.commit()
-    with TestClient(create_app(settings.model_copy(update={"secure_cookies": secure}))) as client:
+def test_session_cookie_flags(settings: Settings, session: Session, secure: bool) -> None:
+    factories.user(session, "ana@example.com")
+    session.commit()
+    with factories.client(settings, secure_cookies=secure) as client:
         response = api_login(client, "ana@example.com")
     assert response.status_code == 200
     cookie = next(
@@ -357,40 +317,42 @@ def test_session_cookie_flags(settings: Settings, db: Session, secure: bool) -> 
 
 
 def test_expired_or_idle_session_is_anonymous(
-    client: TestClient, db: Session, database_url: str
+    client: TestClient, session: Session, database_url: str
 ) -> None:
-    user = make_user(db, "ana@example.com")
-    db.commit()
+    user = factories.user(session, "ana@example.com")
+    session.commit()
     log_in(client, database_url, user.id)
     assert client.get("/api/v1/me").status_code == 200
-    with unit_of_work(engine_for(database_url)) as session:
-        session.execute(update(LoginSession).values(expires_at=utcnow() - timedelta(seconds=1)))
+    with unit_of_work(engine_for(database_url)) as stored:
+        stored.execute(update(LoginSession).values(expires_at=utcnow() - timedelta(seconds=1)))
     assert client.get("/api/v1/me").status_code == 401
     assert client.get("/account", follow_redirects=False).status_code == 303
 
 
 def test_session_reaches_its_maximum_age_however_active(
-    client: TestClient, db: Session, database_url: str, settings: Settings
+    client: TestClient, session: Session, database_url: str, settings: Settings
 ) -> None:
-    user = make_user(db, "ana@example.com")
-    db.commit()
+    user = factories.user(session, "ana@example.com")
+    session.commit()
     log_in(client, database_url, user.id)
     long_ago = utcnow() - timedelta(days=settings.session_max_days, minutes=1)
-    with unit_of_work(engine_for(database_url)) as session:
-        session.execute(
+    with unit_of_work(engine_for(database_url)) as stored:
+        stored.execute(
             update(LoginSession).values(
                 created_at=long_ago, last_seen_at=utcnow() - timedelta(minutes=2)
             )
         )
     client.get("/api/v1/me")  # active now, but the extension stops at the maximum age
-    with committed(database_url) as session:
-        found = session.scalars(select(LoginSession)).one()
+    with committed(database_url) as stored:
+        found = stored.scalars(select(LoginSession)).one()
         assert found.expires_at <= found.created_at + timedelta(days=settings.session_max_days)
 
 
-def test_logout_form_ends_the_session(client: TestClient, db: Session, database_url: str) -> None:
-    user = make_user(db, "ana@example.com")
-    db.commit()
+def test_logout_form_ends_the_session(
+    client: TestClient, session: Session, database_url: str
+) -> None:
+    user = factories.user(session, "ana@example.com")
+    session.commit()
     log_in(client, database_url, user.id)
     cookie = client.cookies[SESSION_COOKIE]
     response = client.post(
@@ -403,10 +365,10 @@ def test_logout_form_ends_the_session(client: TestClient, db: Session, database_
 
 
 def test_form_post_without_csrf_token_is_refused_and_changes_nothing(
-    client: TestClient, db: Session, database_url: str
+    client: TestClient, session: Session, database_url: str
 ) -> None:
-    user = make_user(db, "ana@example.com")
-    db.commit()
+    user = factories.user(session, "ana@example.com")
+    session.commit()
     log_in(client, database_url, user.id)
     csrf(client, "/login")
     response = client.post("/account/profile", data={"name": "Mallory", "language": "en"})
@@ -429,11 +391,11 @@ def test_form_post_without_csrf_token_is_refused_and_changes_nothing(
 
 
 def test_password_reset_by_mail_ends_every_other_session(
-    client: TestClient, settings: Settings, smtp_sink: SmtpSink, db: Session, database_url: str
+    client: TestClient, settings: Settings, smtp_sink: SmtpSink, session: Session, database_url: str
 ) -> None:
-    user = make_user(db, "ana@example.com")
-    db.commit()
-    with TestClient(create_app(settings)) as laptop:
+    user = factories.user(session, "ana@example.com")
+    session.commit()
+    with factories.client(settings) as laptop:
         log_in(laptop, database_url, user.id)
         assert laptop.get("/api/v1/me").status_code == 200
 
@@ -472,12 +434,12 @@ def test_password_reset_by_mail_ends_every_other_session(
 
 
 def test_changing_the_password_keeps_this_session_and_ends_the_others(
-    client: TestClient, settings: Settings, db: Session, database_url: str
+    client: TestClient, settings: Settings, session: Session, database_url: str
 ) -> None:
-    user = make_user(db, "ana@example.com")
-    db.commit()
+    user = factories.user(session, "ana@example.com")
+    session.commit()
     log_in(client, database_url, user.id)
-    with TestClient(create_app(settings)) as phone:
+    with factories.client(settings) as phone:
         log_in(phone, database_url, user.id)
         wrong = client.post(
             "/api/v1/me/password",
@@ -500,10 +462,10 @@ def test_changing_the_password_keeps_this_session_and_ends_the_others(
 
 
 def test_a_link_on_another_site_cannot_change_the_accounts_language(
-    client: TestClient, db: Session, database_url: str
+    client: TestClient, session: Session, database_url: str
 ) -> None:
-    user = make_user(db, "ana@example.com")
-    db.commit()
+    user = factories.user(session, "ana@example.com")
+    session.commit()
     log_in(client, database_url, user.id)
     switched = client.get(
         "/lang/en", headers={"sec-fetch-site": "cross-site"}, follow_redirects=False
@@ -514,10 +476,10 @@ def test_a_link_on_another_site_cannot_change_the_accounts_language(
 
 
 def test_profile_and_language_are_remembered_on_the_account(
-    client: TestClient, settings: Settings, db: Session, database_url: str
+    client: TestClient, settings: Settings, session: Session, database_url: str
 ) -> None:
-    user = make_user(db, "ana@example.com")
-    db.commit()
+    user = factories.user(session, "ana@example.com")
+    session.commit()
     log_in(client, database_url, user.id)
     switched = client.get(
         "/lang/en", headers={"referer": "http://testserver/account"}, follow_redirects=False
@@ -525,7 +487,7 @@ def test_profile_and_language_are_remembered_on_the_account(
     assert switched.headers["location"] == "/account"
     stored = user_named(database_url, "ana@example.com")
     assert stored is not None and stored.language == "en"
-    with TestClient(create_app(settings)) as other_browser:
+    with factories.client(settings) as other_browser:
         log_in(other_browser, database_url, user.id)
         assert '<html lang="en"' in other_browser.get("/account").text
 
@@ -546,11 +508,11 @@ def test_profile_and_language_are_remembered_on_the_account(
 
 
 def test_hostile_names_are_escaped_on_pages(
-    client: TestClient, db: Session, database_url: str
+    client: TestClient, session: Session, database_url: str
 ) -> None:
-    user = make_user(db, "ana@example.com")
+    user = factories.user(session, "ana@example.com")
     user.name = HOSTILE
-    db.commit()
+    session.commit()
     log_in(client, database_url, user.id)
     page = client.get("/account")
     assert page.status_code == 200
@@ -572,12 +534,12 @@ def test_hostile_names_are_escaped_on_pages(
 
 
 def test_registering_a_taken_address_answers_as_usual_and_tells_its_owner(
-    client: TestClient, db: Session, database_url: str, smtp_sink: SmtpSink
+    client: TestClient, session: Session, database_url: str, smtp_sink: SmtpSink
 ) -> None:
     """Registration must not tell who is registered: same answer, and the mail goes to the
     address's owner instead of creating anything."""
-    make_user(db, "li.na@example.com")
-    db.commit()
+    factories.user(session, "li.na@example.com")
+    session.commit()
     fresh = client.post("/api/v1/auth/register", json=registration(email="new@example.com"))
     taken = client.post(
         "/api/v1/auth/register",
@@ -586,8 +548,8 @@ def test_registering_a_taken_address_answers_as_usual_and_tells_its_owner(
     assert (taken.status_code, taken.json()) == (fresh.status_code, fresh.json())
     notice = smtp_sink.wait_for("li.na@example.com")
     assert "already has an account" in notice.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    with committed(database_url) as session:
-        assert catalog.organisation_named(session, "另一家公司") is None
+    with committed(database_url) as stored:
+        assert catalog.organisation_named(stored, "另一家公司") is None
     page = client.post(
         "/register",
         data={**registration(organisation_name=""), "csrftoken": csrf(client, "/login")},
@@ -625,10 +587,10 @@ def test_bad_registrations_name_the_field(
 
 
 def test_api_tokens_scopes_and_revocation(
-    client: TestClient, db: Session, database_url: str
+    client: TestClient, session: Session, database_url: str
 ) -> None:
-    user = make_user(db, "ana@example.com")
-    db.commit()
+    user = factories.user(session, "ana@example.com")
+    session.commit()
     log_in(client, database_url, user.id)
     headers = api_headers(client)
     made = {
@@ -683,11 +645,11 @@ def test_api_tokens_scopes_and_revocation(
 
 
 def test_tokens_on_the_account_page_show_the_secret_once(
-    client: TestClient, db: Session, database_url: str
+    client: TestClient, session: Session, database_url: str
 ) -> None:
-    user = make_user(db, "ana@example.com")
-    other = make_user(db, "rival@example.com")
-    db.commit()
+    user = factories.user(session, "ana@example.com")
+    other = factories.user(session, "rival@example.com")
+    session.commit()
     log_in(client, database_url, user.id)
     client.cookies.set("lang", "en")
     created = client.post(
@@ -712,16 +674,12 @@ def test_tokens_on_the_account_page_show_the_secret_once(
     assert refused.status_code == 422
     assert 'id="token-name-error"' in refused.text and 'id="profile-name-error"' not in refused.text
 
-    with committed(database_url) as session:
+    with committed(database_url) as stored:
         (token,) = accounts.list_tokens(
-            session, accounts.principal_for(session, accounts.get_user(session, user.id))
+            stored, accounts.principal_for(stored, accounts.get_user(stored, user.id))
         )
-        rival_token, _ = accounts.create_token(
-            session,
-            accounts.principal_for(session, accounts.get_user(session, other.id)),
-            TokenCreate(name="rival"),
-        )
-        session.commit()
+        rival_token, _ = factories.token(stored, accounts.get_user(stored, other.id), name="rival")
+        stored.commit()
         token_id, rival_id = token.id, rival_token.id
     # Someone else's token is not found, not revoked.
     assert (
@@ -740,14 +698,16 @@ def test_tokens_on_the_account_page_show_the_secret_once(
     assert "token_revoke" in actions(database_url)
 
 
-def test_security_actions_are_audited(client: TestClient, db: Session, database_url: str) -> None:
-    user = make_user(db, "ana@example.com")
-    db.commit()
+def test_security_actions_are_audited(
+    client: TestClient, session: Session, database_url: str
+) -> None:
+    user = factories.user(session, "ana@example.com")
+    session.commit()
     api_login(client, "ana@example.com", "wrong password")
     api_login(client, "ana@example.com")
     client.post("/api/v1/auth/logout", headers=api_headers(client))
-    with committed(database_url) as session:
-        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+    with committed(database_url) as stored:
+        entries = stored.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
     security = [(e.action, str(e.actor), e.entity_id) for e in entries if e.action != "create"]
     assert security == [
         ("login_failed", "ip:testclient", "ana@example.com"),
@@ -850,18 +810,18 @@ def test_users_commands(
 
 
 def test_login_commits_before_the_response_is_sent(
-    settings: Settings, db: Session, database_url: str
+    settings: Settings, session: Session, database_url: str
 ) -> None:
-    make_user(db, "ana@example.com")
-    db.commit()
+    factories.user(session, "ana@example.com")
+    session.commit()
     app = create_app(settings)
     sessions_when_answering: list[int] = []
 
     async def probe(scope: Any, receive: Any, send: Any) -> None:
         async def watching(message: Any) -> None:
             if message["type"] == "http.response.start" and scope["method"] == "POST":
-                with committed(database_url) as session:
-                    found = session.scalars(select(LoginSession)).all()
+                with committed(database_url) as stored:
+                    found = stored.scalars(select(LoginSession)).all()
                     sessions_when_answering.append(len(found))
             await send(message)
 
@@ -881,7 +841,7 @@ def test_mail_links_never_come_from_a_visitors_host_header(
     """Without TECHBRIDGE_PUBLIC_URL a reset link made from ``Host: evil.example`` would send
     the token to that site; only this machine's own names may stand in for the address."""
     with committed(database_url) as session:
-        make_user(session, "ana@example.com")
+        factories.user(session, "ana@example.com")
         session.commit()
     response = client.post(
         "/api/v1/auth/password/forgot",
@@ -896,10 +856,8 @@ def test_mail_links_never_come_from_a_visitors_host_header(
 
 def test_password_reset_revokes_api_tokens(client: TestClient, database_url: str) -> None:
     with committed(database_url) as session:
-        user = make_user(session, "ana@example.com", ["demander"])
-        _, secret = accounts.create_token(
-            session, accounts.principal_for(session, user), TokenCreate(name="ci", scopes=["read"])
-        )
+        user = factories.user(session, "ana@example.com", ["demander"])
+        _, secret = factories.token(session, user, name="ci", scopes=["read"])
         session.commit()
     token = {"authorization": f"Bearer {secret}"}
     assert client.get("/api/v1/me", headers=token).status_code == 200
@@ -921,7 +879,7 @@ def test_login_form_needs_the_csrf_token_even_without_cookies(
 ) -> None:
     """Login CSRF: another site must not log a victim into the attacker's account."""
     with committed(database_url) as session:
-        make_user(session, "ana@example.com")
+        factories.user(session, "ana@example.com")
         session.commit()
     client.cookies.clear()
     response = client.post(
@@ -939,7 +897,7 @@ def test_a_malformed_authorization_header_never_falls_back_to_the_cookie(
     """asgi-csrf lets any request with an Authorization header through; the session cookie
     must then not be used, or "Bearer " alone would skip the CSRF check."""
     with committed(database_url) as session:
-        user = make_user(session, "ana@example.com")
+        user = factories.user(session, "ana@example.com")
         session.commit()
     log_in(client, database_url, user.id)
     response = client.patch(
@@ -986,7 +944,7 @@ class SlowHasher(CountingHasher):
 
 
 def test_a_burst_of_guesses_checks_five_passwords_and_then_not_even_the_right_one(
-    database_url: str, db: Session, monkeypatch: pytest.MonkeyPatch, clock: list[datetime]
+    database_url: str, session: Session, monkeypatch: pytest.MonkeyPatch, clock: list[datetime]
 ) -> None:
     """23 wrong guesses at once for one address from 23 clients, each with its own
     connection, held inside the password check; then the right password from a 24th. Five
@@ -996,15 +954,15 @@ def test_a_burst_of_guesses_checks_five_passwords_and_then_not_even_the_right_on
     in.) The clock stands still, so no delay ends during the burst."""
     hasher = SlowHasher()
     monkeypatch.setattr(accounts, "HASHER", hasher)
-    make_user(db, "ana@example.com")
-    db.commit()
+    factories.user(session, "ana@example.com")
+    session.commit()
     engine = engine_for(database_url)
     start = threading.Barrier(23)
 
     def attempt(number: int, password: str) -> User | None:
         context = accounts.Context(base_url=None, client_ip=f"198.51.100.{number}")
-        with unit_of_work(engine) as session:
-            return check_login(session, Login(email="ana@example.com", password=password), context)
+        with unit_of_work(engine) as stored:
+            return check_login(stored, Login(email="ana@example.com", password=password), context)
 
     def guess(number: int) -> str:
         start.wait()
@@ -1029,41 +987,39 @@ def test_a_burst_of_guesses_checks_five_passwords_and_then_not_even_the_right_on
 
 
 def test_failed_logins_slow_an_address_down_with_doubling_delays(
-    db: Session, monkeypatch: pytest.MonkeyPatch, clock: list[datetime]
+    session: Session, fast_hashing: None, clock: list[datetime]
 ) -> None:
     """Five failures are free; then each further attempt waits twice as long as the last,
     up to 15 minutes."""
-    monkeypatch.setattr(accounts, "HASHER", support.FAST_HASHER)
-    make_user(db, "ana@example.com")
+    factories.user(session, "ana@example.com")
     context = accounts.Context(base_url=None, client_ip="198.51.100.7")
     guess = Login(email="ana@example.com", password="a guess")
     for _ in range(5):
-        assert check_login(db, guess, context) is None
+        assert check_login(session, guess, context) is None
     waits = []
     for _ in range(12):
         with pytest.raises(RateLimited) as refused:
-            check_login(db, guess, context)
+            check_login(session, guess, context)
         waits.append(refused.value.retry_after)
         clock[0] += timedelta(seconds=refused.value.retry_after)
-        assert check_login(db, guess, context) is None  # the next guess is checked
+        assert check_login(session, guess, context) is None  # the next guess is checked
     assert waits == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]
     right = Login(email="ana@example.com", password=PASSWORD)
     clock[0] += timedelta(seconds=900)
-    assert check_login(db, right, context) is not None
-    assert check_login(db, guess, context) is None  # a success starts over
+    assert check_login(session, right, context) is not None
+    assert check_login(session, guess, context) is None  # a success starts over
 
 
 def test_logins_that_succeed_never_slow_a_shared_client_down(
-    db: Session, monkeypatch: pytest.MonkeyPatch, clock: list[datetime]
+    session: Session, fast_hashing: None, clock: list[datetime]
 ) -> None:
     """Each attempt counts against its client before the check; a right password hands it
     back, so an office behind one address can log in all day."""
-    monkeypatch.setattr(accounts, "HASHER", support.FAST_HASHER)
-    make_user(db, "ana@example.com")
+    factories.user(session, "ana@example.com")
     office = accounts.Context(base_url=None, client_ip="198.51.100.7")
     right = Login(email="ana@example.com", password=PASSWORD)
     for _ in range(throttle.FREE_FAILURES["client"] + 5):
-        assert check_login(db, right, office) is not None
+        assert check_login(session, right, office) is not None
 
 
 @pytest.mark.parametrize(
@@ -1084,13 +1040,17 @@ def test_each_client_is_counted_by_its_own_address(seen: str, counted_as: str) -
 
 
 def test_failed_logins_from_anywhere_never_lock_the_owner_out(
-    client: TestClient, settings: Settings, smtp_sink: SmtpSink, db: Session, clock: list[datetime]
+    client: TestClient,
+    settings: Settings,
+    smtp_sink: SmtpSink,
+    session: Session,
+    clock: list[datetime],
 ) -> None:
-    make_user(db, "ana@example.com")
-    db.commit()
+    factories.user(session, "ana@example.com")
+    session.commit()
     assert api_login(client, "ana@example.com").status_code == 200  # the owner's browser
     client.post("/api/v1/auth/logout", headers=api_headers(client))
-    with TestClient(create_app(settings)) as attacker:
+    with factories.client(settings) as attacker:
         for _ in range(5):
             assert api_login(attacker, "ana@example.com", "a guess").status_code == 401
         slowed = api_login(attacker, "ana@example.com", "a guess")
@@ -1098,7 +1058,7 @@ def test_failed_logins_from_anywhere_never_lock_the_owner_out(
     # A browser the owner has logged in from is not held back by the address's delays.
     assert api_login(client, "ana@example.com").status_code == 200
     # A new one is, until the owner proves the address with a reset link.
-    with TestClient(create_app(settings)) as new_phone:
+    with factories.client(settings) as new_phone:
         assert api_login(new_phone, "ana@example.com").status_code == 429
         headers = api_headers(new_phone)
         new_phone.post(
@@ -1129,38 +1089,37 @@ def test_failed_logins_from_anywhere_never_lock_the_owner_out(
 )
 def test_the_client_address_comes_from_x_forwarded_for_only_behind_trusted_proxies(
     settings: Settings,
-    db: Session,
+    session: Session,
     database_url: str,
     peer: str,
     forwarded: str,
     trusted: str,
     seen: str,
 ) -> None:
-    make_user(db, "ana@example.com")
-    db.commit()
-    behind = Settings.model_validate({**settings.model_dump(), "trusted_proxies": trusted})
-    with TestClient(create_app(behind), client=(peer, 50000)) as client:
+    factories.user(session, "ana@example.com")
+    session.commit()
+    with factories.client(settings, address=(peer, 50000), trusted_proxies=trusted) as client:
         response = client.post(
             "/api/v1/auth/login",
             json={"email": "ana@example.com", "password": "a guess"},
             headers={**api_headers(client), "x-forwarded-for": forwarded},
         )
     assert response.status_code == 401
-    with committed(database_url) as session:
-        entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "login_failed"))
+    with committed(database_url) as stored:
+        entry = stored.scalar(select(AuditEntry).where(AuditEntry.action == "login_failed"))
         assert entry is not None and entry.actor == Actor.ip(seen)
 
 
 def test_login_and_registration_do_the_same_work_whether_or_not_the_address_exists(
-    client: TestClient, db: Session, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The time an answer takes must not tell who is registered: an unknown address is
     checked against a dummy hash, and a taken one is hashed as a new one would be."""
     accounts.dummy_hash()  # made once per process, before the counting starts
     hasher = CountingHasher()
     monkeypatch.setattr(accounts, "HASHER", hasher)
-    make_user(db, "ana@example.com")
-    db.commit()
+    factories.user(session, "ana@example.com")
+    session.commit()
 
     def work(call: Any) -> tuple[int, Any, dict[str, int]]:
         hasher.calls.clear()
@@ -1182,11 +1141,11 @@ def test_login_and_registration_do_the_same_work_whether_or_not_the_address_exis
 
 
 def test_registration_answers_the_same_whether_or_not_address_or_organisation_exist(
-    client: TestClient, db: Session, database_url: str
+    client: TestClient, session: Session, database_url: str
 ) -> None:
-    make_user(db, "ana@example.com")
-    catalog.create_organisation(db, SYSTEM, OrganisationCreate(name="新材料有限公司"))
-    db.commit()
+    factories.user(session, "ana@example.com")
+    factories.organisation(session, "新材料有限公司")
+    session.commit()
     answers = [
         client.post("/api/v1/auth/register", json=registration(email=email, organisation_name=name))
         for email in ("ana@example.com", "new@example.com", "other@example.com")
@@ -1202,15 +1161,15 @@ def test_registration_answers_the_same_whether_or_not_address_or_organisation_ex
 
 
 def test_someone_tried_to_register_with_your_address_is_mailed_at_most_once_a_day(
-    client: TestClient, db: Session, database_url: str
+    client: TestClient, session: Session, database_url: str
 ) -> None:
-    make_user(db, "ana@example.com")
-    db.commit()
+    factories.user(session, "ana@example.com")
+    session.commit()
 
     def notices() -> int:
-        with committed(database_url) as session:
+        with committed(database_url) as stored:
             query = select(OutboxMessage).where(OutboxMessage.recipient == "ana@example.com")
-            return len(session.scalars(query).all())
+            return len(stored.scalars(query).all())
 
     for _ in range(3):
         answer = client.post("/api/v1/auth/register", json=registration(email="ana@example.com"))
@@ -1220,10 +1179,10 @@ def test_someone_tried_to_register_with_your_address_is_mailed_at_most_once_a_da
 
 
 def test_a_reset_link_ends_with_a_newer_link_its_use_and_any_password_change(
-    client: TestClient, smtp_sink: SmtpSink, db: Session, database_url: str
+    client: TestClient, smtp_sink: SmtpSink, session: Session, database_url: str
 ) -> None:
-    make_user(db, "ana@example.com")
-    db.commit()
+    factories.user(session, "ana@example.com")
+    session.commit()
 
     def new_link(count: int) -> str:
         asked = client.post(
@@ -1248,7 +1207,7 @@ def test_a_reset_link_ends_with_a_newer_link_its_use_and_any_password_change(
     assert reset(older).json()["error"]["field"] == "token"  # …and used
 
     before_change = new_link(3)
-    log_in(client, database_url, accounts.user_by_email(db, "ana@example.com").id)  # type: ignore[union-attr]
+    log_in(client, database_url, accounts.user_by_email(session, "ana@example.com").id)  # type: ignore[union-attr]
     changed = client.post(
         "/api/v1/me/password",
         json={"current_password": NEW_PASSWORD, "password": PASSWORD},

@@ -2,50 +2,30 @@
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy.orm import Session
 
-import support
-from support import csrf, log_in, make_user
+import factories
+from support import TestClient, authorization, csrf, log_in
 from techbridge import audit
 from techbridge.accounts import service as accounts
-from techbridge.accounts.schemas import TokenCreate
 from techbridge.audit import Actor
 from techbridge.authz import SYSTEM
 from techbridge.catalog import service as catalog
-from techbridge.catalog.schemas import OrganisationCreate
 from techbridge.db import engine_for, unit_of_work
-from techbridge.web.app import create_app
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(accounts, "HASHER", support.FAST_HASHER)
+pytestmark = pytest.mark.usefixtures("fast_hashing")
 
 
 @pytest.fixture
 def world(database_url: str) -> dict[str, int | str]:
     """An organisation, an administrator, a demander, and their API tokens."""
     with unit_of_work(engine_for(database_url)) as session:
-        lab = catalog.create_organisation(
-            session, SYSTEM, OrganisationCreate(name="张江实验室", kind="research_institute")
-        )
-        admin = make_user(session, "admin@example.com", ["administrator"])
-        demander = make_user(session, "demander@example.com", ["demander"], lab.id)
+        lab = factories.organisation(session, "张江实验室", kind="research_institute")
+        admin = factories.user(session, "admin@example.com", ["administrator"])
+        demander = factories.user(session, "demander@example.com", ["demander"], lab.id)
         secrets = {
-            f"{name}_token": accounts.create_token(
-                session,
-                accounts.principal_for(session, user),
-                TokenCreate(name=name, scopes=scopes),
-            )[1]
+            f"{name}_token": factories.token(session, user, name=name, scopes=scopes)[1]
             for name, user, scopes in [
                 ("admin", admin, ["read", "write"]),
                 ("admin_read", admin, ["read"]),
@@ -55,21 +35,11 @@ def world(database_url: str) -> dict[str, int | str]:
         return {"lab": lab.id, "admin": admin.id, "demander": demander.id, **secrets}
 
 
-@pytest.fixture
-def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(support.test_settings(database_url, tmp_path))) as test_client:
-        yield test_client
-
-
-def bearer(secret: int | str) -> dict[str, str]:
-    return {"authorization": f"Bearer {secret}"}
-
-
 # --- JSON API ------------------------------------------------------------------------------
 
 
 def test_admin_lists_and_filters_users(client: TestClient, world: dict[str, int | str]) -> None:
-    headers = bearer(world["admin_token"])
+    headers = authorization(world["admin_token"])
     everyone = client.get("/api/v1/admin/users", headers=headers).json()
     assert everyone["total"] == 2
     by_role = client.get("/api/v1/admin/users", params={"role": "demander"}, headers=headers)
@@ -90,7 +60,9 @@ def test_user_search_treats_like_characters_literally(
 ) -> None:
     """A trailing backslash was a PostgreSQL error (500); % and _ were wildcards."""
     response = client.get(
-        "/api/v1/admin/users", params={"search": search}, headers=bearer(world["admin_token"])
+        "/api/v1/admin/users",
+        params={"search": search},
+        headers=authorization(world["admin_token"]),
     )
     assert response.status_code == 200, response.text
     assert response.json()["total"] == 0
@@ -102,13 +74,13 @@ def test_admin_changes_roles_and_organisation(
     response = client.patch(
         f"/api/v1/admin/users/{world['demander']}",
         json={"roles": ["supplier", "demander", "supplier"], "organisation_id": None},
-        headers=bearer(world["admin_token"]),
+        headers=authorization(world["admin_token"]),
     )
     assert response.status_code == 200, response.text
     assert response.json()["roles"] == ["demander", "supplier"]
     assert response.json()["organisation_id"] is None
     got = client.get(
-        f"/api/v1/admin/users/{world['demander']}", headers=bearer(world["admin_token"])
+        f"/api/v1/admin/users/{world['demander']}", headers=authorization(world["admin_token"])
     )
     assert got.json()["roles"] == ["demander", "supplier"]
     trail = audit.trail(session, entity_type="user", action="user_update")
@@ -123,7 +95,7 @@ def test_explicit_null_for_a_required_field_is_refused(
     response = client.patch(
         f"/api/v1/admin/users/{world['demander']}",
         json={field: None},
-        headers=bearer(world["admin_token"]),
+        headers=authorization(world["admin_token"]),
     )
     assert response.status_code == 422, response.text
     assert response.json()["error"]["field"] == field
@@ -133,7 +105,7 @@ def test_admin_cannot_lock_themselves_out(client: TestClient, world: dict[str, i
     response = client.patch(
         f"/api/v1/admin/users/{world['admin']}",
         json={"active": False},
-        headers=bearer(world["admin_token"]),
+        headers=authorization(world["admin_token"]),
     )
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "roles"
@@ -145,25 +117,25 @@ def test_organisations_are_created_and_changed_by_administrators_only(
     created = client.post(
         "/api/v1/admin/organisations",
         json={"name": "复旦大学", "kind": "university"},
-        headers=bearer(world["admin_token"]),
+        headers=authorization(world["admin_token"]),
     )
     assert created.status_code == 201, created.text
     organisation_id = created.json()["id"]
     changed = client.patch(
         f"/api/v1/admin/organisations/{organisation_id}",
         json={"name_en": "Fudan University"},
-        headers=bearer(world["admin_token"]),
+        headers=authorization(world["admin_token"]),
     )
     assert changed.json()["name_en"] == "Fudan University"
     duplicate = client.post(
         "/api/v1/admin/organisations",
         json={"name": "复旦大学"},
-        headers=bearer(world["admin_token"]),
+        headers=authorization(world["admin_token"]),
     )
     assert (duplicate.status_code, duplicate.json()["error"]["field"]) == (409, "name")
     for secret, status in [(world["demander_token"], 403), (world["admin_read_token"], 403)]:
         refused = client.post(
-            "/api/v1/admin/organisations", json={"name": "X"}, headers=bearer(secret)
+            "/api/v1/admin/organisations", json={"name": "X"}, headers=authorization(secret)
         )
         assert refused.status_code == status
     assert client.post("/api/v1/admin/organisations", json={"name": "X"}).status_code == 401
@@ -172,7 +144,7 @@ def test_organisations_are_created_and_changed_by_administrators_only(
 def test_read_only_token_may_look_but_not_change(
     client: TestClient, world: dict[str, int | str]
 ) -> None:
-    headers = bearer(world["admin_read_token"])
+    headers = authorization(world["admin_read_token"])
     assert client.get("/api/v1/admin/users", headers=headers).status_code == 200
     assert client.get("/api/v1/admin/audit", headers=headers).status_code == 200
     refused = client.patch(
@@ -185,7 +157,7 @@ def test_audit_log_is_paginated_newest_first(
     client: TestClient, world: dict[str, int | str]
 ) -> None:
     response = client.get(
-        "/api/v1/admin/audit", params={"per_page": 2}, headers=bearer(world["admin_token"])
+        "/api/v1/admin/audit", params={"per_page": 2}, headers=authorization(world["admin_token"])
     )
     body = response.json()
     assert body["total"] > 2 and len(body["items"]) == 2
@@ -291,8 +263,8 @@ def test_the_audit_log_reads_as_words(client: TestClient, database_url: str) -> 
     """Found in a walk-through: raw action codes, ``user:2`` actors and ``\\u65b0…``
     escapes made the audit log unreadable."""
     with unit_of_work(engine_for(database_url)) as session:
-        admin = make_user(session, "root@example.com", ["administrator"])
-        catalog.create_organisation(session, SYSTEM, OrganisationCreate(name="新材料公司"))
+        admin = factories.user(session, "root@example.com", ["administrator"])
+        factories.organisation(session, "新材料公司")
     log_in(client, database_url, admin.id)
     page = client.get("/admin/audit").text
     assert "root@example.com" in page and "新材料公司" in page and "\\u" not in page
@@ -316,7 +288,7 @@ LOOK_ALIKES = [
 def test_look_alike_organisation_names_are_refused(
     client: TestClient, world: dict[str, int | str], name: str
 ) -> None:
-    headers = bearer(world["admin_token"])
+    headers = authorization(world["admin_token"])
     original = client.post(
         "/api/v1/admin/organisations", json={"name": "Alpha Ltd"}, headers=headers
     )
@@ -344,7 +316,7 @@ def test_imports_file_listings_under_the_organisation_a_look_alike_name_denotes(
     from techbridge.catalog.schemas import OfferRecord
 
     with unit_of_work(engine_for(database_url)) as session:
-        alpha = catalog.create_organisation(session, SYSTEM, OrganisationCreate(name="Alpha Ltd"))
+        alpha = factories.organisation(session, "Alpha Ltd")
         records = [
             OfferRecord(id=str(number), source="s", title=f"供给 {number}", lang="zh", org=org)
             for number, org in enumerate(["alpha ltd", "Alpha Ltd\u200b", "Beta Co", "BETA  co"])

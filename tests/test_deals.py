@@ -3,37 +3,21 @@ receiving side sees of a confidential demand."""
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from support import bearer, csrf, log_in, make_user
-from support import test_settings as settings_for
+import factories
+from factories import bearer
+from support import TestClient, csrf, log_in
 from techbridge.audit import AuditEntry
-from techbridge.authz import SYSTEM
-from techbridge.catalog import service as catalog
-from techbridge.catalog.schemas import DemandCreate, OfferCreate, OrganisationCreate
 from techbridge.db import engine_for, unit_of_work
-from techbridge.web.app import create_app
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 SECRET_TITLE = "保密：量产线隔膜改造"
 SECRET_TEXT = "现有隔膜在 80 度以上失效"
 SUMMARY = "寻求电池材料合作"
 HOSTILE = "<script>alert(1)</script>"
-
-
-@pytest.fixture
-def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(settings_for(database_url, tmp_path))) as test_client:
-        yield test_client
 
 
 @dataclass
@@ -52,44 +36,35 @@ class World:
 @pytest.fixture
 def world(database_url: str) -> World:
     with unit_of_work(engine_for(database_url)) as session:
-
-        def organisation(name: str) -> int:
-            return catalog.create_organisation(session, SYSTEM, OrganisationCreate(name=name)).id
-
         acme, lab, far = (
-            organisation("宏达电池"),
-            organisation("张江实验室"),
-            organisation("远方大学"),
+            factories.organisation(session, name).id
+            for name in ("宏达电池", "张江实验室", "远方大学")
         )
         users = [
-            make_user(session, "d@acme.example", ["demander", "supplier"], acme).id,
-            make_user(session, "s@lab.example", ["supplier"], lab).id,
-            make_user(session, "o@far.example", ["supplier", "demander"], far).id,
+            factories.user(session, "d@acme.example", ["demander", "supplier"], acme).id,
+            factories.user(session, "s@lab.example", ["supplier"], lab).id,
+            factories.user(session, "o@far.example", ["supplier", "demander"], far).id,
         ]
-
-        def demand(title: str, **fields: object) -> int:
-            values = {"lang": "zh", "status": "published", "organisation_id": acme, **fields}
-            return catalog.create_demand(session, SYSTEM, DemandCreate(title=title, **values)).id
-
-        def offer(title: str, organisation_id: int, status: str = "published") -> int:
-            data = OfferCreate(
-                title=title,
-                lang="zh",
-                status=status,
-                organisation_id=organisation_id,  # type: ignore[arg-type]
-            )
-            return catalog.create_offer(session, SYSTEM, data).id
 
         return World(
             *users,
-            public_demand=demand("寻求电池回收技术"),
-            secret_demand=demand(
-                SECRET_TITLE, description=SECRET_TEXT, confidential=True, public_summary=SUMMARY
-            ),
-            draft_demand=demand("草稿需求", status="draft"),
-            offer=offer("固态电解质", lab),
-            draft_offer=offer("草稿供给", lab, "draft"),
-            own_offer=offer("自家供给", acme),
+            public_demand=factories.demand(session, "寻求电池回收技术", organisation_id=acme).id,
+            secret_demand=factories.demand(
+                session,
+                SECRET_TITLE,
+                organisation_id=acme,
+                description=SECRET_TEXT,
+                confidential=True,
+                public_summary=SUMMARY,
+            ).id,
+            draft_demand=factories.demand(
+                session, "草稿需求", organisation_id=acme, status="draft"
+            ).id,
+            offer=factories.offer(session, "固态电解质", organisation_id=lab).id,
+            draft_offer=factories.offer(
+                session, "草稿供给", organisation_id=lab, status="draft"
+            ).id,
+            own_offer=factories.offer(session, "自家供给", organisation_id=acme).id,
         )
 
 

@@ -6,44 +6,26 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from support import bearer, csrf, log_in, make_user
-from support import test_settings as settings_for
-from techbridge.accounts import service as accounts
+import factories
+from factories import bearer
+from support import TestClient, csrf, log_in_as
 from techbridge.authz import SYSTEM
 from techbridge.catalog import service as catalog
 from techbridge.catalog.models import Demand, Offer
-from techbridge.catalog.schemas import DemandCreate, OfferCreate, OrganisationCreate
 from techbridge.db import engine_for, unit_of_work
 from techbridge.web import listing_pages
-from techbridge.web.app import create_app
 from techbridge.web.listing_pages import form_minor
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 SECRET_TITLE = "保密：下一代固态电池隔膜研发"
 SECRET_TEXT = "需要一种耐高温的硫化物固态电解质隔膜，用于动力电池量产线。"
 SUMMARY = "寻求储能材料方向的合作伙伴"
 HOSTILE = "<script>alert(1)</script>' OR 1=1 --"
-
-
-@pytest.fixture
-def client(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TestClient]:
-    monkeypatch.delenv("TECHBRIDGE_LANGUAGE", raising=False)
-    with TestClient(create_app(settings_for(database_url, tmp_path))) as test_client:
-        yield test_client
 
 
 @dataclass
@@ -58,41 +40,24 @@ class World:
 @pytest.fixture
 def world(database_url: str, client: TestClient) -> World:
     with unit_of_work(engine_for(database_url)) as session:
-        acme = catalog.create_organisation(
-            session,
-            SYSTEM,
-            OrganisationCreate(name="宏达电池有限公司", kind="enterprise", district="浦东新区"),
+        acme = factories.organisation(
+            session, "宏达电池有限公司", kind="enterprise", district="浦东新区"
         )
-        lab = catalog.create_organisation(
-            session,
-            SYSTEM,
-            OrganisationCreate(name="张江实验室", kind="research_institute", district="浦东新区"),
+        lab = factories.organisation(
+            session, "张江实验室", kind="research_institute", district="浦东新区"
         )
-        owner = make_user(session, "owner@acme.example", ["demander"], acme.id)
-        rival = make_user(session, "rival@lab.example", ["supplier"], lab.id)
-        offer = catalog.create_offer(
+        owner = factories.user(session, "owner@acme.example", ["demander"], acme.id)
+        rival = factories.user(session, "rival@lab.example", ["supplier"], lab.id)
+        offer = factories.offer(
             session,
-            SYSTEM,
-            OfferCreate(
-                title="固态电池硫化物电解质材料",
-                abstract="一种用于固态锂电池隔膜的硫化物电解质，耐高温，提高能量密度与安全性。",
-                lang="zh",
-                status="published",
-                organisation_id=lab.id,
-                tags=["电池"],
-            ),
+            "固态电池硫化物电解质材料",
+            abstract="一种用于固态锂电池隔膜的硫化物电解质，耐高温，提高能量密度与安全性。",
+            organisation_id=lab.id,
+            tags=["电池"],
         )
         found = World(acme.id, lab.id, owner.id, rival.id, offer.id)
     client.app.state.indexes.rebuild()  # type: ignore[attr-defined]
     return found
-
-
-def log_in_as(client: TestClient, database_url: str, user_id: int | None) -> str:
-    """Switch the client to this user (None: anonymous) and return a fresh CSRF token."""
-    client.cookies.clear()
-    if user_id is not None:
-        log_in(client, database_url, user_id)
-    return csrf(client)
 
 
 def demand_form(token: str, **overrides: Any) -> dict[str, Any]:
@@ -466,7 +431,7 @@ def test_api_create_update_withdraw_and_managers(
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "budget_min_fen"
 
     with unit_of_work(engine_for(database_url)) as session:
-        manager = make_user(session, "manager@tm.example", ["tech_manager"]).id
+        manager = factories.user(session, "manager@tm.example", ["tech_manager"]).id
     manager_headers = bearer(database_url, manager)
     assert client.get(f"/api/v1/demands/{demand_id}", headers=manager_headers).status_code == 404
     assigned = client.put(f"/api/v1/demands/{demand_id}/managers/{manager}", headers=headers)
@@ -519,27 +484,9 @@ def test_workspace_lists_my_listings_matches_and_asks_for_a_login(
 
 def test_organisation_pages(client: TestClient, database_url: str, world: World) -> None:
     with unit_of_work(engine_for(database_url)) as session:
-        catalog.create_demand(
-            session,
-            SYSTEM,
-            DemandCreate(title=HOSTILE, lang="zh", status="published", organisation_id=world.acme),
-        )
-        catalog.create_demand(
-            session,
-            SYSTEM,
-            DemandCreate(
-                title=SECRET_TITLE,
-                lang="zh",
-                status="published",
-                confidential=True,
-                organisation_id=world.acme,
-            ),
-        )
-        catalog.create_offer(
-            session,
-            SYSTEM,
-            OfferCreate(title="草稿供给", lang="zh", status="draft", organisation_id=world.lab),
-        )
+        factories.demand(session, HOSTILE, organisation_id=world.acme)
+        factories.demand(session, SECRET_TITLE, confidential=True, organisation_id=world.acme)
+        factories.offer(session, "草稿供给", status="draft", organisation_id=world.lab)
     listed = client.get("/organisations", params={"q": "张江"})
     assert listed.status_code == 200
     assert f'href="/organisations/{world.lab}"' in listed.text
@@ -581,8 +528,9 @@ def test_workspace_pages_through_many_listings(
 ) -> None:
     with unit_of_work(engine_for(database_url)) as session:
         for number in range(12):
-            data = DemandCreate(title=f"草稿 {number:02d}", lang="zh", organisation_id=world.acme)
-            catalog.create_demand(session, SYSTEM, data)
+            factories.demand(
+                session, f"草稿 {number:02d}", status="draft", organisation_id=world.acme
+            )
     log_in_as(client, database_url, world.owner)
     first = client.get("/workspace")
     assert first.text.count('class="my-listing"') == 10
@@ -595,8 +543,7 @@ def test_workspace_pages_through_many_listings(
 def test_organisations_are_paginated(client: TestClient, database_url: str) -> None:
     with unit_of_work(engine_for(database_url)) as session:
         for number in range(21):
-            data = OrganisationCreate(name=f"机构 {number:02d}", district="徐汇区")
-            catalog.create_organisation(session, SYSTEM, data)
+            factories.organisation(session, f"机构 {number:02d}", district="徐汇区")
     first = client.get("/organisations", params={"district": "徐汇区"})
     assert first.text.count('class="organisation"') == 20
     assert "q=&amp;kind=&amp;district=%E5%BE%90%E6%B1%87%E5%8C%BA&amp;page=2" in first.text
@@ -617,7 +564,7 @@ def test_an_assigned_tech_manager_curates_but_cannot_reveal_a_confidential_deman
     )
     demand_id = created.json()["id"]
     with unit_of_work(engine_for(database_url)) as session:
-        manager = make_user(session, "manager@tm.example", ["tech_manager"]).id
+        manager = factories.user(session, "manager@tm.example", ["tech_manager"]).id
     client.put(f"/api/v1/demands/{demand_id}/managers/{manager}", headers=headers)
     manager_headers = bearer(database_url, manager)
     curated = client.patch(
@@ -640,8 +587,8 @@ def test_the_edit_form_keeps_confidentiality_for_a_tech_manager(
 ) -> None:
     demand_id = post_confidential_demand(client, database_url, world)
     with unit_of_work(engine_for(database_url)) as session:
-        manager = make_user(session, "manager@tm.example", ["tech_manager"]).id
-        accounts.assign_manager(session, SYSTEM, demand_id, manager)
+        manager = factories.user(session, "manager@tm.example", ["tech_manager"]).id
+        factories.assign_manager(session, demand_id, manager)
     token = log_in_as(client, database_url, manager)
     form = client.get(f"/demands/{demand_id}/edit")
     assert 'id="confidential" name="confidential" value="1" checked disabled' in form.text
@@ -666,27 +613,18 @@ def test_a_demand_page_always_shows_counterparts_across_the_language_line(
     English offers get a list of their own (the platform's promise is cross-lingual)."""
     with unit_of_work(engine_for(database_url)) as session:
         for number in range(6):
-            catalog.create_offer(
+            factories.offer(
                 session,
-                SYSTEM,
-                OfferCreate(
-                    title=f"固态电池电解质材料第{number}种制备方法",
-                    abstract="硫化物固态电解质，用于锂电池。",
-                    lang="zh",
-                    status="published",
-                    organisation_id=world.lab,
-                ),
-            )
-        catalog.create_offer(
-            session,
-            SYSTEM,
-            OfferCreate(
-                title="Solid-state battery electrolyte",
-                abstract="A sulfide electrolyte for solid-state lithium batteries.",
-                lang="en",
-                status="published",
+                f"固态电池电解质材料第{number}种制备方法",
+                abstract="硫化物固态电解质，用于锂电池。",
                 organisation_id=world.lab,
-            ),
+            )
+        factories.offer(
+            session,
+            "Solid-state battery electrolyte",
+            abstract="A sulfide electrolyte for solid-state lithium batteries.",
+            lang="en",
+            organisation_id=world.lab,
         )
     client.app.state.indexes.rebuild()  # type: ignore[attr-defined]
     demand_id = post_confidential_demand(client, database_url, world)
@@ -726,13 +664,7 @@ def test_an_organisation_page_pages_through_all_its_listings(
     """Found in a walk-through: "Published offers (329)" listed 20 and no way to the rest."""
     monkeypatch.setattr(listing_pages, "ORGANISATION_LISTINGS", 1)
     with unit_of_work(engine_for(database_url)) as session:
-        catalog.create_offer(
-            session,
-            SYSTEM,
-            OfferCreate(
-                title="第二项成果", lang="zh", status="published", organisation_id=world.lab
-            ),
-        )
+        factories.offer(session, "第二项成果", organisation_id=world.lab)
     first = client.get(f"/organisations/{world.lab}").text
     assert f'href="/organisations/{world.lab}?offers_page=2&amp;demands_page=1"' in first
     second = client.get(f"/organisations/{world.lab}", params={"offers_page": 2}).text

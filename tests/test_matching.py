@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +11,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import support
-from techbridge.authz import ANONYMOUS, Principal
+import factories
+from techbridge.authz import ANONYMOUS, SYSTEM, Principal
 from techbridge.catalog import service as catalog
 from techbridge.catalog.kinds import ListingKind
-from techbridge.catalog.schemas import DemandCreate, DemandUpdate, OfferCreate, OrganisationCreate
+from techbridge.catalog.schemas import DemandUpdate
 from techbridge.cli import app
 from techbridge.config import Settings
 from techbridge.db import engine_for, unit_of_work
@@ -28,13 +27,6 @@ from techbridge.matching.explain import key_terms
 from techbridge.matching.lexical import LexicalIndex, LexicalLayers
 from techbridge.matching.lexicon import default_lexicon
 from techbridge.matching.tokenize import Tokeniser
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
-
-from techbridge.authz import SYSTEM
-from techbridge.web.app import create_app
 
 runner = CliRunner()
 SECRET = "绝密配方：石墨烯改性隔膜"
@@ -153,61 +145,34 @@ def test_ambiguity_falls_with_the_gap_between_the_best_and_the_rest() -> None:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return support.test_settings(database_url, tmp_path)
-
-
-@pytest.fixture
 def listings(settings: Settings) -> dict[str, Any]:
     """Offers and demands written in one transaction, then applied from the outbox as an
     edge does after its commit."""
     indexes = service.Indexes(settings)
     ids: dict[str, Any] = {"indexes": indexes, "offers": []}
     with unit_of_work(engine_for(settings.resolved_database_url)) as session:
-        owner = catalog.create_organisation(session, SYSTEM, OrganisationCreate(name="需求方公司"))
-        rival = catalog.create_organisation(session, SYSTEM, OrganisationCreate(name="竞争对手"))
+        owner = factories.organisation(session, "需求方公司")
+        rival = factories.organisation(session, "竞争对手")
         ids["owner"], ids["rival"] = owner.id, rival.id
         for title, abstract, lang, tags in OFFERS:
-            offer = catalog.create_offer(
-                session,
-                SYSTEM,
-                OfferCreate(
-                    title=title, abstract=abstract, lang=lang, tags=tags, status="published"
-                ),
-            )
+            offer = factories.offer(session, title, abstract=abstract, lang=lang, tags=tags)
             ids["offers"].append(offer.id)
-        ids["public"] = catalog.create_demand(
+        ids["public"] = factories.demand(session, "寻求废旧电池回收技术", tags=["H01M"]).id
+        ids["secret"] = factories.demand(
             session,
-            SYSTEM,
-            DemandCreate(
-                title="寻求废旧电池回收技术", lang="zh", status="published", tags=["H01M"]
-            ),
+            SECRET,
+            description="需要电池隔膜的石墨烯改性工艺",
+            confidential=True,
+            organisation_id=owner.id,
         ).id
-        ids["secret"] = catalog.create_demand(
+        ids["revealed"] = factories.demand(
             session,
-            SYSTEM,
-            DemandCreate(
-                title=SECRET,
-                description="需要电池隔膜的石墨烯改性工艺",
-                lang="zh",
-                status="published",
-                confidential=True,
-                organisation_id=owner.id,
-            ),
-        ).id
-        ids["revealed"] = catalog.create_demand(
-            session,
-            SYSTEM,
-            DemandCreate(
-                title="保密项目：新一代固态电池",
-                description=f"{SECRET}。需要电池隔膜的改性工艺。",
-                lang="zh",
-                status="published",
-                confidential=True,
-                public_summary=REVEALED,
-                tags=["H01M"],
-                organisation_id=owner.id,
-            ),
+            "保密项目：新一代固态电池",
+            description=f"{SECRET}。需要电池隔膜的改性工艺。",
+            confidential=True,
+            public_summary=REVEALED,
+            tags=["H01M"],
+            organisation_id=owner.id,
         ).id
     indexes.catch_up()
     return ids
@@ -359,7 +324,7 @@ def test_supplier_sees_only_the_revealed_summary_of_a_confidential_demand(
     assert "tags" not in match.components and "recency" not in match.components
     dumped = json.dumps(str(found), ensure_ascii=False)
     assert SECRET not in dumped and "固态电池" not in dumped and "改性工艺" not in dumped
-    with TestClient(create_app(settings)) as client:
+    with factories.client(settings) as client:
         api = client.get(f"/api/v1/offers/{graphene}/matches").json()
         page = client.get(f"/offers/{graphene}").text
         assert client.get(f"/demands/{listings['revealed']}").status_code == 404
@@ -405,7 +370,7 @@ def test_rebuild_from_the_database(settings: Settings, listings: dict[str, Any])
 
 
 def test_api_search_and_matches(settings: Settings, listings: dict[str, Any]) -> None:
-    with TestClient(create_app(settings)) as client:
+    with factories.client(settings) as client:
         found = client.get("/api/v1/search", params={"q": "battery recycling", "kind": "offers"})
         assert found.status_code == 200
         assert found.json()["matches"][0]["title"] == "Lithium-ion battery recycling process"

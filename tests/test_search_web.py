@@ -6,25 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import warnings
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support import create_listing
-from support import test_settings as settings_for
-from techbridge.authz import SYSTEM
-from techbridge.catalog import service as catalog
-from techbridge.catalog.schemas import DemandCreate, OfferCreate, OrganisationCreate
+import factories
+from support import TestClient
 from techbridge.db import engine_for, unit_of_work
 from techbridge.web import search_pages
-from techbridge.web.app import create_app
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 SECRET = "绝密配方：石墨烯改性隔膜"
 SECRET_BODY = "需要电池隔膜的石墨烯改性工艺"
@@ -35,22 +24,12 @@ FRAGMENT = {"HX-Request": "true", "HX-Target": "results"}
 
 
 @pytest.fixture
-def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(settings_for(database_url, tmp_path))) as test_client:
-        yield test_client
-
-
-@pytest.fixture
 def ids(client: TestClient, database_url: str) -> dict[str, int]:
     """Listings written in one transaction; the app's indexer finds them in the outbox."""
     found: dict[str, int] = {}
     with unit_of_work(engine_for(database_url)) as session:
-        lab = catalog.create_organisation(
-            session, SYSTEM, OrganisationCreate(name="张江实验室", district="浦东新区")
-        )
-        buyer = catalog.create_organisation(
-            session, SYSTEM, OrganisationCreate(name="需求方公司", district="徐汇区")
-        )
+        lab = factories.organisation(session, "张江实验室", district="浦东新区")
+        buyer = factories.organisation(session, "需求方公司", district="徐汇区")
         for key, title, fields in [
             ("battery_en", "Lithium-ion battery recycling process", {"lang": "en"}),
             ("battery_zh", "一种锂离子电池回收方法", {"listed_on": dt.date(2024, 5, 1)}),
@@ -67,8 +46,6 @@ def ids(client: TestClient, database_url: str) -> dict[str, int]:
             ("draft", "草稿：电池回收新工艺", {"status": "draft"}),
         ]:
             values: dict[str, Any] = {
-                "lang": "zh",
-                "status": "published",
                 "kind": "patent",
                 "segment": "technology_transfer",
                 "tags": ["H01M"],
@@ -76,7 +53,7 @@ def ids(client: TestClient, database_url: str) -> dict[str, int]:
                 "listed_on": dt.date(2024, 3, 1),
                 **fields,
             }
-            found[key] = create_listing(session, OfferCreate, title=title, **values).id
+            found[key] = factories.offer(session, title, **values).id
         for key, title, fields in [
             ("public", "寻求废旧电池回收技术", {"listed_on": dt.date(2024, 4, 1)}),
             (
@@ -93,14 +70,12 @@ def ids(client: TestClient, database_url: str) -> dict[str, int]:
             ("hidden", HIDDEN, {"confidential": True, "tags": [SECRET_TAG]}),
         ]:
             values = {
-                "lang": "zh",
-                "status": "published",
                 "segment": "technology_transfer",
                 "tags": ["H01M"],
                 "listed_on": dt.date(2024, 6, 1),
                 **fields,
             }
-            found[key] = create_listing(session, DemandCreate, title=title, **values).id
+            found[key] = factories.demand(session, title, **values).id
     return found
 
 

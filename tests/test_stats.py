@@ -5,27 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import warnings
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
-import pytest
 from sqlalchemy.orm import Session
 
-from support import create_listing
-from support import test_settings as settings_for
+import factories
+from support import TestClient
 from techbridge.authz import SYSTEM
 from techbridge.catalog import service as catalog
-from techbridge.catalog.schemas import SEGMENTS, DemandCreate, OfferCreate, OrganisationCreate
-from techbridge.db import engine_for, unit_of_work
+from techbridge.catalog.schemas import SEGMENTS
 from techbridge.stats import service as stats
 from techbridge.web import i18n
-from techbridge.web.app import create_app
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 TODAY = dt.date(2025, 3, 15)
 HOSTILE_TAG = "</script><script>alert(1)</script>"
@@ -34,40 +23,14 @@ SECRET_TAG = "SECRET-TAG-7"
 DRAFT_TAG = "DRAFT-TAG-3"
 
 
-@pytest.fixture
-def seed(database_url: str) -> Iterator[Session]:
-    with unit_of_work(engine_for(database_url)) as session:
-        yield session
-
-
-@pytest.fixture
-def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(settings_for(database_url, tmp_path))) as test_client:
-        yield test_client
-
-
-def offer(session: Session, title: str, **fields: Any) -> int:
-    values: dict[str, Any] = {"lang": "zh", "status": "published", **fields}
-    return create_listing(session, OfferCreate, title=title, **values).id
-
-
-def demand(session: Session, title: str, **fields: Any) -> int:
-    values: dict[str, Any] = {"lang": "zh", "status": "published", **fields}
-    return create_listing(session, DemandCreate, title=title, **values).id
-
-
 def publish(session: Session, this_month: dt.date = TODAY) -> None:
     """Three public offers and one public demand; everything else must not be counted: a
     draft and a withdrawn offer, a draft demand, two confidential demands (one of them the
     only listing of an organisation in another district)."""
-    lab = catalog.create_organisation(
-        session, SYSTEM, OrganisationCreate(name="张江实验室", district="浦东新区")
-    )
-    secretive = catalog.create_organisation(
-        session, SYSTEM, OrganisationCreate(name="保密公司", district="徐汇区")
-    )
+    lab = factories.organisation(session, "张江实验室", district="浦东新区")
+    secretive = factories.organisation(session, "保密公司", district="徐汇区")
     two_months_ago = dt.date(2025, 1, 20) if this_month == TODAY else this_month
-    offer(
+    factories.offer(
         session,
         "Solid-state electrolyte",
         lang="en",
@@ -77,7 +40,7 @@ def publish(session: Session, this_month: dt.date = TODAY) -> None:
         organisation_id=lab.id,
         listed_on=this_month,
     )
-    offer(
+    factories.offer(
         session,
         "检测服务",
         kind="service",
@@ -85,13 +48,19 @@ def publish(session: Session, this_month: dt.date = TODAY) -> None:
         organisation_id=lab.id,
         listed_on=two_months_ago,
     )
-    offer(session, "多年前的成果", listed_on=dt.date(2019, 6, 1))  # counted, but not by month
-    offer(session, "草稿", status="draft", segment="finance", tags=[DRAFT_TAG], listed_on=TODAY)
-    withdrawn = offer(session, "撤回", lang="en", segment="finance", listed_on=TODAY)
-    catalog.withdraw_offer(session, SYSTEM, withdrawn)
-    demand(session, "寻求电池回收技术", segment="finance", tags=["H01M"], listed_on=this_month)
-    demand(session, "草稿需求", status="draft", segment="talent", listed_on=TODAY)
-    demand(
+    factories.offer(
+        session, "多年前的成果", listed_on=dt.date(2019, 6, 1)
+    )  # counted, but not by month
+    factories.offer(
+        session, "草稿", status="draft", segment="finance", tags=[DRAFT_TAG], listed_on=TODAY
+    )
+    withdrawn = factories.offer(session, "撤回", lang="en", segment="finance", listed_on=TODAY)
+    catalog.withdraw_offer(session, SYSTEM, withdrawn.id)
+    factories.demand(
+        session, "寻求电池回收技术", segment="finance", tags=["H01M"], listed_on=this_month
+    )
+    factories.demand(session, "草稿需求", status="draft", segment="talent", listed_on=TODAY)
+    factories.demand(
         session,
         SECRET,
         confidential=True,
@@ -100,7 +69,7 @@ def publish(session: Session, this_month: dt.date = TODAY) -> None:
         organisation_id=secretive.id,
         listed_on=TODAY,
     )
-    demand(
+    factories.demand(
         session,
         "保密需求二",
         confidential=True,
@@ -112,9 +81,9 @@ def publish(session: Session, this_month: dt.date = TODAY) -> None:
     session.commit()
 
 
-def test_headline_counts_public_listings_only(seed: Session) -> None:
-    publish(seed)
-    figures = stats.headline(seed, today=TODAY)
+def test_headline_counts_public_listings_only(session: Session) -> None:
+    publish(session)
+    figures = stats.headline(session, today=TODAY)
     assert (figures.published_offers, figures.public_demands) == (3, 1)
     assert (figures.organisations, figures.english_offers, figures.districts) == (1, 1, 1)
     assert {(c.value, c.count) for c in figures.offers_by_kind} == {
@@ -129,22 +98,22 @@ def test_headline_counts_public_listings_only(seed: Session) -> None:
     assert [(c.value, c.count) for c in figures.top_tags] == [("H01M", 2), (HOSTILE_TAG, 1)]
 
 
-def test_months_are_the_last_24_with_zeros_across_a_year_end(seed: Session) -> None:
-    publish(seed)
-    months = stats.headline(seed, today=TODAY).listings_by_month
+def test_months_are_the_last_24_with_zeros_across_a_year_end(session: Session) -> None:
+    publish(session)
+    months = stats.headline(session, today=TODAY).listings_by_month
     assert len(months) == 24
     assert (months[0].month, months[-1].month) == ("2023-04", "2025-03")
     by_month = {m.month: (m.offers, m.demands) for m in months}
     assert by_month["2025-03"] == (1, 1)
     assert by_month["2025-01"] == (1, 0)
     assert sum(m.offers + m.demands for m in months) == 3
-    january = stats.headline(seed, today=dt.date(2025, 1, 1)).listings_by_month
+    january = stats.headline(session, today=dt.date(2025, 1, 1)).listings_by_month
     assert (january[0].month, january[-1].month) == ("2023-02", "2025-01")
     assert january[-1].offers == 1
 
 
-def test_stats_api_returns_the_figures(client: TestClient, seed: Session) -> None:
-    publish(seed, this_month=dt.date.today())
+def test_stats_api_returns_the_figures(client: TestClient, session: Session) -> None:
+    publish(session, this_month=dt.date.today())
     response = client.get("/api/v1/stats/headline")
     assert response.status_code == 200
     body = response.json()
@@ -159,8 +128,8 @@ def test_stats_api_returns_the_figures(client: TestClient, seed: Session) -> Non
     assert "/api/v1/stats/headline" in schema["paths"]
 
 
-def test_home_embeds_chart_data_that_cannot_break_out(client: TestClient, seed: Session) -> None:
-    publish(seed, this_month=dt.date.today())
+def test_home_embeds_chart_data_that_cannot_break_out(client: TestClient, session: Session) -> None:
+    publish(session, this_month=dt.date.today())
     page = client.get("/", params={"lang": "zh"}).text
     embedded = re.search(
         r'<script type="application/json" id="chart-data">(.*?)</script>', page, re.S
@@ -208,14 +177,14 @@ def test_every_segment_has_a_chinese_label() -> None:
 
 
 def test_home_leaves_out_empty_charts_and_a_zero_district_count(
-    client: TestClient, seed: Session
+    client: TestClient, session: Session
 ) -> None:
-    offer(seed, "一种固态电池", status="published")
-    seed.commit()
+    factories.offer(session, "一种固态电池", status="published")
+    session.commit()
     page = client.get("/").text
     assert 'data-chart="kinds"' in page
     assert 'data-chart="segments"' not in page  # no listing has a segment yet
     assert "个区" not in page
-    offer(seed, "检测服务", status="published", segment="testing_inspection")
-    seed.commit()
+    factories.offer(session, "检测服务", status="published", segment="testing_inspection")
+    session.commit()
     assert 'data-chart="segments"' in client.get("/").text

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,53 +12,23 @@ from babel.messages.pofile import read_po
 from jinja2.ext import babel_extract
 from sqlalchemy.orm import Session
 
-import support
+import factories
+from support import TestClient
 from techbridge import __version__
 from techbridge.authz import SYSTEM
 from techbridge.catalog import service
-from techbridge.catalog.schemas import (
-    DemandCreate,
-    OfferCreate,
-    OfferKind,
-    OrganisationCreate,
-    TransferMode,
-)
+from techbridge.catalog.schemas import OfferKind, TransferMode
 from techbridge.config import Settings
-from techbridge.db import engine_for, unit_of_work
 from techbridge.web import i18n
-from techbridge.web.app import create_app
-
-with warnings.catch_warnings():
-    # Starlette's TestClient warns that it will move to httpx2; httpx is what the lock has.
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 WEB = Path(i18n.__file__).parent
 TEMPLATES = WEB / "templates"
 HOSTILE = "<script>alert(1)</script>"
 
 
-@pytest.fixture
-def seed(database_url: str) -> Iterator[Session]:
-    """A session on the test database whose writes are committed before the requests."""
-    with unit_of_work(engine_for(database_url)) as session:
-        yield session
-
-
-@pytest.fixture
-def client(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TestClient]:
-    monkeypatch.delenv("TECHBRIDGE_LANGUAGE", raising=False)
-    with TestClient(create_app(support.test_settings(database_url, tmp_path))) as test_client:
-        yield test_client
-
-
 def publish(session: Session) -> dict[str, int]:
     """Two public offers, a draft and a withdrawn one; a public, a confidential, a draft demand."""
-    lab = service.create_organisation(
-        session, SYSTEM, OrganisationCreate(name="张江实验室", district="浦东新区")
-    )
+    lab = factories.organisation(session, "张江实验室", district="浦东新区")
     ids: dict[str, int] = {}
     for key, title, fields in [
         ("patent", "一种固态电池电解质", {"kind": "patent", "tags": ["储能", "电池"]}),
@@ -68,14 +36,8 @@ def publish(session: Session) -> dict[str, int]:
         ("draft_offer", "草稿供给", {"status": "draft"}),
         ("withdrawn_offer", "撤回供给", {}),
     ]:
-        values: dict[str, Any] = {"lang": "zh", "status": "published", **fields}
-        created = support.create_listing(
-            session,
-            OfferCreate,
-            title=title,
-            organisation_id=lab.id,
-            listed_on=dt.date(2024, 1, 2),
-            **values,
+        created = factories.offer(
+            session, title, organisation_id=lab.id, listed_on=dt.date(2024, 1, 2), **fields
         )
         ids[key] = created.id
     service.withdraw_offer(session, SYSTEM, ids["withdrawn_offer"])
@@ -84,8 +46,7 @@ def publish(session: Session) -> dict[str, int]:
         ("secret", "保密需求：新型隔膜", {"confidential": True}),
         ("draft_demand", "草稿需求", {"status": "draft"}),
     ]:
-        values = {"lang": "zh", "status": "published", **fields}
-        ids[key] = service.create_demand(session, SYSTEM, DemandCreate(title=title, **values)).id
+        ids[key] = factories.demand(session, title, **fields).id
     session.commit()
     return ids
 
@@ -111,8 +72,8 @@ def test_health(client: TestClient) -> None:
     assert response.json() == {"status": "ok", "version": __version__}
 
 
-def test_offers_are_paginated(client: TestClient, seed: Session) -> None:
-    publish(seed)
+def test_offers_are_paginated(client: TestClient, session: Session) -> None:
+    publish(session)
     first = client.get("/api/v1/offers", params={"per_page": 1})
     second = client.get("/api/v1/offers", params={"per_page": 1, "page": 2})
     third = client.get("/api/v1/offers", params={"per_page": 1, "page": 3})
@@ -132,8 +93,8 @@ def test_offers_are_paginated(client: TestClient, seed: Session) -> None:
     assert item["listed_on"] == "2024-01-02"
 
 
-def test_offer_filters(client: TestClient, seed: Session) -> None:
-    publish(seed)
+def test_offer_filters(client: TestClient, session: Session) -> None:
+    publish(session)
 
     def titles(**params: str) -> set[str]:
         response = client.get("/api/v1/offers", params=params)
@@ -147,8 +108,8 @@ def test_offer_filters(client: TestClient, seed: Session) -> None:
     assert titles(listed_from="2024-01-03") == set()
 
 
-def test_demands_list_hides_confidential_and_drafts(client: TestClient, seed: Session) -> None:
-    publish(seed)
+def test_demands_list_hides_confidential_and_drafts(client: TestClient, session: Session) -> None:
+    publish(session)
     response = client.get("/api/v1/demands")
     assert response.status_code == 200
     body = response.json()
@@ -158,8 +119,8 @@ def test_demands_list_hides_confidential_and_drafts(client: TestClient, seed: Se
     assert "草稿" not in client.get("/api/v1/offers").text
 
 
-def test_hidden_listings_are_not_found_by_id(client: TestClient, seed: Session) -> None:
-    ids = publish(seed)
+def test_hidden_listings_are_not_found_by_id(client: TestClient, session: Session) -> None:
+    ids = publish(session)
     assert client.get(f"/api/v1/demands/{ids['public']}").json()["title"] == "寻求电池回收技术"
     assert client.get(f"/api/v1/offers/{ids['patent']}").status_code == 200
 
@@ -222,9 +183,9 @@ def test_openapi_lists_the_catalog(client: TestClient) -> None:
 
 
 def test_home_is_chinese_by_default_and_english_on_request(
-    client: TestClient, seed: Session
+    client: TestClient, session: Session
 ) -> None:
-    publish(seed)
+    publish(session)
     chinese = client.get("/")
     assert chinese.status_code == 200
     assert "最新技术供给" in chinese.text
@@ -252,8 +213,8 @@ def test_every_asset_a_page_links_is_served(client: TestClient) -> None:
         assert client.get(asset).status_code == 200, asset
 
 
-def test_home_never_shows_hidden_listings(client: TestClient, seed: Session) -> None:
-    publish(seed)
+def test_home_never_shows_hidden_listings(client: TestClient, session: Session) -> None:
+    publish(session)
     page = client.get("/").text
     for hidden in ("保密需求", "草稿需求", "草稿供给", "撤回供给"):
         assert hidden not in page
@@ -273,21 +234,11 @@ def test_language_switch_link_sets_cookie_and_stays_on_site(client: TestClient) 
     assert away.headers["location"] == "/"
 
 
-def test_hostile_text_is_escaped(client: TestClient, seed: Session) -> None:
-    organisation = service.create_organisation(
-        seed, SYSTEM, OrganisationCreate(name=f"机构{HOSTILE}")
-    )
-    service.create_offer(
-        seed,
-        SYSTEM,
-        OfferCreate(title=HOSTILE, lang="en", status="published", organisation_id=organisation.id),
-    )
-    service.create_demand(
-        seed,
-        SYSTEM,
-        DemandCreate(title='"><img src=x onerror=alert(2)>', lang="en", status="published"),
-    )
-    seed.commit()
+def test_hostile_text_is_escaped(client: TestClient, session: Session) -> None:
+    organisation = factories.organisation(session, f"机构{HOSTILE}")
+    factories.offer(session, HOSTILE, lang="en", organisation_id=organisation.id)
+    factories.demand(session, '"><img src=x onerror=alert(2)>', lang="en")
+    session.commit()
     page = client.get("/").text
     assert HOSTILE not in page
     assert "<img" not in page
@@ -371,35 +322,18 @@ def test_language_switch_never_redirects_off_site(client: TestClient, referer: s
     assert response.headers["location"] == "/"
 
 
-def test_error_page_uses_the_configured_language(database_url: str, tmp_path: Path) -> None:
-    settings = Settings(
-        database_url=database_url, data_dir=tmp_path / "var", language="en", _env_file=None
-    )  # type: ignore[call-arg]
-    with TestClient(create_app(settings)) as english:
+def test_error_page_uses_the_configured_language(settings: Settings) -> None:
+    with factories.client(settings, language="en") as english:
         page = english.get("/offers/999999")
     assert page.status_code == 404
     assert '<html lang="en"' in page.text
 
 
-def test_detail_pages_show_prices_and_budgets(client: TestClient, seed: Session) -> None:
+def test_detail_pages_show_prices_and_budgets(client: TestClient, session: Session) -> None:
     """Regression: the money helper was missing from the page context (500 on any detail)."""
-    offer = service.create_offer(
-        seed,
-        SYSTEM,
-        OfferCreate(title="有价供给", lang="zh", status="published", price_fen=1_234_567_89),
-    )
-    demand = service.create_demand(
-        seed,
-        SYSTEM,
-        DemandCreate(
-            title="有预算需求",
-            lang="zh",
-            status="published",
-            budget_min_fen=100,
-            budget_max_fen=500_00,
-        ),
-    )
-    seed.commit()
+    offer = factories.offer(session, "有价供给", price_fen=1_234_567_89)
+    demand = factories.demand(session, "有预算需求", budget_min_fen=100, budget_max_fen=500_00)
+    session.commit()
     offer_page = client.get(f"/offers/{offer.id}")
     assert offer_page.status_code == 200 and "CNY 1,234,567.89" in offer_page.text
     demand_page = client.get(f"/demands/{demand.id}")
