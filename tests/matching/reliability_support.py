@@ -1,5 +1,5 @@
 """Real ``techbridge`` processes and the clients that drive them, for the index reliability
-tests (tests/test_index_reliability.py).
+tests (tests/matching/test_index_reliability.py).
 
 - ``Server``: ``techbridge serve`` as a subprocess on a free loopback port, its output in a
   log file whose tail (and last traceback) is printed when a test fails;

@@ -9,7 +9,7 @@ import typer
 from techbridge.cli import app
 from techbridge.config import Settings
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
 
 
 def test_every_setting_is_in_the_readme() -> None:
