@@ -1,9 +1,10 @@
 """Test data, made the way the application makes it: organisations, users, listings, tech
 manager assignments and API tokens through the services (as ``SYSTEM`` where a principal is
-needed), and the in-process client of an app on given settings.
+needed), a small catalog with a listing in every state, and the in-process client of an app
+on given settings.
 
-The one place tests make data; scenarios of one domain (a "world" of organisations, people
-and listings) live in that domain's ``conftest.py`` and are built from these.
+The one place tests make data; the scenarios of one domain (a "world" of organisations,
+people and listings) live in that domain's ``conftest.py`` and are built from these.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from techbridge.config import Settings
 from techbridge.db import engine_for, unit_of_work
 from techbridge.web.app import create_app
 
-# --- organisations and people ---------------------------------------------------------------
+# --- organisations and people -------------------------------------------------------------
 
 
 def organisation(session: Session, name: str, **fields: Any) -> Organisation:
@@ -68,7 +69,7 @@ def token(
 ) -> tuple[ApiToken, str]:
     """A personal API token of ``owner`` and its secret (``scopes``: the schema's default,
     read only, unless given)."""
-    data = TokenCreate(name=name) if scopes is None else TokenCreate(name=name, scopes=list(scopes))  # type: ignore[arg-type]
+    data = TokenCreate(name=name) if scopes is None else TokenCreate(name=name, scopes=list(scopes))
     return accounts.create_token(session, accounts.principal_for(session, owner), data)
 
 
@@ -81,7 +82,7 @@ def bearer(
     return authorization(secret)
 
 
-# --- listings -------------------------------------------------------------------------------
+# --- listings -----------------------------------------------------------------------------
 
 
 def offer(
@@ -123,7 +124,39 @@ def _dated(session: Session, listing: Listing, listed_on: dt.date | None) -> Lis
     return listing
 
 
-# --- the app --------------------------------------------------------------------------------
+# --- a catalog for the API and the pages --------------------------------------------------
+
+
+def catalog_sample(session: Session) -> dict[str, int]:
+    """A catalog with a listing in each state, committed, ids by key: two public offers
+    (a patent and a service), a draft and a withdrawn one; a public, a confidential and a
+    draft demand."""
+    lab = organisation(session, "张江实验室", district="浦东新区")
+    ids: dict[str, int] = {}
+    offers: list[tuple[str, str, dict[str, Any]]] = [
+        ("patent", "一种固态电池电解质", {"kind": "patent", "tags": ["储能", "电池"]}),
+        ("service", "Materials testing service", {"kind": "service", "lang": "en"}),
+        ("draft_offer", "草稿供给", {"status": "draft"}),
+        ("withdrawn_offer", "撤回供给", {}),
+    ]
+    for key, title, fields in offers:
+        created = offer(
+            session, title, organisation_id=lab.id, listed_on=dt.date(2024, 1, 2), **fields
+        )
+        ids[key] = created.id
+    catalog.withdraw_offer(session, SYSTEM, ids["withdrawn_offer"])
+    demands: list[tuple[str, str, dict[str, Any]]] = [
+        ("public", "寻求电池回收技术", {}),
+        ("secret", "保密需求：新型隔膜", {"confidential": True}),
+        ("draft_demand", "草稿需求", {"status": "draft"}),
+    ]
+    for key, title, fields in demands:
+        ids[key] = demand(session, title, **fields).id
+    session.commit()
+    return ids
+
+
+# --- the app ------------------------------------------------------------------------------
 
 
 @contextmanager

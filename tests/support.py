@@ -79,3 +79,17 @@ def api_login(client: TestClient, email: str, password: str = PASSWORD) -> Any:
 def authorization(secret: str | int) -> dict[str, str]:
     """Headers for JSON API calls with this API token's secret."""
     return {"authorization": f"Bearer {secret}"}
+
+
+def assert_error(response: Any, status: int, code: str, field: str | None) -> str:
+    """Check a JSON error answer: its status, the one shape every error has, its code and
+    field; return its message."""
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "field"}
+    assert (body["error"]["code"], body["error"]["field"]) == (code, field)
+    assert body["error"]["message"]
+    message: str = body["error"]["message"]
+    return message

@@ -30,7 +30,7 @@ from techbridge.catalog.schemas import (
     PersonCreate,
 )
 from techbridge.catalog.service import ListingFilter
-from techbridge.db import unit_of_work
+from techbridge.db import engine_for, unit_of_work
 from techbridge.errors import Conflict, Invalid, NotFound
 from techbridge.pagination import MAX_PER_PAGE
 
@@ -658,3 +658,26 @@ def test_a_unique_name_taken_at_the_same_moment_is_a_conflict(engine: Engine) ->
             select(func.count()).select_from(Organisation).where(Organisation.name == "同名机构")
         )
         assert session.scalar(named) == 1
+
+
+# --- import: organisations by name --------------------------------------------------------
+
+
+def test_imports_file_listings_under_the_organisation_a_look_alike_name_denotes(
+    database_url: str,
+) -> None:
+    """An import creates organisations by name: a look-alike of a known one is that one,
+    and two spellings in one file are one organisation (all or nothing as before)."""
+    from techbridge.catalog.schemas import OfferRecord
+
+    with unit_of_work(engine_for(database_url)) as session:
+        alpha = factories.organisation(session, "Alpha Ltd")
+        records = [
+            OfferRecord(id=str(number), source="s", title=f"供给 {number}", lang="zh", org=org)
+            for number, org in enumerate(["alpha ltd", "Alpha Ltd\u200b", "Beta Co", "BETA  co"])
+        ]
+        result = service.import_offers(session, SYSTEM, records)
+        assert (result.created, result.organisations_created) == (4, 1)
+        exported = {record["id"]: record["org"] for record in service.export_offers(session)}
+    assert exported == {"0": "Alpha Ltd", "1": "Alpha Ltd", "2": "BETA  co", "3": "BETA  co"}
+    assert alpha.name == "Alpha Ltd"

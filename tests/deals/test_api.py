@@ -1,78 +1,17 @@
-"""Introduction requests (对接请求): who may ask whom, answering, refusals, and what the
-receiving side sees of a confidential demand."""
+"""Introduction requests (对接请求) through the JSON API: who may ask whom, answering,
+refusals, and what the receiving side sees of a confidential demand."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import select
 
-import factories
 from factories import bearer
-from support import TestClient, csrf, log_in
+from support import TestClient
 from techbridge.audit import AuditEntry
 from techbridge.db import engine_for, unit_of_work
 
-SECRET_TITLE = "保密：量产线隔膜改造"
-SECRET_TEXT = "现有隔膜在 80 度以上失效"
-SUMMARY = "寻求电池材料合作"
-HOSTILE = "<script>alert(1)</script>"
-
-
-@dataclass
-class World:
-    demander: int  # of acme
-    supplier: int  # of lab
-    outsider: int  # of a third organisation
-    public_demand: int
-    secret_demand: int  # confidential, with a public summary
-    draft_demand: int
-    offer: int  # lab's, published
-    draft_offer: int  # lab's
-    own_offer: int  # acme's, published
-
-
-@pytest.fixture
-def world(database_url: str) -> World:
-    with unit_of_work(engine_for(database_url)) as session:
-        acme, lab, far = (
-            factories.organisation(session, name).id
-            for name in ("宏达电池", "张江实验室", "远方大学")
-        )
-        users = [
-            factories.user(session, "d@acme.example", ["demander", "supplier"], acme).id,
-            factories.user(session, "s@lab.example", ["supplier"], lab).id,
-            factories.user(session, "o@far.example", ["supplier", "demander"], far).id,
-        ]
-
-        return World(
-            *users,
-            public_demand=factories.demand(session, "寻求电池回收技术", organisation_id=acme).id,
-            secret_demand=factories.demand(
-                session,
-                SECRET_TITLE,
-                organisation_id=acme,
-                description=SECRET_TEXT,
-                confidential=True,
-                public_summary=SUMMARY,
-            ).id,
-            draft_demand=factories.demand(
-                session, "草稿需求", organisation_id=acme, status="draft"
-            ).id,
-            offer=factories.offer(session, "固态电解质", organisation_id=lab).id,
-            draft_offer=factories.offer(
-                session, "草稿供给", organisation_id=lab, status="draft"
-            ).id,
-            own_offer=factories.offer(session, "自家供给", organisation_id=acme).id,
-        )
-
-
-def ask(
-    client: TestClient, headers: dict[str, str], demand_id: int, offer_id: int, **extra: object
-):  # type: ignore[no-untyped-def]
-    body = {"demand_id": demand_id, "offer_id": offer_id, **extra}
-    return client.post("/api/v1/introductions", json=body, headers=headers)
+from .conftest import HOSTILE, SECRET_TEXT, SECRET_TITLE, SUMMARY, World, ask
 
 
 def test_a_demander_asks_and_the_supplier_accepts(
@@ -186,48 +125,3 @@ def test_duplicates_anonymous_and_read_only_tokens_are_refused(
     )
     too_long = ask(client, demander, world.secret_demand, world.offer, message="x" * 2001)
     assert too_long.status_code == 422 and too_long.json()["error"]["field"] == "message"
-
-
-def test_introductions_through_the_pages(
-    client: TestClient, database_url: str, world: World
-) -> None:
-    log_in(client, database_url, world.demander)
-    token = csrf(client)
-    form = {
-        "csrftoken": token,
-        "demand_id": str(world.secret_demand),
-        "offer_id": str(world.offer),
-        "message": HOSTILE,
-    }
-    sent = client.post("/introductions/new", data=form, follow_redirects=False)
-    assert sent.status_code == 303 and sent.headers["location"].startswith("/workspace")
-    workspace = client.get(sent.headers["location"])
-    assert 'id="introductions-outgoing"' in workspace.text and "张江实验室" in workspace.text
-    assert "&lt;script&gt;" in workspace.text and HOSTILE not in workspace.text
-    again = client.post("/introductions/new", data=form)
-    assert again.status_code == 409 and 'class="notice"' in again.text
-    junk = client.post("/introductions/new", data={**form, "offer_id": "abc"})
-    assert junk.status_code == 422
-
-    client.cookies.clear()
-    log_in(client, database_url, world.supplier)
-    token = csrf(client)
-    page = client.get("/workspace")
-    assert SUMMARY in page.text and SECRET_TITLE not in page.text
-    assert 'class="badge confidential"' in page.text
-    (introduction_id,) = [
-        item["id"]
-        for item in client.get(
-            "/api/v1/introductions", headers=bearer(database_url, world.supplier)
-        ).json()["items"]
-    ]
-    assert f'action="/introductions/{introduction_id}/accept"' in page.text
-    answered = client.post(
-        f"/introductions/{introduction_id}/decline",
-        data={"csrftoken": token, "note": "暂不需要"},
-        follow_redirects=False,
-    )
-    assert answered.status_code == 303
-    after = client.get(answered.headers["location"])
-    assert "status-declined" in after.text and "暂不需要" in after.text
-    assert f'action="/introductions/{introduction_id}/accept"' not in after.text
