@@ -602,7 +602,7 @@ Rebuild, from the project root (needs `../shared/data`; standard library only):
 {command}
 ```
 
-`tests/test_demo_data.py` checks these files and that a rebuild is byte-identical.
+`tests/catalog/test_demo_data.py` checks these files and that a rebuild is byte-identical.
 """
 
 

@@ -4,6 +4,9 @@ PostgreSQL is the server at ``TECHBRIDGE_TEST_POSTGRES`` (default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``). Each test run creates a fresh
 database there, migrates it from empty, and drops it at the end. When no server answers, the
 PostgreSQL variants are skipped with a message saying so.
+
+The app's ``settings`` and its ``client`` are here too, once for every domain (a domain's
+``conftest.py`` may override ``settings``); test data comes from ``factories``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+import factories
+import support
+from support import TestClient
+from techbridge.accounts.service import credentials as passwords
+from techbridge.config import Settings
 from techbridge.db import engine_for, unit_of_work
 from techbridge.migrate import upgrade
 from techbridge.models import metadata
@@ -99,6 +107,27 @@ def env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> d
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     return values
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The app's settings for this test: its database, a data directory of its own, and the
+    default language whatever the environment says."""
+    monkeypatch.delenv("TECHBRIDGE_LANGUAGE", raising=False)
+    return support.test_settings(database_url, tmp_path)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """A client of the app on this test's ``settings``, started for the test."""
+    with factories.client(settings) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id at its cheapest for this test, which hashes many passwords."""
+    monkeypatch.setattr(passwords, "HASHER", support.FAST_HASHER)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

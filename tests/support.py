@@ -1,10 +1,10 @@
-"""Helpers for tests of the web application: users, logins and CSRF tokens."""
+"""Helpers for tests of the web application that make no data: settings, logins, CSRF
+tokens and headers, and a session for checking what was stored. Test data comes from
+``factories``."""
 
 from __future__ import annotations
 
-import datetime as dt
 import warnings
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +12,6 @@ from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
 from techbridge.accounts import service as accounts
-from techbridge.accounts.models import User
-from techbridge.audit import Actor
-from techbridge.authz import SYSTEM, Principal
-from techbridge.catalog import service as catalog
-from techbridge.catalog.models import Demand, Offer
-from techbridge.catalog.schemas import DemandCreate, OfferCreate
 from techbridge.config import Settings
 from techbridge.db import engine_for, unit_of_work
 from techbridge.web.auth import SESSION_COOKIE
@@ -26,8 +20,9 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # TestClient's notice about a future httpx
     from fastapi.testclient import TestClient
 
+
 PASSWORD = "correct horse battery"
-# argon2id at its cheapest, for tests that hash many passwords (monkeypatch techbridge.accounts.service.credentials.HASHER);
+# argon2id at its cheapest, for tests that hash many passwords (the ``fast_hashing`` fixture);
 # the real parameters are tested by the accounts tests.
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
@@ -36,25 +31,9 @@ def test_settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(database_url=database_url, data_dir=tmp_path / "var", _env_file=None)  # type: ignore[call-arg]
 
 
-def make_user(
-    session: Session,
-    email: str,
-    roles: Iterable[str] = (),
-    organisation_id: int | None = None,
-    *,
-    password: str = PASSWORD,
-    verified: bool = True,
-) -> User:
-    return accounts.create_user(
-        session,
-        email=email,
-        name=email.split("@")[0],
-        password=password,
-        roles=list(roles),
-        organisation_id=organisation_id,
-        verified=verified,
-        actor=Actor.OPERATOR,
-    )
+def committed(database_url: str) -> Session:
+    """A session of its own for checking what the app committed (``with committed(url) as s``)."""
+    return Session(engine_for(database_url), expire_on_commit=False)
 
 
 def log_in(client: TestClient, database_url: str, user_id: int) -> None:
@@ -67,6 +46,14 @@ def log_in(client: TestClient, database_url: str, user_id: int) -> None:
     client.cookies.set(SESSION_COOKIE, secret)
 
 
+def log_in_as(client: TestClient, database_url: str, user_id: int | None) -> str:
+    """Switch the client to this user (None: anonymous) and return a fresh CSRF token."""
+    client.cookies.clear()
+    if user_id is not None:
+        log_in(client, database_url, user_id)
+    return csrf(client)
+
+
 def csrf(client: TestClient, page: str = "/") -> str:
     """The CSRF token for form posts: a page sets the cookie, forms echo it back."""
     client.get(page)
@@ -75,39 +62,34 @@ def csrf(client: TestClient, page: str = "/") -> str:
     return token
 
 
-def bearer(
-    database_url: str, user_id: int, scopes: Iterable[str] = ("read", "write")
-) -> dict[str, str]:
-    """Headers for JSON API calls as this user, through a personal API token."""
-    from techbridge.accounts.schemas import TokenCreate
+def api_headers(client: TestClient) -> dict[str, str]:
+    """JSON calls made with the session cookie echo the CSRF cookie in a header."""
+    return {"x-csrftoken": csrf(client, "/login")}
 
-    with unit_of_work(engine_for(database_url)) as session:
-        user = accounts.get_user(session, user_id)
-        _token, secret = accounts.create_token(
-            session,
-            accounts.principal_for(session, user),
-            TokenCreate(name="test", scopes=list(scopes)),  # type: ignore[arg-type]
-        )
+
+def api_login(client: TestClient, email: str, password: str = PASSWORD) -> Any:
+    """Log in through the JSON API, as a script with a browser session would."""
+    return client.post(
+        "/api/v1/auth/login",
+        json={"email": email, "password": password},
+        headers=api_headers(client),
+    )
+
+
+def authorization(secret: str | int) -> dict[str, str]:
+    """Headers for JSON API calls with this API token's secret."""
     return {"authorization": f"Bearer {secret}"}
 
 
-def create_listing(
-    session: Session,
-    schema: type[OfferCreate] | type[DemandCreate],
-    *,
-    listed_on: dt.date | None = None,
-    principal: Principal = SYSTEM,
-    **values: Any,
-) -> Offer | Demand:
-    """A listing made through the catalog service. ``listed_on`` backdates it, as an import of
-    an older record would: the service dates what is published on the platform itself."""
-    data = schema(**values)
-    listing: Offer | Demand = (
-        catalog.create_offer(session, principal, data)  # type: ignore[arg-type]
-        if schema is OfferCreate
-        else catalog.create_demand(session, principal, data)  # type: ignore[arg-type]
-    )
-    if listed_on is not None:
-        listing.listed_on = listed_on
-        session.flush()
-    return listing
+def assert_error(response: Any, status: int, code: str, field: str | None) -> str:
+    """Check a JSON error answer: its status, the one shape every error has, its code and
+    field; return its message."""
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "field"}
+    assert (body["error"]["code"], body["error"]["field"]) == (code, field)
+    assert body["error"]["message"]
+    message: str = body["error"]["message"]
+    return message

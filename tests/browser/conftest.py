@@ -40,12 +40,10 @@ from playwright.sync_api import Error as PlaywrightError
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+import factories
 from smtp_sink import SmtpSink
-from support import PASSWORD, create_listing, make_user
+from support import PASSWORD
 from techbridge.accounts.models import User
-from techbridge.authz import SYSTEM
-from techbridge.catalog import service as catalog
-from techbridge.catalog.schemas import DemandCreate, OfferCreate, OrganisationCreate
 from techbridge.config import Settings
 from techbridge.db import engine_for, unit_of_work
 from techbridge.matching.indexer import Indexes
@@ -113,7 +111,7 @@ class Site:
         """A verified user with a unique address (password ``support.PASSWORD``)."""
         email = f"{name or 'user'}-{uuid.uuid4().hex[:8]}@example.org"
         with unit_of_work(engine_for(self.database_url)) as session:
-            return make_user(
+            return factories.user(
                 session,
                 email,
                 roles,
@@ -124,14 +122,9 @@ class Site:
         """A published confidential demand of the owner's organisation, indexed as the app
         would index it (so a leak through the indexes would show)."""
         with unit_of_work(engine_for(self.database_url)) as session:
-            data = DemandCreate(
-                lang="zh",
-                status="published",
-                confidential=True,
-                organisation_id=owner.organisation_id,
-                **fields,
-            )
-            return catalog.create_demand(session, SYSTEM, data).id
+            return factories.demand(
+                session, confidential=True, organisation_id=owner.organisation_id, **fields
+            ).id
 
 
 @pytest.fixture(scope="session")
@@ -215,9 +208,7 @@ def _own_database(request: pytest.FixtureRequest, db: str, data_dir: Path) -> It
 def _seed(session: Session) -> dict[str, int]:
     """Three organisations (ids by key) and the university's published offers."""
     organisations = {
-        key: catalog.create_organisation(
-            session, SYSTEM, OrganisationCreate(name=name, kind=kind, district="浦东新区")
-        ).id
+        key: factories.organisation(session, name, kind=kind, district="浦东新区").id
         for key, name, kind in [
             ("university", "东海大学电池实验室", "university"),
             ("company", "上海储能科技有限公司", "enterprise"),
@@ -225,14 +216,12 @@ def _seed(session: Session) -> dict[str, int]:
         ]
     }
     for _key, lang, kind, title, abstract in OFFERS:
-        create_listing(
+        factories.offer(
             session,
-            OfferCreate,
-            title=title,
+            title,
             abstract=abstract,
             lang=lang,
             kind=kind,
-            status="published",
             organisation_id=organisations["university"],
             listed_on=dt.date(2024, 3, 1),
         )

@@ -9,7 +9,7 @@ import typer
 from techbridge.cli import app
 from techbridge.config import Settings
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
 
 
 def test_every_setting_is_in_the_readme() -> None:
@@ -40,8 +40,8 @@ def test_every_command_is_in_the_readme() -> None:
 def test_design_names_every_package() -> None:
     """docs/design.md is the map of the source: a new package (a domain, a core module
     folder) without its line there is not done."""
-    design = (Path(__file__).resolve().parent.parent / "docs" / "design.md").read_text("utf-8")
-    source = Path(__file__).resolve().parent.parent / "src" / "techbridge"
+    design = (Path(__file__).resolve().parents[2] / "docs" / "design.md").read_text("utf-8")
+    source = Path(__file__).resolve().parents[2] / "src" / "techbridge"
     packages = sorted(
         path.name
         for path in source.iterdir()

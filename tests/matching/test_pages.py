@@ -3,105 +3,17 @@ counts, chips, pagination, htmx fragments, bad input, and confidentiality."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
-import warnings
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from support import create_listing
-from support import test_settings as settings_for
-from techbridge.authz import SYSTEM
-from techbridge.catalog import service as catalog
-from techbridge.catalog.schemas import DemandCreate, OfferCreate, OrganisationCreate
-from techbridge.db import engine_for, unit_of_work
+from support import TestClient
 from techbridge.web import search_pages
-from techbridge.web.app import create_app
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
+from .conftest import HIDDEN, REVEALED, SECRET, SECRET_BODY, SECRET_TAG
 
-SECRET = "绝密配方：石墨烯改性隔膜"
-SECRET_BODY = "需要电池隔膜的石墨烯改性工艺"
-SECRET_TAG = "SECRET-TAG-9"
-REVEALED = "寻求电池隔膜材料技术，可联合开发"
-HIDDEN = "完全保密的电池回收需求"
 FRAGMENT = {"HX-Request": "true", "HX-Target": "results"}
-
-
-@pytest.fixture
-def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(settings_for(database_url, tmp_path))) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def ids(client: TestClient, database_url: str) -> dict[str, int]:
-    """Listings written in one transaction; the app's indexer finds them in the outbox."""
-    found: dict[str, int] = {}
-    with unit_of_work(engine_for(database_url)) as session:
-        lab = catalog.create_organisation(
-            session, SYSTEM, OrganisationCreate(name="张江实验室", district="浦东新区")
-        )
-        buyer = catalog.create_organisation(
-            session, SYSTEM, OrganisationCreate(name="需求方公司", district="徐汇区")
-        )
-        for key, title, fields in [
-            ("battery_en", "Lithium-ion battery recycling process", {"lang": "en"}),
-            ("battery_zh", "一种锂离子电池回收方法", {"listed_on": dt.date(2024, 5, 1)}),
-            (
-                "testing_en",
-                "Battery testing service for cycle life",
-                {"lang": "en", "kind": "service", "segment": "testing_inspection"},
-            ),
-            (
-                "rice",
-                "一种水稻插秧机",
-                {"kind": "research_result", "segment": "research_development", "tags": ["A01C"]},
-            ),
-            ("draft", "草稿：电池回收新工艺", {"status": "draft"}),
-        ]:
-            values: dict[str, Any] = {
-                "lang": "zh",
-                "status": "published",
-                "kind": "patent",
-                "segment": "technology_transfer",
-                "tags": ["H01M"],
-                "organisation_id": lab.id,
-                "listed_on": dt.date(2024, 3, 1),
-                **fields,
-            }
-            found[key] = create_listing(session, OfferCreate, title=title, **values).id
-        for key, title, fields in [
-            ("public", "寻求废旧电池回收技术", {"listed_on": dt.date(2024, 4, 1)}),
-            (
-                "secret",
-                SECRET,
-                {
-                    "description": SECRET_BODY,
-                    "confidential": True,
-                    "public_summary": REVEALED,
-                    "tags": [SECRET_TAG],
-                    "organisation_id": buyer.id,
-                },
-            ),
-            ("hidden", HIDDEN, {"confidential": True, "tags": [SECRET_TAG]}),
-        ]:
-            values = {
-                "lang": "zh",
-                "status": "published",
-                "segment": "technology_transfer",
-                "tags": ["H01M"],
-                "listed_on": dt.date(2024, 6, 1),
-                **fields,
-            }
-            found[key] = create_listing(session, DemandCreate, title=title, **values).id
-    return found
 
 
 def results(html: str) -> list[tuple[str, int]]:
@@ -174,19 +86,6 @@ def test_query_facet_counts_describe_the_results(client: TestClient, ids: dict[s
     assert REVEALED in page  # the summary its owner chose to reveal may be shown…
     assert_no_secret(page, ids)  # …and nothing else of it
     assert_no_secret(json.dumps(api, ensure_ascii=False), ids)
-
-
-def test_api_search_filters_by_segment_and_offer_kind(
-    client: TestClient, ids: dict[str, int]
-) -> None:
-    found = client.get("/api/v1/search", params={"q": "电池", "segment": "testing_inspection"})
-    assert found.status_code == 200
-    assert [(m["kind"], m["id"]) for m in found.json()["matches"]] == [("offer", ids["testing_en"])]
-    patents = client.get("/api/v1/search", params={"q": "电池回收", "offer_kind": "patent"}).json()
-    assert {m["kind"] for m in patents["matches"]} == {"offer"}  # an offer kind means offers
-    assert patents["facets"]["offer_kind"] == [{"value": "patent", "count": 2}]
-    bad = client.get("/api/v1/search", params={"q": "电池", "segment": "bogus"})
-    assert bad.status_code == 422 and bad.json()["error"]["field"] == "segment"
 
 
 def test_browse_without_a_query_lists_public_listings_newest_first(

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from support import create_listing
+import factories
 from techbridge.audit import Actor
 from techbridge.audit import trail as audit_trail
 from techbridge.authz import ANONYMOUS, SYSTEM, Principal
@@ -30,26 +30,12 @@ from techbridge.catalog.schemas import (
     PersonCreate,
 )
 from techbridge.catalog.service import ListingFilter
-from techbridge.db import unit_of_work
+from techbridge.db import engine_for, unit_of_work
 from techbridge.errors import Conflict, Invalid, NotFound
 from techbridge.pagination import MAX_PER_PAGE
 
 FUDAN_CODE = "914403001922038216"
 OTHER_CODE = "91110000100017643K"
-
-
-def offer(session: Session, title: str = "石墨烯导热膜", **fields: Any) -> Offer:
-    values: dict[str, Any] = {"lang": "zh", "status": "published", **fields}
-    created = create_listing(session, OfferCreate, title=title, **values)
-    assert isinstance(created, Offer)
-    return created
-
-
-def demand(session: Session, title: str = "寻求低成本储能方案", **fields: Any) -> Demand:
-    values: dict[str, Any] = {"lang": "zh", "status": "published", **fields}
-    created = create_listing(session, DemandCreate, title=title, **values)
-    assert isinstance(created, Demand)
-    return created
 
 
 def titles(page: service.Page[Any]) -> list[str]:
@@ -169,7 +155,7 @@ def test_unknown_ids_are_not_found(session: Session) -> None:
         service.withdraw_demand(session, SYSTEM, 999)
     # Referring to an unknown organisation is NotFound too, and creates nothing.
     with pytest.raises(NotFound):
-        offer(session, organisation_id=999)
+        factories.offer(session, organisation_id=999)
     with pytest.raises(NotFound):
         service.create_person(session, SYSTEM, PersonCreate(name="张三", organisation_id=999))
     assert service.counts(session).offers == 0
@@ -222,7 +208,7 @@ def test_people_pagination_is_checked_with_a_role_filter_too(
 
 
 def test_create_and_get_offer_and_demand(session: Session) -> None:
-    created = offer(
+    created = factories.offer(
         session,
         "Graphene film",
         lang="en",
@@ -243,7 +229,7 @@ def test_create_and_get_offer_and_demand(session: Session) -> None:
     assert fetched.price_fen == 1_234_567
     assert fetched.listed_on == dt.date(2024, 5, 6)
 
-    need = demand(session, budget_min_fen=100, budget_max_fen=200, confidential=True)
+    need = factories.demand(session, budget_min_fen=100, budget_max_fen=200, confidential=True)
     fetched_demand = service.get_demand(session, SYSTEM, need.id)
     assert (fetched_demand.budget_min_fen, fetched_demand.budget_max_fen) == (100, 200)
     assert fetched_demand.confidential is True
@@ -257,7 +243,7 @@ def test_new_listings_are_drafts_by_default(session: Session) -> None:
 
 
 def test_update_changes_only_the_fields_sent(session: Session) -> None:
-    created = offer(session, abstract="原摘要", tags=["a"], trl=3)
+    created = factories.offer(session, abstract="原摘要", tags=["a"], trl=3)
     service.update_offer(session, SYSTEM, created.id, OfferUpdate(trl=7, tags=["a", "b"]))
     updated = service.get_offer(session, SYSTEM, created.id)
     assert (updated.trl, updated.tags, updated.abstract) == (7, ["a", "b"], "原摘要")
@@ -268,7 +254,7 @@ def test_update_changes_only_the_fields_sent(session: Session) -> None:
 
 @pytest.mark.parametrize("field", ["title", "lang", "status", "kind", "abstract", "tags"])
 def test_offer_required_fields_cannot_be_cleared(session: Session, field: str) -> None:
-    created = offer(session, tags=["a"])
+    created = factories.offer(session, tags=["a"])
     with pytest.raises(Invalid) as caught:
         service.update_offer(session, SYSTEM, created.id, OfferUpdate(**{field: None}))
     assert caught.value.field == field
@@ -276,14 +262,14 @@ def test_offer_required_fields_cannot_be_cleared(session: Session, field: str) -
 
 @pytest.mark.parametrize("field", ["title", "description", "tags", "confidential", "status"])
 def test_demand_required_fields_cannot_be_cleared(session: Session, field: str) -> None:
-    created = demand(session, tags=["a"])
+    created = factories.demand(session, tags=["a"])
     with pytest.raises(Invalid) as caught:
         service.update_demand(session, SYSTEM, created.id, DemandUpdate(**{field: None}))
     assert caught.value.field == field
 
 
 def test_update_demand_keeps_the_budget_ordered(session: Session) -> None:
-    need = demand(session, budget_min_fen=1_000, budget_max_fen=5_000)
+    need = factories.demand(session, budget_min_fen=1_000, budget_max_fen=5_000)
     with pytest.raises(Invalid) as caught:
         service.update_demand(
             session, SYSTEM, need.id, DemandUpdate(budget_min_fen=9_000, budget_max_fen=8_000)
@@ -300,7 +286,7 @@ def test_update_demand_keeps_the_budget_ordered(session: Session) -> None:
 
 
 def test_withdraw(session: Session) -> None:
-    supply, need = offer(session), demand(session)
+    supply, need = factories.offer(session), factories.demand(session)
     assert service.withdraw_offer(session, SYSTEM, supply.id).status == "withdrawn"
     assert service.withdraw_demand(session, SYSTEM, need.id).status == "withdrawn"
     assert service.get_offer(session, SYSTEM, supply.id).status == "withdrawn"
@@ -312,7 +298,7 @@ def test_withdraw(session: Session) -> None:
 
 def test_update_can_move_a_listing_to_another_organisation(session: Session) -> None:
     fudan = service.create_organisation(session, SYSTEM, OrganisationCreate(name="复旦大学"))
-    created = offer(session)
+    created = factories.offer(session)
     service.update_offer(session, SYSTEM, created.id, OfferUpdate(organisation_id=fudan.id))
     assert service.get_offer(session, SYSTEM, created.id).organisation is fudan
     with pytest.raises(NotFound):
@@ -323,12 +309,12 @@ def test_update_can_move_a_listing_to_another_organisation(session: Session) -> 
 
 
 def test_public_only_shows_published_non_confidential_listings(session: Session) -> None:
-    offer(session, "公开供给")
-    offer(session, "草稿供给", status="draft")
-    service.withdraw_offer(session, SYSTEM, offer(session, "撤回供给").id)
-    demand(session, "公开需求")
-    secret = demand(session, "保密需求", confidential=True)
-    demand(session, "草稿需求", status="draft")
+    factories.offer(session, "公开供给")
+    factories.offer(session, "草稿供给", status="draft")
+    service.withdraw_offer(session, SYSTEM, factories.offer(session, "撤回供给").id)
+    factories.demand(session, "公开需求")
+    secret = factories.demand(session, "保密需求", confidential=True)
+    factories.demand(session, "草稿需求", status="draft")
 
     public = ListingFilter(public_only=True)
     assert titles(service.list_offers(session, public)) == ["公开供给"]
@@ -355,7 +341,7 @@ def test_filters(session: Session) -> None:
     minhang = service.create_organisation(
         session, SYSTEM, OrganisationCreate(name="交通大学", district="闵行区")
     )
-    offer(
+    factories.offer(
         session,
         "Solar cell",
         lang="en",
@@ -364,7 +350,7 @@ def test_filters(session: Session) -> None:
         organisation_id=pudong.id,
         listed_on=dt.date(2024, 1, 15),
     )
-    offer(
+    factories.offer(
         session,
         "钙钛矿太阳能电池",
         kind="research_result",
@@ -372,7 +358,9 @@ def test_filters(session: Session) -> None:
         organisation_id=minhang.id,
         listed_on=dt.date(2024, 3, 1),
     )
-    offer(session, "Battery service", lang="en", kind="service", status="draft", tags=["储能"])
+    factories.offer(
+        session, "Battery service", lang="en", kind="service", status="draft", tags=["储能"]
+    )
 
     assert offer_titles(session, status="draft") == {"Battery service"}
     assert offer_titles(session, kind="patent") == {"Solar cell"}
@@ -400,8 +388,8 @@ def test_filters(session: Session) -> None:
 
 
 def test_demand_filters(session: Session) -> None:
-    demand(session, "氢能储运", tags=["氢能"], listed_on=dt.date(2024, 6, 1))
-    demand(session, "Hydrogen storage", lang="en", tags=["hydrogen"], confidential=True)
+    factories.demand(session, "氢能储运", tags=["氢能"], listed_on=dt.date(2024, 6, 1))
+    factories.demand(session, "Hydrogen storage", lang="en", tags=["hydrogen"], confidential=True)
 
     def demand_titles(**filters: Any) -> set[str]:
         return set(titles(service.list_demands(session, ListingFilter(**filters))))
@@ -432,8 +420,8 @@ def test_demand_filters(session: Session) -> None:
 def test_tag_filter_matches_special_characters_literally(
     session: Session, wanted: str, decoy: str
 ) -> None:
-    offer(session, "wanted", tags=["other", wanted])
-    offer(session, "decoy", tags=[decoy, "other"])
+    factories.offer(session, "wanted", tags=["other", wanted])
+    factories.offer(session, "decoy", tags=[decoy, "other"])
     assert offer_titles(session, tag=wanted) == {"wanted"}
     assert offer_titles(session, tag=decoy) == {"decoy"}
     assert offer_titles(session, tag="other") == {"wanted", "decoy"}
@@ -443,15 +431,15 @@ def test_tag_filter_matches_special_characters_literally(
 def test_title_contains_matches_wildcards_literally(
     session: Session, text: str, decoy: str
 ) -> None:
-    offer(session, f"title with {text} in it")
-    offer(session, decoy)
+    factories.offer(session, f"title with {text} in it")
+    factories.offer(session, decoy)
     assert offer_titles(session, title_contains=text) == {f"title with {text} in it"}
 
 
 def test_pagination(session: Session) -> None:
     for day in range(1, 6):
-        offer(session, f"offer {day}", listed_on=dt.date(2024, 1, day))
-    offer(session, "undated", status="draft")  # only publishing dates a listing
+        factories.offer(session, f"offer {day}", listed_on=dt.date(2024, 1, day))
+    factories.offer(session, "undated", status="draft")  # only publishing dates a listing
 
     pages = [service.list_offers(session, page=number, per_page=2) for number in (1, 2, 3, 4)]
     assert [page.total for page in pages] == [6, 6, 6, 6]
@@ -487,7 +475,7 @@ def test_invalid_pages_are_rejected(session: Session, page: int, per_page: int, 
 
 def test_audit_trail_records_actor_action_and_changes(session: Session) -> None:
     wang, li = (Principal(user_id=n, roles=frozenset({"administrator"})) for n in (7, 8))
-    created = offer(session, "初始标题", tags=["a"], price_fen=100)
+    created = factories.offer(session, "初始标题", tags=["a"], price_fen=100)
     service.update_offer(session, wang, created.id, OfferUpdate(title="新标题", price_fen=200))
     service.withdraw_offer(session, li, created.id)
 
@@ -512,7 +500,7 @@ def test_audit_of_demand_and_organisation_updates(session: Session) -> None:
     service.update_organisation(
         session, SYSTEM, organisation.id, OrganisationUpdate(district="杨浦区")
     )
-    need = demand(session, deadline=dt.date(2025, 1, 1))
+    need = factories.demand(session, deadline=dt.date(2025, 1, 1))
     service.update_demand(session, SYSTEM, need.id, DemandUpdate(deadline=dt.date(2025, 6, 30)))
 
     (_, org_update) = audit_trail(session, entity_type="organisation", entity_id=organisation.id)
@@ -525,7 +513,7 @@ def test_audit_of_demand_and_organisation_updates(session: Session) -> None:
 def test_no_op_update_writes_no_audit_entry_and_keeps_updated_at(
     session: Session, engine: Engine
 ) -> None:
-    created = offer(session, tags=["a"], trl=4)
+    created = factories.offer(session, tags=["a"], trl=4)
     session.commit()
     with unit_of_work(engine) as fresh:
         stamp = service.get_offer(fresh, SYSTEM, created.id).updated_at
@@ -543,7 +531,7 @@ def test_no_op_update_writes_no_audit_entry_and_keeps_updated_at(
 
 
 def test_real_update_moves_updated_at(session: Session) -> None:
-    created = offer(session)
+    created = factories.offer(session)
     stamp = created.updated_at
     service.update_offer(session, SYSTEM, created.id, OfferUpdate(title="changed"))
     assert created.updated_at > stamp
@@ -553,8 +541,8 @@ def test_real_update_moves_updated_at(session: Session) -> None:
 
 
 def test_money_is_integer_fen_up_to_max(session: Session, engine: Engine) -> None:
-    created = offer(session, price_fen=MAX_FEN)
-    need = demand(session, budget_min_fen=0, budget_max_fen=MAX_FEN)
+    created = factories.offer(session, price_fen=MAX_FEN)
+    need = factories.demand(session, budget_min_fen=0, budget_max_fen=MAX_FEN)
     session.commit()
     with unit_of_work(engine) as fresh:
         stored = service.get_offer(fresh, SYSTEM, created.id).price_fen
@@ -616,7 +604,7 @@ def test_text_that_no_database_stores_faithfully_is_rejected(bad: str) -> None:
 
 def test_text_round_trips_on_both_engines(session: Session, engine: Engine) -> None:
     text = "含emoji🙂、全角ＡＢＣ、“引号”、'single' and \\ backslash\ttab"
-    created = offer(session, text, abstract=text * 3, tags=[text, "标签"])
+    created = factories.offer(session, text, abstract=text * 3, tags=[text, "标签"])
     session.commit()
     with unit_of_work(engine) as fresh:
         stored = service.get_offer(fresh, SYSTEM, created.id)
@@ -627,9 +615,9 @@ def test_text_round_trips_on_both_engines(session: Session, engine: Engine) -> N
 def test_counts(session: Session) -> None:
     assert service.counts(session).model_dump() == {"organisations": 0, "offers": 0, "demands": 0}
     service.create_organisation(session, SYSTEM, OrganisationCreate(name="复旦大学"))
-    offer(session)
-    offer(session, status="draft")
-    demand(session, confidential=True)
+    factories.offer(session)
+    factories.offer(session, status="draft")
+    factories.demand(session, confidential=True)
     assert service.counts(session).model_dump() == {"organisations": 1, "offers": 2, "demands": 1}
 
 
@@ -670,3 +658,26 @@ def test_a_unique_name_taken_at_the_same_moment_is_a_conflict(engine: Engine) ->
             select(func.count()).select_from(Organisation).where(Organisation.name == "同名机构")
         )
         assert session.scalar(named) == 1
+
+
+# --- import: organisations by name --------------------------------------------------------
+
+
+def test_imports_file_listings_under_the_organisation_a_look_alike_name_denotes(
+    database_url: str,
+) -> None:
+    """An import creates organisations by name: a look-alike of a known one is that one,
+    and two spellings in one file are one organisation (all or nothing as before)."""
+    from techbridge.catalog.schemas import OfferRecord
+
+    with unit_of_work(engine_for(database_url)) as session:
+        alpha = factories.organisation(session, "Alpha Ltd")
+        records = [
+            OfferRecord(id=str(number), source="s", title=f"供给 {number}", lang="zh", org=org)
+            for number, org in enumerate(["alpha ltd", "Alpha Ltd\u200b", "Beta Co", "BETA  co"])
+        ]
+        result = service.import_offers(session, SYSTEM, records)
+        assert (result.created, result.organisations_created) == (4, 1)
+        exported = {record["id"]: record["org"] for record in service.export_offers(session)}
+    assert exported == {"0": "Alpha Ltd", "1": "Alpha Ltd", "2": "BETA  co", "3": "BETA  co"}
+    assert alpha.name == "Alpha Ltd"

@@ -6,7 +6,7 @@ indexing (committed → 2xx, never a 5xx); a change is searchable within a secon
 check polls for a few seconds before it fails; after ``kill -9`` a restarted server catches up
 by itself within a bounded wait; and at the end ``techbridge index check --dry-run`` (run with
 the servers stopped cleanly, so the last checkpoint covers everything) finds nothing to
-repair. How the index is compared with the database: tests/reliability_support.py.
+repair. How the index is compared with the database: tests/matching/reliability_support.py.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from typing import Any
 
 import pytest
 
-from reliability_support import (
+from techbridge.catalog.models import Offer
+
+from .reliability_support import (
     Ledger,
     Searchers,
     Servers,
@@ -40,7 +42,6 @@ from reliability_support import (
     timed,
     writer_tokens,
 )
-from techbridge.catalog.models import Offer
 
 pytestmark = pytest.mark.slow  # real server processes with the real embedder
 

@@ -23,17 +23,11 @@ from sqlalchemy import event, func, select, text, update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-import support
+import factories
 from techbridge.authz import SYSTEM
 from techbridge.catalog import service as catalog
 from techbridge.catalog.models import Offer
-from techbridge.catalog.schemas import (
-    DemandCreate,
-    DemandUpdate,
-    OfferCreate,
-    OfferUpdate,
-    OrganisationCreate,
-)
+from techbridge.catalog.schemas import DemandUpdate, OfferUpdate
 from techbridge.cli import app
 from techbridge.config import Settings
 from techbridge.db import engine_for, unit_of_work
@@ -44,24 +38,13 @@ from techbridge.matching.indexer import Indexes
 from techbridge.matching.models import IndexEvent
 from techbridge.matching.rerank import RECENCY_WEIGHT, Signals, structured_bonus
 from techbridge.matching.tokenize import Tokeniser
-from techbridge.web.app import create_app
 
 runner = CliRunner()
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return support.test_settings(database_url, tmp_path)
-
-
 def add_offers(settings: Settings, titles: list[str]) -> list[int]:
     with unit_of_work(engine_for(settings.resolved_database_url)) as session:
-        return [
-            catalog.create_offer(
-                session, SYSTEM, OfferCreate(title=title, lang="en", status="published")
-            ).id
-            for title in titles
-        ]
+        return [factories.offer(session, title, lang="en").id for title in titles]
 
 
 def found(indexes: Indexes, word: str) -> set[int]:
@@ -105,7 +88,7 @@ def test_positions_grow_in_commit_order(settings: Settings) -> None:
 
     def slow() -> None:
         with unit_of_work(database) as session:
-            catalog.create_offer(session, SYSTEM, OfferCreate(title="slow", lang="en"))
+            factories.offer(session, "slow", lang="en", status="draft")
             session.flush()
 
             def hold(_session: Session) -> None:
@@ -119,7 +102,7 @@ def test_positions_grow_in_commit_order(settings: Settings) -> None:
     thread.start()
     assert slow_has_position.wait(10)
     with unit_of_work(database) as session:
-        catalog.create_offer(session, SYSTEM, OfferCreate(title="fast", lang="en"))
+        factories.offer(session, "fast", lang="en", status="draft")
     fast_done.set()
     thread.join(10)
     with unit_of_work(database) as session:
@@ -331,7 +314,7 @@ def test_a_server_catches_up_at_start_up(settings: Settings) -> None:
     """What a bulk load with TECHBRIDGE_INDEX_SYNC=0 (or a crash after a commit) leaves: the
     rows and their events, no index. The server catches up by itself."""
     ids = add_offers(settings, [f"Magnesium alloy casting {n}" for n in range(30)])
-    with support.TestClient(create_app(settings)) as client:
+    with factories.client(settings) as client:
         hits = client.get("/api/v1/search", params={"q": "magnesium alloy", "k": 100})
         assert hits.status_code == 200
         assert {match["id"] for match in hits.json()["matches"]} == set(ids)
@@ -343,10 +326,10 @@ def test_a_server_catches_up_at_start_up(settings: Settings) -> None:
 def test_clients_cannot_date_their_listings(settings: Settings, database_url: str) -> None:
     """Observed: ``listed_on`` 9999-12-31 from a client kept a listing first everywhere."""
     with unit_of_work(engine_for(database_url)) as session:
-        lab = catalog.create_organisation(session, SYSTEM, OrganisationCreate(name="Lab"))
-        user = support.make_user(session, "supplier@example.org", ["supplier"], lab.id)
-    headers = support.bearer(database_url, user.id)
-    with support.TestClient(create_app(settings)) as client:
+        lab = factories.organisation(session, "Lab")
+        user = factories.user(session, "supplier@example.org", ["supplier"], lab.id)
+    headers = factories.bearer(database_url, user.id)
+    with factories.client(settings) as client:
         body = {"title": "Future offer", "lang": "en", "status": "published"}
         refused = client.post(
             "/api/v1/offers", json={**body, "listed_on": "9999-12-31"}, headers=headers
@@ -393,9 +376,7 @@ def test_a_failed_step_loses_nothing(settings: Settings, monkeypatch: pytest.Mon
     indexes.catch_up()
     (offer_id,) = add_offers(settings, ["Quantum dot display"])
     with unit_of_work(engine_for(settings.resolved_database_url)) as session:
-        catalog.create_demand(
-            session, SYSTEM, DemandCreate(title="Need a display", lang="en", status="published")
-        )
+        factories.demand(session, "Need a display", lang="en")
     embed = indexes.embedder.embed
     calls: list[int] = []
 
@@ -420,11 +401,7 @@ def test_a_demand_made_confidential_never_ranks_on_its_hidden_text(settings: Set
     indexes = Indexes(settings)
     database = engine_for(settings.resolved_database_url)
     with unit_of_work(database) as session:
-        demand_id = catalog.create_demand(
-            session,
-            SYSTEM,
-            DemandCreate(title="Seeking xylophonic resonators", lang="en", status="published"),
-        ).id
+        demand_id = factories.demand(session, "Seeking xylophonic resonators", lang="en").id
     indexes.catch_up()
     with unit_of_work(database) as session:
         assert [m.id for m in service.search(session, indexes, "xylophonic").matches] == [demand_id]

@@ -1,103 +1,17 @@
-"""Introduction requests (对接请求): who may ask whom, answering, refusals, and what the
-receiving side sees of a confidential demand."""
+"""Introduction requests (对接请求) through the JSON API: who may ask whom, answering,
+refusals, and what the receiving side sees of a confidential demand."""
 
 from __future__ import annotations
-
-import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from support import bearer, csrf, log_in, make_user
-from support import test_settings as settings_for
+from factories import bearer
+from support import TestClient
 from techbridge.audit import AuditEntry
-from techbridge.authz import SYSTEM
-from techbridge.catalog import service as catalog
-from techbridge.catalog.schemas import DemandCreate, OfferCreate, OrganisationCreate
 from techbridge.db import engine_for, unit_of_work
-from techbridge.web.app import create_app
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
-
-SECRET_TITLE = "保密：量产线隔膜改造"
-SECRET_TEXT = "现有隔膜在 80 度以上失效"
-SUMMARY = "寻求电池材料合作"
-HOSTILE = "<script>alert(1)</script>"
-
-
-@pytest.fixture
-def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(settings_for(database_url, tmp_path))) as test_client:
-        yield test_client
-
-
-@dataclass
-class World:
-    demander: int  # of acme
-    supplier: int  # of lab
-    outsider: int  # of a third organisation
-    public_demand: int
-    secret_demand: int  # confidential, with a public summary
-    draft_demand: int
-    offer: int  # lab's, published
-    draft_offer: int  # lab's
-    own_offer: int  # acme's, published
-
-
-@pytest.fixture
-def world(database_url: str) -> World:
-    with unit_of_work(engine_for(database_url)) as session:
-
-        def organisation(name: str) -> int:
-            return catalog.create_organisation(session, SYSTEM, OrganisationCreate(name=name)).id
-
-        acme, lab, far = (
-            organisation("宏达电池"),
-            organisation("张江实验室"),
-            organisation("远方大学"),
-        )
-        users = [
-            make_user(session, "d@acme.example", ["demander", "supplier"], acme).id,
-            make_user(session, "s@lab.example", ["supplier"], lab).id,
-            make_user(session, "o@far.example", ["supplier", "demander"], far).id,
-        ]
-
-        def demand(title: str, **fields: object) -> int:
-            values = {"lang": "zh", "status": "published", "organisation_id": acme, **fields}
-            return catalog.create_demand(session, SYSTEM, DemandCreate(title=title, **values)).id
-
-        def offer(title: str, organisation_id: int, status: str = "published") -> int:
-            data = OfferCreate(
-                title=title,
-                lang="zh",
-                status=status,
-                organisation_id=organisation_id,  # type: ignore[arg-type]
-            )
-            return catalog.create_offer(session, SYSTEM, data).id
-
-        return World(
-            *users,
-            public_demand=demand("寻求电池回收技术"),
-            secret_demand=demand(
-                SECRET_TITLE, description=SECRET_TEXT, confidential=True, public_summary=SUMMARY
-            ),
-            draft_demand=demand("草稿需求", status="draft"),
-            offer=offer("固态电解质", lab),
-            draft_offer=offer("草稿供给", lab, "draft"),
-            own_offer=offer("自家供给", acme),
-        )
-
-
-def ask(
-    client: TestClient, headers: dict[str, str], demand_id: int, offer_id: int, **extra: object
-):  # type: ignore[no-untyped-def]
-    body = {"demand_id": demand_id, "offer_id": offer_id, **extra}
-    return client.post("/api/v1/introductions", json=body, headers=headers)
+from .conftest import HOSTILE, SECRET_TEXT, SECRET_TITLE, SUMMARY, World, ask
 
 
 def test_a_demander_asks_and_the_supplier_accepts(
@@ -211,48 +125,3 @@ def test_duplicates_anonymous_and_read_only_tokens_are_refused(
     )
     too_long = ask(client, demander, world.secret_demand, world.offer, message="x" * 2001)
     assert too_long.status_code == 422 and too_long.json()["error"]["field"] == "message"
-
-
-def test_introductions_through_the_pages(
-    client: TestClient, database_url: str, world: World
-) -> None:
-    log_in(client, database_url, world.demander)
-    token = csrf(client)
-    form = {
-        "csrftoken": token,
-        "demand_id": str(world.secret_demand),
-        "offer_id": str(world.offer),
-        "message": HOSTILE,
-    }
-    sent = client.post("/introductions/new", data=form, follow_redirects=False)
-    assert sent.status_code == 303 and sent.headers["location"].startswith("/workspace")
-    workspace = client.get(sent.headers["location"])
-    assert 'id="introductions-outgoing"' in workspace.text and "张江实验室" in workspace.text
-    assert "&lt;script&gt;" in workspace.text and HOSTILE not in workspace.text
-    again = client.post("/introductions/new", data=form)
-    assert again.status_code == 409 and 'class="notice"' in again.text
-    junk = client.post("/introductions/new", data={**form, "offer_id": "abc"})
-    assert junk.status_code == 422
-
-    client.cookies.clear()
-    log_in(client, database_url, world.supplier)
-    token = csrf(client)
-    page = client.get("/workspace")
-    assert SUMMARY in page.text and SECRET_TITLE not in page.text
-    assert 'class="badge confidential"' in page.text
-    (introduction_id,) = [
-        item["id"]
-        for item in client.get(
-            "/api/v1/introductions", headers=bearer(database_url, world.supplier)
-        ).json()["items"]
-    ]
-    assert f'action="/introductions/{introduction_id}/accept"' in page.text
-    answered = client.post(
-        f"/introductions/{introduction_id}/decline",
-        data={"csrftoken": token, "note": "暂不需要"},
-        follow_redirects=False,
-    )
-    assert answered.status_code == 303
-    after = client.get(answered.headers["location"])
-    assert "status-declined" in after.text and "暂不需要" in after.text
-    assert f'action="/introductions/{introduction_id}/accept"' not in after.text

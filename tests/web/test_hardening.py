@@ -12,7 +12,6 @@ import asyncio
 import json
 import math
 import re
-import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,29 +25,18 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from sqlalchemy.orm import Session
 
+import factories
 import support
 from conftest import _empty_all_tables
+from support import TestClient
 from techbridge.accounts import service as accounts
 from techbridge.accounts.models import ApiToken
-from techbridge.accounts.schemas import TokenCreate
-from techbridge.accounts.service import credentials
-from techbridge.authz import SYSTEM
-from techbridge.catalog import service as catalog
-from techbridge.catalog.schemas import (
-    BIDI_CONTROLS,
-    MAX_ROW_ID,
-    DemandCreate,
-    OfferCreate,
-    OrganisationCreate,
-)
+from techbridge.accounts.service import credentials as passwords
+from techbridge.catalog.schemas import BIDI_CONTROLS, MAX_ROW_ID
 from techbridge.db import engine_for, unit_of_work
 from techbridge.web.app import create_app
 from techbridge.web.auth import SESSION_COOKIE
 from techbridge.web.i18n import LANGUAGE_COOKIE
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 HOSTILE = {
     "script": "<script>alert(1)</script>",
@@ -79,16 +67,14 @@ class Api:
     def seed(self) -> None:
         """The rows every test starts from."""
         with self.session() as session:
-            lab = catalog.create_organisation(session, SYSTEM, OrganisationCreate(name="实验室"))
-            self.admin_id = support.make_user(session, "admin@example.com", ["administrator"]).id
-            supplier = support.make_user(session, "supplier@example.com", ["supplier"], lab.id)
+            lab = factories.organisation(session, "实验室")
+            self.admin_id = factories.user(session, "admin@example.com", ["administrator"]).id
+            supplier = factories.user(session, "supplier@example.com", ["supplier"], lab.id)
             self.supplier_id = supplier.id
             self.supplier_token = self._token(session, supplier.id)
             for status in ("published", "draft"):
-                offer = OfferCreate(title="电池", lang="zh", status=status, organisation_id=lab.id)
-                catalog.create_offer(session, SYSTEM, offer)
-                demand = DemandCreate(title="需求", lang="zh", status=status, confidential=True)
-                catalog.create_demand(session, SYSTEM, demand)
+                factories.offer(session, "电池", status=status, organisation_id=lab.id)
+                factories.demand(session, "需求", status=status, confidential=True)
         self.admin_token = ""
 
     def reset(self) -> None:
@@ -102,11 +88,7 @@ class Api:
 
     def _token(self, session: Session, user_id: int) -> str:
         user = accounts.get_user(session, user_id)
-        return accounts.create_token(
-            session,
-            accounts.principal_for(session, user),
-            TokenCreate(name="t", scopes=["read", "write"]),
-        )[1]
+        return factories.token(session, user, name="t", scopes=["read", "write"])[1]
 
     def headers(self, caller: str) -> dict[str, str]:
         if caller == "anonymous":
@@ -115,7 +97,7 @@ class Api:
             live = session.query(ApiToken).filter_by(user_id=self.admin_id, revoked_at=None).first()
             if live is None or not self.admin_token:
                 self.admin_token = self._token(session, self.admin_id)
-        return {"authorization": f"Bearer {self.admin_token}"}
+        return support.authorization(self.admin_token)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -123,7 +105,7 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     url: str = request.getfixturevalue(f"{request.param}_url")
     _empty_all_tables(engine_for(url))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(credentials, "HASHER", support.FAST_HASHER)  # registrations hash passwords
+        patch.setattr(passwords, "HASHER", support.FAST_HASHER)  # registrations hash passwords
         yield Api(url, tmp_path_factory.mktemp("hardening"))
 
 
@@ -269,7 +251,7 @@ def test_hostile_registration_names(client: TestClient, api: Api, kind: str) -> 
 
 @pytest.mark.parametrize("kind", HOSTILE)
 def test_hostile_listing_titles(client: TestClient, api: Api, kind: str) -> None:
-    headers = {"authorization": f"Bearer {api.supplier_token}"}
+    headers = support.authorization(api.supplier_token)
     body = {"title": HOSTILE[kind], "lang": "zh", "status": "published"}
     created = check_refused_or_kept(
         post_json(client, "/api/v1/offers", body, headers), kind, "title"
@@ -303,7 +285,7 @@ def test_lone_surrogates_in_json_are_refused(client: TestClient, api: Api, field
         "name": ("/api/v1/admin/organisations", api.headers("administrator"), {}),
         "title": (
             "/api/v1/offers",
-            {"authorization": f"Bearer {api.supplier_token}"},
+            support.authorization(api.supplier_token),
             {"lang": "zh"},
         ),
     }[field]
@@ -468,25 +450,16 @@ def confidential_demand(api: Api) -> int:
     """A published English offer and a confidential English demand whose summary matches it."""
     with api.session() as session:  # the app's indexer finds them in the outbox
         supplier = accounts.get_user(session, api.supplier_id)
-        catalog.create_offer(
+        factories.offer(
             session,
-            SYSTEM,
-            OfferCreate(
-                title="Sodium battery electrolyte",
-                abstract="A solid electrolyte for sodium batteries.",
-                lang="en",
-                status="published",
-                organisation_id=supplier.organisation_id,
-            ),
-        )
-        demand = DemandCreate(
-            title="秘密需求",
+            "Sodium battery electrolyte",
+            abstract="A solid electrolyte for sodium batteries.",
             lang="en",
-            status="published",
-            confidential=True,
-            public_summary=SUMMARY,
+            organisation_id=supplier.organisation_id,
         )
-        return catalog.create_demand(session, SYSTEM, demand).id
+        return factories.demand(
+            session, "秘密需求", lang="en", confidential=True, public_summary=SUMMARY
+        ).id
 
 
 def _confidential_match(matches: list[dict[str, Any]], demand_id: int) -> dict[str, Any]:
@@ -501,7 +474,7 @@ def test_a_confidential_demands_language_is_hidden(
     searched = client.get("/api/v1/search", params={"q": "sodium battery electrolyte"})
     assert _confidential_match(searched.json()["matches"], confidential_demand)["lang"] is None
     offer_id = next(m["id"] for m in searched.json()["matches"] if m["kind"] == "offer")
-    supplier = {"authorization": f"Bearer {api.supplier_token}"}
+    supplier = support.authorization(api.supplier_token)
     matched = client.get(f"/api/v1/offers/{offer_id}/matches", headers=supplier)
     assert _confidential_match(matched.json()["matches"], confidential_demand)["lang"] is None
 
@@ -521,7 +494,7 @@ def test_a_confidential_demands_language_is_hidden(
     ["\u200b\u200b", " \u200d\ufeff ", "\u202e\u202c", "\u2066 \u2069", "\u3164", "\u0301", "\x01"],
 )
 def test_titles_need_visible_characters(client: TestClient, api: Api, title: str) -> None:
-    headers = {"authorization": f"Bearer {api.supplier_token}"}
+    headers = support.authorization(api.supplier_token)
     body = {"title": title, "lang": "zh"}
     response = post_json(client, "/api/v1/offers", body, headers)
     assert response.status_code == 422, response.text[:300]
@@ -529,7 +502,7 @@ def test_titles_need_visible_characters(client: TestClient, api: Api, title: str
 
 
 def test_bidi_controls_are_stripped_from_titles(client: TestClient, api: Api) -> None:
-    headers = {"authorization": f"Bearer {api.supplier_token}"}
+    headers = support.authorization(api.supplier_token)
     body = {"title": "\u202etxt.exe\u202c \u2067甲方\u2069", "lang": "zh"}
     response = post_json(client, "/api/v1/offers", body, headers)
     assert response.status_code == 201, response.text[:300]
@@ -655,6 +628,6 @@ def test_a_declared_length_over_the_limit_is_refused_at_once(api: Api) -> None:
 
 
 def test_a_body_under_the_limit_is_read(client: TestClient, api: Api) -> None:
-    headers = {"authorization": f"Bearer {api.supplier_token}"}
+    headers = support.authorization(api.supplier_token)
     body = {"title": "长文", "abstract": "长" * 90_000, "lang": "zh"}  # ~270 KB of UTF-8
     assert post_json(client, "/api/v1/offers", body, headers).status_code == 201

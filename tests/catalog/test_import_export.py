@@ -15,11 +15,12 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
+import factories
 from techbridge.audit import Actor
 from techbridge.audit import trail as audit_trail
 from techbridge.authz import SYSTEM
 from techbridge.catalog import service
-from techbridge.catalog.schemas import MAX_TEXT, OfferCreate, OrganisationCreate
+from techbridge.catalog.schemas import MAX_TEXT
 from techbridge.cli import app
 from techbridge.db import engine_for, unit_of_work
 from techbridge.errors import Conflict, Invalid
@@ -270,13 +271,9 @@ def test_export_then_reimport_changes_nothing(env: dict[str, str], tmp_path: Pat
     imported(cli("import", "demands", write_jsonl(tmp_path / "demands.jsonl", DEMANDS)))
     with unit_of_work(engine_for(url)) as session:
         # Listings made on the platform round-trip too, with their organisation's credit code.
-        organisation = service.create_organisation(
-            session, SYSTEM, OrganisationCreate(name="腾讯", credit_code="914403001922038216")
-        )
-        made = service.create_offer(
-            session,
-            SYSTEM,
-            OfferCreate(title="平台发布", lang="zh", organisation_id=organisation.id, trl=3),
+        organisation = factories.organisation(session, "腾讯", credit_code="914403001922038216")
+        made = factories.offer(
+            session, "平台发布", status="draft", organisation_id=organisation.id, trl=3
         )
         service.withdraw_offer(session, SYSTEM, made.id)
     before = snapshot(url)

@@ -16,7 +16,6 @@ get fresh objects for every caller, so the order of the walk does not matter.
 from __future__ import annotations
 
 import itertools
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,22 +29,16 @@ from httpx import Response
 from sqlalchemy.orm import Session
 from starlette.routing import Mount
 
+import factories
 import support
+from support import TestClient
 from techbridge.accounts import service as accounts
-from techbridge.accounts.schemas import TokenCreate
-from techbridge.accounts.service import credentials as passwords
-from techbridge.authz import SYSTEM
-from techbridge.catalog import service as catalog
-from techbridge.catalog.schemas import DemandCreate, OfferCreate, OrganisationCreate
+from techbridge.config import Settings
 from techbridge.db import engine_for, unit_of_work
 from techbridge.deals import service as deals
 from techbridge.deals.schemas import IntroductionCreate
 from techbridge.web.app import create_app
 from techbridge.web.auth import SESSION_COOKIE
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 ROLES = (
     "anonymous",
@@ -88,19 +81,20 @@ class World:
         return self.ids["demander" if role in ("reader", "anonymous") else role]
 
     def offer(self, organisation: str = "A", **fields: Any) -> int:
-        values = {"title": "专利", "lang": "zh", "status": "published", **fields}
-        organisation_id = self.ids[organisation]
+        """A published offer of the organisation, made for the caller about to use it."""
         with self.session() as session:
-            data = OfferCreate(organisation_id=organisation_id, **values)
-            return catalog.create_offer(session, SYSTEM, data).id
+            return factories.offer(
+                session, "专利", organisation_id=self.ids[organisation], **fields
+            ).id
 
     def demand(self, organisation: str = "A", **fields: Any) -> int:
-        values = {"title": "需求", "lang": "zh", "status": "published", **fields}
+        """A published demand of the organisation; a confidential one has the manager."""
         with self.session() as session:
-            data = DemandCreate(organisation_id=self.ids[organisation], **values)
-            demand = catalog.create_demand(session, SYSTEM, data)
+            demand = factories.demand(
+                session, "需求", organisation_id=self.ids[organisation], **fields
+            )
             if demand.confidential:
-                accounts.assign_manager(session, SYSTEM, demand.id, self.ids["manager"])
+                factories.assign_manager(session, demand.id, self.ids["manager"])
             return demand.id
 
     def secret_demand(self) -> int:
@@ -119,9 +113,7 @@ class World:
     def token(self, role: str) -> int:
         with self.session() as session:
             owner = accounts.get_user(session, self.user(role))
-            return accounts.create_token(
-                session, accounts.principal_for(session, owner), TokenCreate(name="t")
-            )[0].id
+            return factories.token(session, owner, name="t")[0].id
 
     def email(self) -> str:
         return EMAIL.format(f"new{next(self.counter)}")
@@ -131,8 +123,7 @@ def build_world(database_url: str) -> World:
     world = World(database_url)
     with world.session() as session:
         for name in ("A", "B", "C"):
-            organisation = OrganisationCreate(name=f"机构{name}")
-            world.ids[name] = catalog.create_organisation(session, SYSTEM, organisation).id
+            world.ids[name] = factories.organisation(session, f"机构{name}").id
         people = {
             "demander": (["demander"], "A"),
             "supplier": (["supplier"], "A"),
@@ -148,7 +139,7 @@ def build_world(database_url: str) -> World:
         }
         for name, (roles, member_of) in people.items():
             org_id = world.ids[member_of] if member_of else None
-            world.ids[name] = support.make_user(session, EMAIL.format(name), roles, org_id).id
+            world.ids[name] = factories.user(session, EMAIL.format(name), roles, org_id).id
     world.ids |= {
         "offer": world.offer(),
         "draft_offer": world.offer(status="draft"),
@@ -461,10 +452,8 @@ def callers(app: FastAPI, world: World) -> dict[str, Caller]:
         if role == "reader":
             with world.session() as session:
                 owner = accounts.get_user(session, world.ids["demander"])
-                secret = accounts.create_token(
-                    session, accounts.principal_for(session, owner), TokenCreate(name="r")
-                )[1]
-            client.headers["authorization"] = f"Bearer {secret}"
+                secret = factories.token(session, owner, name="r")[1]
+            client.headers.update(support.authorization(secret))
         elif role != "anonymous":
             support.log_in(client, world.database_url, world.ids[role])
         found[role] = Caller(client, support.csrf(client, "/no-such-page"))
@@ -500,11 +489,9 @@ def outcome(response: Response) -> str:
     return f"status {status}"
 
 
-def test_every_route_for_every_role(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(passwords, "HASHER", support.FAST_HASHER)  # ~100 logins and hashes
-    app = create_app(support.test_settings(database_url, tmp_path))
+@pytest.mark.usefixtures("fast_hashing")  # ~100 logins and hashes
+def test_every_route_for_every_role(database_url: str, settings: Settings) -> None:
+    app = create_app(settings)
     world = build_world(database_url)
     everyone = callers(app, world)
     wrong = []

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-SOURCE = Path(__file__).resolve().parents[1] / "src" / "techbridge"
+SOURCE = Path(__file__).resolve().parents[2] / "src" / "techbridge"
 CORE = {"errors", "config", "db", "pagination", "money", "audit", "authz"}
 EDGE = {"web", "cli", "cli_support", "models", "migrate", "migrations"}
 EDGE_MODULES = {"api", "admin_api", "cli"}  # inside a domain package: its HTTP and CLI edge

@@ -1,23 +1,21 @@
-"""The matching engine end to end: indexes, sync, confidentiality, batch runs, bad input."""
+"""The matching engine and service on both engines: the lexical index, fusion, indexes kept in
+step with the catalog, confidentiality, bad queries, filters inside retrieval."""
 
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
 import bm25s
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-import support
-from techbridge.authz import ANONYMOUS, Principal
+import factories
+from techbridge.authz import ANONYMOUS, SYSTEM, Principal
 from techbridge.catalog import service as catalog
 from techbridge.catalog.kinds import ListingKind
-from techbridge.catalog.schemas import DemandCreate, DemandUpdate, OfferCreate, OrganisationCreate
-from techbridge.cli import app
+from techbridge.catalog.schemas import DemandUpdate
 from techbridge.config import Settings
 from techbridge.db import engine_for, unit_of_work
 from techbridge.errors import Conflict, Invalid, NotFound
@@ -29,25 +27,7 @@ from techbridge.matching.lexical import LexicalIndex, LexicalLayers
 from techbridge.matching.lexicon import default_lexicon
 from techbridge.matching.tokenize import Tokeniser
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
-
-from techbridge.authz import SYSTEM
-from techbridge.web.app import create_app
-
-runner = CliRunner()
-SECRET = "绝密配方：石墨烯改性隔膜"
-REVEALED = "寻求电池隔膜材料技术，可联合开发"
-
-OFFERS = [
-    ("一种锂离子电池回收方法", "从废旧锂电池中回收钴和锂的湿法冶金工艺。", "zh", ["H01M"]),
-    ("Lithium-ion battery recycling process", "Recovering cobalt from spent cells.", "en", []),
-    ("一种水稻插秧机", "农业机械，用于水稻种植。", "zh", ["A01C"]),
-    ("Wind turbine blade inspection drone", "A drone inspects turbine blades.", "en", []),
-    ("一种石墨烯隔膜制备方法", "用于电池的石墨烯改性隔膜。", "zh", ["H01M"]),
-]
-
+from .conftest import OFFERS, REVEALED, SECRET
 
 # --- lexical index ------------------------------------------------------------------------
 
@@ -89,9 +69,6 @@ def test_lexical_index_round_trips(tmp_path: Path) -> None:
 def test_tokeniser_handles_both_languages_and_traditional_chinese() -> None:
     tokens = Tokeniser().tokens("鋰電池 Batteries recycling, the LED")
     assert "锂电池" in tokens and "batteri" in tokens and "led" in tokens and "the" not in tokens
-
-
-# --- service ------------------------------------------------------------------------------
 
 
 # --- fusion -------------------------------------------------------------------------------
@@ -152,65 +129,7 @@ def test_ambiguity_falls_with_the_gap_between_the_best_and_the_rest() -> None:
     assert ambiguity(np.array([0.9]), 0.02) == 1.0
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return support.test_settings(database_url, tmp_path)
-
-
-@pytest.fixture
-def listings(settings: Settings) -> dict[str, Any]:
-    """Offers and demands written in one transaction, then applied from the outbox as an
-    edge does after its commit."""
-    indexes = service.Indexes(settings)
-    ids: dict[str, Any] = {"indexes": indexes, "offers": []}
-    with unit_of_work(engine_for(settings.resolved_database_url)) as session:
-        owner = catalog.create_organisation(session, SYSTEM, OrganisationCreate(name="需求方公司"))
-        rival = catalog.create_organisation(session, SYSTEM, OrganisationCreate(name="竞争对手"))
-        ids["owner"], ids["rival"] = owner.id, rival.id
-        for title, abstract, lang, tags in OFFERS:
-            offer = catalog.create_offer(
-                session,
-                SYSTEM,
-                OfferCreate(
-                    title=title, abstract=abstract, lang=lang, tags=tags, status="published"
-                ),
-            )
-            ids["offers"].append(offer.id)
-        ids["public"] = catalog.create_demand(
-            session,
-            SYSTEM,
-            DemandCreate(
-                title="寻求废旧电池回收技术", lang="zh", status="published", tags=["H01M"]
-            ),
-        ).id
-        ids["secret"] = catalog.create_demand(
-            session,
-            SYSTEM,
-            DemandCreate(
-                title=SECRET,
-                description="需要电池隔膜的石墨烯改性工艺",
-                lang="zh",
-                status="published",
-                confidential=True,
-                organisation_id=owner.id,
-            ),
-        ).id
-        ids["revealed"] = catalog.create_demand(
-            session,
-            SYSTEM,
-            DemandCreate(
-                title="保密项目：新一代固态电池",
-                description=f"{SECRET}。需要电池隔膜的改性工艺。",
-                lang="zh",
-                status="published",
-                confidential=True,
-                public_summary=REVEALED,
-                tags=["H01M"],
-                organisation_id=owner.id,
-            ),
-        ).id
-    indexes.catch_up()
-    return ids
+# --- service ------------------------------------------------------------------------------
 
 
 def test_publishing_indexes_and_withdrawing_removes(
@@ -359,7 +278,7 @@ def test_supplier_sees_only_the_revealed_summary_of_a_confidential_demand(
     assert "tags" not in match.components and "recency" not in match.components
     dumped = json.dumps(str(found), ensure_ascii=False)
     assert SECRET not in dumped and "固态电池" not in dumped and "改性工艺" not in dumped
-    with TestClient(create_app(settings)) as client:
+    with factories.client(settings) as client:
         api = client.get(f"/api/v1/offers/{graphene}/matches").json()
         page = client.get(f"/offers/{graphene}").text
         assert client.get(f"/demands/{listings['revealed']}").status_code == 404
@@ -399,101 +318,6 @@ def test_index_built_by_another_embedder_is_refused(
 def test_rebuild_from_the_database(settings: Settings, listings: dict[str, Any]) -> None:
     counts = service.Indexes(settings).rebuild()
     assert counts == {"offers": len(OFFERS), "demands": 2}
-
-
-# --- API ----------------------------------------------------------------------------------
-
-
-def test_api_search_and_matches(settings: Settings, listings: dict[str, Any]) -> None:
-    with TestClient(create_app(settings)) as client:
-        found = client.get("/api/v1/search", params={"q": "battery recycling", "kind": "offers"})
-        assert found.status_code == 200
-        assert found.json()["matches"][0]["title"] == "Lithium-ion battery recycling process"
-        assert client.get(f"/api/v1/demands/{listings['secret']}/matches").status_code == 404
-        public = client.get(f"/api/v1/demands/{listings['public']}/matches", params={"k": 2})
-        assert public.status_code == 200 and len(public.json()["matches"]) == 2
-        assert client.get("/api/v1/search", params={"q": "  "}).status_code == 422
-        assert client.get("/api/v1/search", params={"q": "电池", "k": 0}).status_code == 422
-        page = client.get(f"/demands/{listings['public']}")
-        assert page.status_code == 200 and "一种锂离子电池回收方法" in page.text
-        assert SECRET not in page.text
-
-
-# --- batch --------------------------------------------------------------------------------
-
-
-def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.write_text(
-        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
-    )
-    return path
-
-
-def test_match_batch_writes_a_trec_run(env: dict[str, str], tmp_path: Path) -> None:
-    corpus = _write(
-        tmp_path / "corpus.jsonl",
-        [
-            {"id": f"d{n}", "title": t, "abstract": a, "tags": ["LEAK"]}
-            for n, (t, a, _, _) in enumerate(OFFERS)
-        ],
-    )
-    queries = _write(
-        tmp_path / "queries.jsonl",
-        [
-            {"id": "q1", "title": "电池回收", "description": ""},
-            {"id": "q2", "title": "一种锂离子电池回收方法", "doc_id": "d0"},
-        ],
-    )
-    out = tmp_path / "run.tsv"
-    result = runner.invoke(
-        app,
-        [
-            "match",
-            "batch",
-            "--corpus",
-            str(corpus),
-            "--queries",
-            str(queries),
-            "--out",
-            str(out),
-            "--k",
-            "3",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    lines = [line.split() for line in out.read_text().splitlines()]
-    assert [line[0] for line in lines] == ["q1"] * 3 + ["q2"] * 3
-    assert all(line[1] == "Q0" and line[5] == "techbridge" for line in lines)
-    assert [int(line[3]) for line in lines[:3]] == [1, 2, 3]
-    assert "d0" not in [line[2] for line in lines if line[0] == "q2"]
-    assert not Path(env["TECHBRIDGE_DATA_DIR"], "techbridge.db").exists()  # nothing live touched
-
-
-@pytest.mark.parametrize(
-    ("corpus_rows", "query_rows", "message"),
-    [
-        (
-            [{"id": "a", "title": "x"}, {"id": "a", "title": "y"}],
-            [{"id": "q", "title": "x"}],
-            "line 2: id: duplicate",
-        ),
-        ([{"id": "a"}], [{"id": "q", "title": "x"}], "line 1: title"),
-        ([{"id": "a", "title": "x"}], [{"id": "q", "title": "！！"}], "has no words"),
-    ],
-)
-def test_match_batch_bad_input(
-    env: dict[str, str], tmp_path: Path, corpus_rows: list[Any], query_rows: list[Any], message: str
-) -> None:
-    corpus = _write(tmp_path / "corpus.jsonl", corpus_rows)
-    queries = _write(tmp_path / "queries.jsonl", query_rows)
-    out = tmp_path / "run.tsv"
-    result = runner.invoke(
-        app,
-        ["match", "batch", "--corpus", str(corpus), "--queries", str(queries), "--out", str(out)],
-    )
-    assert result.exit_code == Invalid.exit_code
-    assert message in " ".join(result.stderr.split())
-    assert not out.exists()
 
 
 def test_filters_apply_inside_retrieval(settings: Settings, listings: dict[str, Any]) -> None:

@@ -21,7 +21,7 @@ import pytest
 from techbridge.catalog.jsonl import read_records
 from techbridge.catalog.schemas import DemandRecord, OfferRecord
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "data" / "demo"
 SHARED = ROOT.parent / "shared" / "data"
 SCRIPT = ROOT / "scripts" / "build_demo_data.py"

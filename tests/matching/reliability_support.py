@@ -1,5 +1,5 @@
 """Real ``techbridge`` processes and the clients that drive them, for the index reliability
-tests (tests/test_index_reliability.py).
+tests (tests/matching/test_index_reliability.py).
 
 - ``Server``: ``techbridge serve`` as a subprocess on a free loopback port, its output in a
   log file whose tail (and last traceback) is printed when a test fails;
@@ -38,13 +38,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+import factories
 import support
 import techbridge
-from techbridge.accounts.service import credentials
-from techbridge.authz import SYSTEM
-from techbridge.catalog import service as catalog
+from techbridge.accounts.service import credentials as passwords
 from techbridge.catalog.models import Demand, Offer
-from techbridge.catalog.schemas import OrganisationCreate
 from techbridge.db import engine_for, unit_of_work
 
 Kind = Literal["offers", "demands"]
@@ -278,18 +276,16 @@ def writer_tokens(
     database_url: str, count: int, monkeypatch: pytest.MonkeyPatch
 ) -> list[dict[str, str]]:
     """``count`` users of one organisation, suppliers and demanders, each with an API token."""
-    monkeypatch.setattr(credentials, "HASHER", support.FAST_HASHER)
+    monkeypatch.setattr(passwords, "HASHER", support.FAST_HASHER)
     with unit_of_work(engine_for(database_url)) as session:
-        organisation = catalog.create_organisation(
-            session, SYSTEM, OrganisationCreate(name="可靠性测试公司")
-        )
+        organisation = factories.organisation(session, "可靠性测试公司")
         ids = [
-            support.make_user(
+            factories.user(
                 session, f"writer{n}@reliability.example", ["supplier", "demander"], organisation.id
             ).id
             for n in range(count)
         ]
-    return [support.bearer(database_url, user_id) for user_id in ids]
+    return [factories.bearer(database_url, user_id) for user_id in ids]
 
 
 # --- writing -------------------------------------------------------------------------------

@@ -15,14 +15,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from techbridge.authz import ANONYMOUS, SYSTEM, Principal, require
+import factories
+from techbridge.authz import ANONYMOUS, Principal, require
 from techbridge.authz import accounts as account_rules
 from techbridge.authz import catalog as catalog_rules
 from techbridge.authz import deals as deal_rules
-from techbridge.catalog import service as catalog
 from techbridge.catalog.kinds import ListingKind
 from techbridge.catalog.models import Demand, Offer, Organisation
-from techbridge.catalog.schemas import OrganisationCreate
 from techbridge.deals.models import Introduction
 from techbridge.errors import Forbidden, NotFound, Unauthenticated
 
@@ -243,10 +242,7 @@ def test_require_says_who_could_succeed() -> None:
 
 def test_visible_listings_agrees_with_can_view_listing(session: Session) -> None:
     """Every status × confidentiality × owner, for every principal, on both databases."""
-    own, other = (
-        catalog.create_organisation(session, SYSTEM, OrganisationCreate(name=name)).id
-        for name in ("甲机构", "乙机构")
-    )
+    own, other = (factories.organisation(session, name).id for name in ("甲机构", "乙机构"))
     owners = [own, other, None]
     for status, owner in itertools.product(("draft", "published", "withdrawn"), owners):
         kind = "service" if owner == other else "patent"

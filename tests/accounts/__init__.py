@@ -1,0 +1,1 @@
+"""Accounts: registration, mail, login and its limits, sessions, passwords, API tokens, administration."""

@@ -1,0 +1,1 @@
+"""The shared core: authorisation rules, money, settings, migrations, the import layers, docs."""

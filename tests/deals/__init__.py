@@ -1,0 +1,1 @@
+"""Deals: introduction requests between the two sides of a demand and an offer."""

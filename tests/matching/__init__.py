@@ -1,0 +1,1 @@
+"""Matching: the indexes and their outbox, search, matches, batch runs."""

@@ -1,0 +1,1 @@
+"""Statistics: the headline figures and the charts built from them."""

@@ -1,0 +1,1 @@
+"""The edge: the app as a whole (home, errors, languages, hardening, the route × role matrix)."""
