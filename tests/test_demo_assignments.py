@@ -6,10 +6,12 @@ adds nothing. The loading tests run on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 from collections import defaultdict
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from sqlalchemy import func, select
@@ -24,26 +26,30 @@ from techbridge.catalog.schemas import SEGMENTS, DemandRecord, OfferRecord
 from techbridge.db import engine_for, unit_of_work
 from techbridge.stats import service as stats
 
-DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
-SHANGHAI = {
-    "黄浦区",
-    "徐汇区",
-    "长宁区",
-    "静安区",
-    "普陀区",
-    "虹口区",
-    "杨浦区",
-    "闵行区",
-    "宝山区",
-    "嘉定区",
-    "浦东新区",
-    "金山区",
-    "松江区",
-    "青浦区",
-    "奉贤区",
-    "崇明区",
-}
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "data" / "demo"
 DEMO_MARKERS = ("（演示）", "(demo)")
+
+
+@cache
+def build_script() -> ModuleType:
+    """scripts/build_demo_data.py as a module (it runs on the standard library alone)."""
+    spec = importlib.util.spec_from_file_location(
+        "build_demo_data", ROOT / "scripts" / "build_demo_data.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SHANGHAI = set(build_script().SHANGHAI_DISTRICTS)
+
+
+def test_the_scripts_lists_are_the_platforms() -> None:
+    """The script keeps its own copy of the nine segments (it needs no project import)."""
+    assert build_script().SEGMENTS == SEGMENTS
+    assert len(SHANGHAI) == 16 and all(name.endswith("区") for name in SHANGHAI)
 
 
 @cache
