@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from support import log_in, make_user
 from support import test_settings as settings_for
 from techbridge.authz import SYSTEM
 from techbridge.catalog import ipc, patents
@@ -217,6 +218,21 @@ def test_listing_page_match_list_names_the_supplier(client: TestClient, world: W
     assert f'href="{GOOGLE}/zh"' in page.text  # the match's patent number, linked
 
 
+def test_workspace_matches_name_the_organisation(
+    client: TestClient, database_url: str, world: World
+) -> None:
+    with unit_of_work(engine_for(database_url)) as session:
+        lab = catalog.organisation_named(session, LAB)
+        assert lab is not None
+        member = make_user(session, "member@lab.example", ["supplier"], lab.id)
+        member_id = member.id
+    log_in(client, database_url, member_id)
+    page = in_language(client, "zh").get("/workspace")
+    assert page.status_code == 200
+    assert f'<span class="org">{BUYER}</span>' in page.text  # its offer's matching demand
+    assert SUMMARY in page.text and SECRET_OWNER not in page.text
+
+
 # --- translations ---------------------------------------------------------------------------
 
 
@@ -264,6 +280,7 @@ def test_ipc_titles_in_both_languages() -> None:
     assert ipc.title("H01M", "zh") == ipc.IpcTitle("H01", "基本电气元件")  # the class's
     assert ipc.title("H01M 10/0525", "en") == subclass
     assert ipc.title("电池", "zh") is None and ipc.title("Issued", "en") is None
+    assert ipc.title("a", "en") is None  # a word, not section A
     assert tag_label("H01M", "zh") == "H01M · H01 基本电气元件"
     assert tag_label("G06", "en") == "G06 Computing; calculating; counting"
     assert tag_label("电池", "en") == "电池"

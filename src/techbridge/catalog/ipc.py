@@ -35,7 +35,9 @@ def _titles() -> dict[str, dict[str, str]]:
 def levels(tag: str) -> list[str]:
     """The IPC codes a tag denotes, narrowest first ("H01M" → ["H01M", "H01", "H"]); [] when
     the tag is no IPC code."""
-    found = _CODE.match(tag.strip().upper())
+    text = tag.strip()
+    # "h01m" is H01M, but a lone lower-case letter is a word, not a section.
+    found = _CODE.match(text.upper() if len(text) > 1 else text)
     if found is None:
         return []
     section, klass, subclass = found.groups()
