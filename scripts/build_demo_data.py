@@ -178,6 +178,40 @@ NASA_TRANSFER_MODES: tuple[tuple[tuple[str, ...], int], ...] = (
     (("licence",), 4),
     (("licence", "joint_development"), 1),
 )
+# Demo assignments (listed in each record's ``demo_assigned``): the sources name no district and
+# no service-chain segment, so the demo's facets and charts would be empty. Each visibly demo
+# organisation gets one of Shanghai's 16 districts, and each listing one of the nine
+# segments, by a seeded hash of its name or id (``assigned``).
+SHANGHAI_DISTRICTS = (
+    "黄浦区",
+    "徐汇区",
+    "长宁区",
+    "静安区",
+    "普陀区",
+    "虹口区",
+    "杨浦区",
+    "闵行区",
+    "宝山区",
+    "嘉定区",
+    "浦东新区",
+    "金山区",
+    "松江区",
+    "青浦区",
+    "奉贤区",
+    "崇明区",
+)
+SEGMENTS = (  # techbridge.catalog.schemas.SEGMENTS (this script needs the standard library only)
+    "research_development",
+    "testing_inspection",
+    "consulting",
+    "technology_transfer",
+    "incubation",
+    "finance",
+    "intellectual_property",
+    "data_intelligence",
+    "talent",
+)
+DEMO_MARKERS = ("（演示）", "(demo)")
 BUDGETS_WAN = (5, 10, 20, 30, 50, 80, 100, 200, 300, 500)  # 万元
 BUDGET_SHARE = 0.85
 FEN_PER_YUAN = 100
@@ -233,6 +267,24 @@ def price_fen(rng: random.Random, low_yuan: int, high_yuan: int) -> int | None:
         return None  # 面议 / negotiable
     yuan = math.exp(rng.uniform(math.log(low_yuan), math.log(high_yuan)))
     return round(yuan / 1_000) * 1_000 * FEN_PER_YUAN  # whole thousands of yuan
+
+
+def assigned(seed: int, purpose: str, key: str, choices: Sequence[str]) -> str:
+    """One of ``choices`` by a seeded hash of ``key``: the same key always gets the same one."""
+    digest = hashlib.sha256(f"{seed}:{purpose}:{key}".encode()).digest()
+    return choices[int.from_bytes(digest[:8], "big") % len(choices)]
+
+
+def with_assignments(record: Record, seed: int) -> Record:
+    """The demo assignments of one record: its segment, and its organisation's district when
+    the organisation is a visibly demo one (real ones, the NASA centres, get none)."""
+    record["segment"] = assigned(seed, "segment", record["id"], SEGMENTS)
+    labels = ["segment"]
+    if record["org"].endswith(DEMO_MARKERS):
+        record["org_district"] = assigned(seed, "district", record["org"], SHANGHAI_DISTRICTS)
+        labels.append("org_district")
+    record["demo_assigned"] = labels
+    return record
 
 
 def section_of(tags: Sequence[str]) -> str:
@@ -422,6 +474,8 @@ def build(
     offers += [nasa_offer(row, seed) for row in nasa_shipped]
     demands = [zh_demand(row, seed) for row in cn_for_demands]
     demands += [en_demand(row, seed) for row in nasa_held]
+    for record in (*offers, *demands):
+        with_assignments(record, seed)
 
     demands.sort(key=lambda record: record["id"])
     confidential = random.Random(f"{seed}:confidential").sample(
@@ -512,6 +566,13 @@ def readme(offers: list[Record], demands: list[Record], inputs: dict[str, str], 
     cn_offers = by_source[OFFER_SOURCES[CN_SET]]
     nasa_offers = by_source[OFFER_SOURCES[NASA_SET]]
     nasa_total = nasa_offers + by_lang["en"]
+    districts = {
+        record["org"]: record["org_district"]
+        for record in (*offers, *demands)
+        if "org_district" in record
+    }
+    district_count = len(districts)
+    district_spread = len(set(districts.values()))
     command = (
         ".venv/bin/python scripts/build_demo_data.py"
         f" --shared {DEFAULT_SHARED} --out {DEFAULT_OUT} --seed {seed}"
@@ -586,6 +647,17 @@ extras `ipc_level`, `upstream_row`, `case_number`, `application_sn`, `patent_exp
 {enterprises}
 
 Any resemblance of a demo name to a real organisation is unintended.
+
+**Demo assignments** (listed in each record's `demo_assigned`; the listing page marks them):
+the sources name no district and no service-chain segment, so without these the district and
+segment facets and charts of the demo would be empty.
+
+- `segment` of every offer and demand: one of the nine service-chain segments, by a seeded
+  hash of the record's id.
+- `org_district` (the organisation's district, set on import when it has none): each visibly
+  demo organisation gets one of Shanghai's 16 districts by a seeded hash of its name
+  ({district_count} organisations in {district_spread} districts). The NASA centres are real
+  and get none.
 
 ## How it was built
 

@@ -82,7 +82,7 @@ def test_query_facet_counts_describe_the_results(client: TestClient, ids: dict[s
     assert option_label(page, "kind", "demands") == "技术需求 (2)"
     assert option_label(page, "segment", "technology_transfer") == "技术转移转化 (3)"
     assert option_label(page, "segment", "finance") == "科技金融 (0)"
-    assert option_label(page, "tag", "H01M") == "H01M (4)"
+    assert option_label(page, "tag", "H01M") == "H01M · H01 基本电气元件 (4)"  # IPC titles
     assert REVEALED in page  # the summary its owner chose to reveal may be shown…
     assert_no_secret(page, ids)  # …and nothing else of it
     assert_no_secret(json.dumps(api, ensure_ascii=False), ids)

@@ -301,6 +301,8 @@ class _Record(BaseModel):
     date: Annotated[dt.date, AfterValidator(_not_in_the_future)] | None = None
     org: Name | None = None
     org_credit_code: CreditCode | None = None
+    # The organisation's district, filled in on import where the organisation has none.
+    org_district: District | None = None
     status: ListingStatus = "published"
 
     @model_validator(mode="after")

@@ -33,6 +33,19 @@ class MatchOut(BaseModel):
         description="A confidential demand: `title` is the summary its owner chose to reveal, "
         "and its page is not public."
     )
+    organisation: str | None = Field(
+        default=None,
+        description="The name of the listing's organisation; null when it has none and for a "
+        "confidential demand (whose organisation is not for others).",
+    )
+    title_translation: str | None = Field(
+        default=None, description="The title in the other language; null for a confidential demand."
+    )
+    patent_number: str | None = Field(
+        default=None,
+        description="An offer's patent number (a publication, US application or NASA case "
+        "number); null for a demand.",
+    )
 
 
 class MatchListOut(BaseModel):

@@ -53,6 +53,10 @@ class Match:
     components: dict[str, float]
     explanation: Explanation | None = None
     confidential: bool = False  # a confidential demand: ``title`` is its public summary
+    # What anyone may see of a public listing (never of a confidential demand): see _shown.
+    organisation: str | None = None
+    title_translation: str | None = None
+    patent_number: str | None = None
 
 
 @dataclass
@@ -236,10 +240,20 @@ def _ranked(
             },
             explanation=Explanation(shared_tags=shared_tags(signals.tags, candidate.tags)),
             confidential=summary is not None,
+            **({} if summary else _shown(listing)),
         )
         ranked.append((match, listing))
     ranked.sort(key=lambda pair: -pair[0].score)
     return ranked[:k]
+
+
+def _shown(listing: Listing) -> dict[str, str | None]:
+    """A public listing's organisation, translated title and patent number, for match lists."""
+    return {
+        "organisation": listing.organisation.name if listing.organisation else None,
+        "title_translation": listing.title_translation,
+        "patent_number": catalog.patent_number(listing),
+    }
 
 
 def _headline(summary: str, limit: int = 120) -> str:

@@ -8,9 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 from techbridge.stats.schemas import Headline
+from techbridge.web.display import tag_label
 
 
-def home_charts(figures: Headline, gettext: Callable[[str], str]) -> dict[str, dict[str, Any]]:
+def home_charts(
+    figures: Headline, gettext: Callable[[str], str], lang: str = "zh"
+) -> dict[str, dict[str, Any]]:
     """Chart id → {title, type, labels, series: [{name, data}], horizontal?, stacked?}."""
     months = figures.listings_by_month
     return {
@@ -40,8 +43,9 @@ def home_charts(figures: Headline, gettext: Callable[[str], str]) -> dict[str, d
         "tags": _single(
             gettext("Commonest fields and IPC tags"),
             "bar",
-            # Tags are free text: shown as written, never looked up as messages.
-            [(item.value, item.count) for item in figures.top_tags],
+            # Tags are free text: shown as written (IPC codes with their titles), never looked
+            # up as messages.
+            [(tag_label(item.value, lang, limit=16), item.count) for item in figures.top_tags],
             gettext("Public listings"),
             horizontal=True,
         ),

@@ -16,6 +16,7 @@ from techbridge.accounts import service as accounts
 from techbridge.accounts.schemas import ProfileUpdate
 from techbridge.authz import ANONYMOUS
 from techbridge.authz.accounts import can_change_own_account
+from techbridge.catalog import ipc, patents
 from techbridge.catalog import service as catalog
 from techbridge.db import unit_of_work
 from techbridge.money import Money, format_money
@@ -64,6 +65,10 @@ def render(
         "user": getattr(request.state, "user", None),
         "principal": getattr(request.state, "principal", ANONYMOUS),
         "csrf_token": lambda: csrf_token(request),
+        # How listings say what they are: IPC titles in the page's language, patent numbers.
+        "ipc_title": lambda tag: ipc.title(tag, lang),
+        "patent_numbers": patents.patent_numbers,
+        "patent": patents.identify,
         **context,
     }
     response = TEMPLATES.TemplateResponse(request, template, context, status_code=status_code)
@@ -81,7 +86,7 @@ def home(request: Request, session: SessionDep, lang: LanguageDep) -> HTMLRespon
     offers = catalog.list_offers(session, public, per_page=RECENT)
     demands = catalog.list_demands(session, public, per_page=RECENT)
     figures = stats.headline(session)
-    charts = home_charts(figures, translations(lang).gettext)
+    charts = home_charts(figures, translations(lang).gettext, lang)
     return render(
         request,
         "home.html",

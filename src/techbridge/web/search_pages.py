@@ -31,6 +31,7 @@ from techbridge.matching.text import is_meaningful
 from techbridge.stats import service as stats
 from techbridge.stats.schemas import Facets
 from techbridge.web.auth import principal
+from techbridge.web.display import tag_label
 from techbridge.web.i18n import LANGUAGE_COOKIE, N_, Language, pick_language, translations
 from techbridge.web.pages import SessionDep, render
 
@@ -161,6 +162,8 @@ class Result:
     badge: str | None = None  # the offer's kind
     organisation: str | None = None
     listed_on: dt.date | None = None
+    title_translation: str | None = None
+    patent_number: str | None = None
 
     @property
     def href(self) -> str | None:
@@ -266,16 +269,24 @@ def _browse(
 
 
 def _describe(result: Result, listing: Offer | Demand | None) -> Result:
-    """Add what anyone may see of a public listing: its kind, organisation and date."""
+    """Add what anyone may see of a public listing: its kind, organisation, date, translated
+    title and patent number."""
     if listing is not None and catalog_rules.is_public(listing):
         result.badge = listing.kind if isinstance(listing, Offer) else None
         result.organisation = listing.organisation.name if listing.organisation else None
         result.listed_on = listing.listed_on
+        result.title_translation = listing.title_translation
+        result.patent_number = catalog.patent_number(listing)
     return result
 
 
-def facet_value_label(name: str, value: str, gettext: Callable[[str], str]) -> str:
-    """How a facet value is shown: codes through the catalogs, free text as it is."""
+def facet_value_label(
+    name: str, value: str, gettext: Callable[[str], str], lang: str = "zh"
+) -> str:
+    """How a facet value is shown: codes through the catalogs, IPC tags with their titles,
+    free text as it is."""
+    if name == "tag":
+        return tag_label(value, lang)
     if name == "kind":
         return gettext(KIND_LABELS.get(value, value))
     if name in ("offer_kind", "segment"):
@@ -285,13 +296,13 @@ def facet_value_label(name: str, value: str, gettext: Callable[[str], str]) -> s
     return value
 
 
-def chips(form: SearchForm, gettext: Callable[[str], str]) -> list[dict[str, str]]:
+def chips(form: SearchForm, gettext: Callable[[str], str], lang: str) -> list[dict[str, str]]:
     """The chosen facets, each with the address of the same search without it."""
     return [
         {
             "name": name,
             "label": gettext(LABELS[name]),
-            "value": facet_value_label(name, value, gettext),
+            "value": facet_value_label(name, value, gettext, lang),
             "remove": form.url(**{name: None, "page": None}),
         }
         for name, value in form.values.items()
@@ -300,7 +311,7 @@ def chips(form: SearchForm, gettext: Callable[[str], str]) -> list[dict[str, str
 
 
 def facet_options(
-    form: SearchForm, facets: Facets, gettext: Callable[[str], str]
+    form: SearchForm, facets: Facets, gettext: Callable[[str], str], lang: str
 ) -> dict[str, list[tuple[str, str]]]:
     """Each select facet's (value, label with its count) options: every choice of a closed
     list (zeros too), the commonest of an open one, and always the visitor's own choice."""
@@ -312,7 +323,7 @@ def facet_options(
         if chosen and chosen not in values:
             values.insert(0, chosen)
         options[name] = [
-            (value, f"{facet_value_label(name, value, gettext)} ({counts.get(value, 0):,})")
+            (value, f"{facet_value_label(name, value, gettext, lang)} ({counts.get(value, 0):,})")
             for value in values
         ]
     return options
@@ -350,6 +361,6 @@ def search_page(
         form=form,
         outcome=outcome,
         labels=LABELS,
-        chips=chips(form, gettext),
-        options=facet_options(form, outcome.facets, gettext),
+        chips=chips(form, gettext, lang),
+        options=facet_options(form, outcome.facets, gettext, lang),
     )

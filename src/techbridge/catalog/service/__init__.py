@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from techbridge.catalog.models import Demand, Offer, Organisation
+from techbridge.catalog.patents import patent_number
 from techbridge.catalog.schemas import Counts
 from techbridge.catalog.service.listings import (
     ListingFilter,
@@ -98,6 +99,7 @@ __all__ = [
     "mine_or_public",
     "organisation_by_name",
     "organisation_named",
+    "patent_number",
     "revealed_summary",
     "title_for",
     "update_demand",

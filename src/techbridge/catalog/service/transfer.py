@@ -41,7 +41,7 @@ class ImportResult:
 
 # Record field → model column, where the names differ.
 _RECORD_COLUMNS = {"id": "external_id", "date": "listed_on"}
-_RECORD_ONLY = {"org", "org_credit_code"}
+_RECORD_ONLY = {"org", "org_credit_code", "org_district"}
 
 
 def _record_values(record: BaseModel) -> dict[str, Any]:
@@ -140,9 +140,12 @@ def _organisations_for(
     them: a look-alike of a known name is that organisation, and the spellings of one name in
     a file are one new organisation (named as first spelt, in sorted order)."""
     credit_codes: dict[str, str] = {}
+    districts: dict[str, str] = {}
     for record in records:
         if record.org and record.org_credit_code:
             credit_codes.setdefault(record.org, record.org_credit_code)
+        if record.org and record.org_district:
+            districts.setdefault(record.org, record.org_district)
     names = sorted({record.org for record in records if record.org})
     by_key = {
         organisation.normalised_name: organisation
@@ -155,7 +158,9 @@ def _organisations_for(
         organisation = by_key.get(name_key(name))
         if organisation is None:
             by_key[name_key(name)] = insert_organisation(
-                session, actor, OrganisationCreate(name=name, credit_code=given)
+                session,
+                actor,
+                OrganisationCreate(name=name, credit_code=given, district=districts.get(name)),
             )
             result.organisations_created += 1
         elif given and organisation.credit_code and given != organisation.credit_code:
@@ -166,6 +171,10 @@ def _organisations_for(
             )
         elif given and not organisation.credit_code:
             change_organisation(session, actor, organisation, {"credit_code": given})
+        district = districts.get(name)
+        organisation = by_key[name_key(name)]
+        if district and not organisation.district:  # a district already set is kept
+            change_organisation(session, actor, organisation, {"district": district})
     return {name: by_key[name_key(name)] for name in names}
 
 
@@ -198,4 +207,6 @@ def _export(
         line["org"] = organisation.name if organisation else None
         if organisation is not None and organisation.credit_code:
             line["org_credit_code"] = organisation.credit_code
+        if organisation is not None and organisation.district:
+            line["org_district"] = organisation.district
         yield line
