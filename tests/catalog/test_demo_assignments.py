@@ -26,7 +26,7 @@ from techbridge.catalog.schemas import SEGMENTS, DemandRecord, OfferRecord
 from techbridge.db import engine_for, unit_of_work
 from techbridge.stats import service as stats
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "data" / "demo"
 DEMO_MARKERS = ("（演示）", "(demo)")
 

@@ -6,22 +6,19 @@ languages, and the demo assignments marked as such. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support import log_in, make_user
-from support import test_settings as settings_for
+import factories
+from support import log_in
 from techbridge.authz import SYSTEM
 from techbridge.catalog import ipc, patents
 from techbridge.catalog import service as catalog
 from techbridge.catalog.models import Demand, Offer
 from techbridge.catalog.schemas import DemandCreate, DemandRecord, OfferRecord
 from techbridge.db import engine_for, unit_of_work
-from techbridge.web.app import create_app
 from techbridge.web.display import tag_label
 
 with warnings.catch_warnings():
@@ -38,15 +35,6 @@ TITLE_EN = "A sulfide electrolyte material for solid-state batteries"
 ABSTRACT_ZH = "一种用于固态锂电池的硫化物电解质，耐高温，提高能量密度与安全性。"
 ABSTRACT_EN = "A sulfide electrolyte for solid-state lithium batteries that withstands heat."
 GOOGLE = "https://patents.google.com/patent/CN106052134B"
-
-
-@pytest.fixture
-def client(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TestClient]:
-    monkeypatch.delenv("TECHBRIDGE_LANGUAGE", raising=False)
-    with TestClient(create_app(settings_for(database_url, tmp_path))) as test_client:
-        yield test_client
 
 
 @dataclass
@@ -224,7 +212,7 @@ def test_workspace_matches_name_the_organisation(
     with unit_of_work(engine_for(database_url)) as session:
         lab = catalog.organisation_named(session, LAB)
         assert lab is not None
-        member = make_user(session, "member@lab.example", ["supplier"], lab.id)
+        member = factories.user(session, "member@lab.example", ["supplier"], lab.id)
         member_id = member.id
     log_in(client, database_url, member_id)
     page = in_language(client, "zh").get("/workspace")
