@@ -99,7 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # Added last, so they run first: the limit also covers the bodies asgi-csrf reads, and
     # the headers also go on its refusals.
-    app.add_middleware(BodyLimit, limit=settings.body_limit)
+    app.add_middleware(BodyLimit, limit=settings.body_limit, form_limit=settings.form_body_limit)
     app.add_middleware(SecurityHeaders)
     # As many requests inside as the database pool has connections, fewer than the 40
     # worker threads (see AdmissionLimit); the rest wait outside, holding nothing.
