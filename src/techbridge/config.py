@@ -34,6 +34,12 @@ class Settings(BaseSettings):
         description="Commands that change listings bring the search indexes up to date "
         "before they end (off for bulk loads: `index rebuild` or the server catches up).",
     )
+    moderation: bool = Field(
+        default=True,
+        description="Organisations founded by self-registration start untrusted: their "
+        "published listings wait in the moderation queue (/admin/moderation) until an exchange "
+        "operator, tech manager or administrator approves them or trusts the organisation.",
+    )
     secret_key: str = Field(default="change-me-in-production", min_length=8)
     public_url: str | None = Field(
         default=None,

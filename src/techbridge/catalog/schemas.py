@@ -336,6 +336,12 @@ class DemandUpdate(_Input):
     organisation_id: RowId | None = None
 
 
+class ListingRejection(_Input):
+    """Why a moderator refuses a listing under review: its owner reads it."""
+
+    reason: Annotated[str, _length(1, MAX_SUMMARY), Clean]
+
+
 # --- the JSON Lines import format (docs/design.md, "Data formats") ----------------------------
 
 
@@ -394,6 +400,18 @@ class OrganisationRead(_Output):
     credit_code: str | None
 
 
+class ModerationItem(BaseModel):
+    """A listing in the moderation queue, as a moderator judges it (a confidential demand:
+    only what it would reveal, its public summary; ``title`` is then null)."""
+
+    kind: Literal["offer", "demand"]
+    id: int
+    title: str | None
+    text: str
+    organisation_id: int | None
+    listed_on: dt.date | None
+
+
 class PersonRead(_Output):
     id: int
     name: str
@@ -421,6 +439,8 @@ class OfferRead(_Output):
     status: str
     organisation_id: int | None
     listed_on: dt.date | None
+    review: str | None = None  # "pending" or "rejected" while under review
+    review_reason: str | None = None
 
 
 class DemandRead(_Output):
@@ -443,6 +463,8 @@ class DemandRead(_Output):
     status: str
     organisation_id: int | None
     listed_on: dt.date | None
+    review: str | None = None  # "pending" or "rejected" while under review
+    review_reason: str | None = None
 
 
 class Counts(BaseModel):

@@ -33,6 +33,14 @@ from techbridge.catalog.service.listings import (
     withdraw_demand,
     withdraw_offer,
 )
+from techbridge.catalog.service.moderation import (
+    approve_listing,
+    queue_text,
+    reject_listing,
+    review_queue,
+    trust_organisation,
+    untrusted_organisations,
+)
 from techbridge.catalog.service.organisations import (
     change_organisation,
     create_organisation,
@@ -68,6 +76,7 @@ __all__ = [
     "ImportResult",
     "ListingFilter",
     "Progress",
+    "approve_listing",
     "change_organisation",
     "counts",
     "create_demand",
@@ -98,8 +107,13 @@ __all__ = [
     "mine_or_public",
     "organisation_by_name",
     "organisation_named",
+    "queue_text",
+    "reject_listing",
     "revealed_summary",
+    "review_queue",
     "title_for",
+    "trust_organisation",
+    "untrusted_organisations",
     "update_demand",
     "update_offer",
     "update_organisation",
