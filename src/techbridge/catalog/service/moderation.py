@@ -57,21 +57,26 @@ def _under_review(
     return listing
 
 
+def _decide(
+    session: Session,
+    principal: Principal,
+    kind: ListingKind,
+    listing_id: int,
+    values: dict[str, str | None],
+    action: str,
+) -> Offer | Demand:
+    listing = _under_review(session, principal, kind, listing_id)
+    entity_type = kind.model.__tablename__
+    apply(session, listing, values, actor=principal.actor, entity_type=entity_type, action=action)
+    return listing
+
+
 def approve_listing(
     session: Session, principal: Principal, kind: ListingKind, listing_id: int
 ) -> Offer | Demand:
     """The listing becomes public (if published); its organisation stays untrusted."""
-    listing = _under_review(session, principal, kind, listing_id)
-    values = {"review": None, "review_reason": None}
-    apply(
-        session,
-        listing,
-        values,
-        actor=principal.actor,
-        entity_type=kind.model.__tablename__,
-        action="approve",
-    )
-    return listing
+    values: dict[str, str | None] = {"review": None, "review_reason": None}
+    return _decide(session, principal, kind, listing_id, values, "approve")
 
 
 def reject_listing(
@@ -83,17 +88,8 @@ def reject_listing(
 ) -> Offer | Demand:
     """The listing stays hidden from others; its owner sees the reason and may change it,
     which sends it back to the queue."""
-    listing = _under_review(session, principal, kind, listing_id)
-    values = {"review": REJECTED, "review_reason": data.reason}
-    apply(
-        session,
-        listing,
-        values,
-        actor=principal.actor,
-        entity_type=kind.model.__tablename__,
-        action="reject",
-    )
-    return listing
+    values: dict[str, str | None] = {"review": REJECTED, "review_reason": data.reason}
+    return _decide(session, principal, kind, listing_id, values, "reject")
 
 
 def trust_organisation(session: Session, principal: Principal, organisation_id: int) -> int:
