@@ -20,7 +20,6 @@ from techbridge.catalog.schemas import (
     DemandUpdate,
     Lang,
     ListingRejection,
-    ModerationItem,
     OfferCreate,
     OfferKind,
     OfferRead,
@@ -28,6 +27,7 @@ from techbridge.catalog.schemas import (
     OrganisationKind,
     OrganisationProfile,
     OrganisationRead,
+    QueuedListingRead,
 )
 from techbridge.pagination import PageOut, page_out
 from techbridge.web.auth import PrincipalDep
@@ -234,9 +234,9 @@ def organisation_profile(session: Session, organisation_id: int) -> Organisation
 # --- moderation (审核) ----------------------------------------------------------------------
 
 
-def moderation_item(listing: Offer | Demand) -> ModerationItem:
+def moderation_item(listing: Offer | Demand) -> QueuedListingRead:
     title, text = service.queue_text(listing)
-    return ModerationItem(
+    return QueuedListingRead(
         kind=ListingKind.of(listing).noun,
         id=listing.id,
         title=title,
@@ -248,14 +248,14 @@ def moderation_item(listing: Offer | Demand) -> ModerationItem:
 
 @router.get(
     "/moderation",
-    response_model=PageOut[ModerationItem],
+    response_model=PageOut[QueuedListingRead],
     summary="Listings waiting for review (exchange operators, tech managers, administrators)",
 )
 def moderation_queue(
     session: SessionDep, principal: PrincipalDep, page: PageQuery = 1, per_page: PerPageQuery = 20
-) -> PageOut[ModerationItem]:
+) -> PageOut[QueuedListingRead]:
     found = service.review_queue(session, principal, page=page, per_page=per_page)
-    return PageOut[ModerationItem](
+    return PageOut[QueuedListingRead](
         items=[moderation_item(listing) for listing in found.items],
         total=found.total,
         page=found.page,
@@ -265,18 +265,18 @@ def moderation_queue(
 
 @router.post(
     "/moderation/{kind}/{listing_id}/approve",
-    response_model=ModerationItem,
+    response_model=QueuedListingRead,
     summary="Approve a listing under review: it becomes public",
 )
 def approve_listing(
     session: SessionDep, principal: PrincipalDep, kind: ListingKind, listing_id: IdPath
-) -> ModerationItem:
+) -> QueuedListingRead:
     return moderation_item(service.approve_listing(session, principal, kind, listing_id))
 
 
 @router.post(
     "/moderation/{kind}/{listing_id}/reject",
-    response_model=ModerationItem,
+    response_model=QueuedListingRead,
     summary="Reject a listing under review, with the reason its owner will read",
 )
 def reject_listing(
@@ -285,7 +285,7 @@ def reject_listing(
     kind: ListingKind,
     listing_id: IdPath,
     data: ListingRejection,
-) -> ModerationItem:
+) -> QueuedListingRead:
     return moderation_item(service.reject_listing(session, principal, kind, listing_id, data))
 
 

@@ -400,7 +400,7 @@ class OrganisationRead(_Output):
     credit_code: str | None
 
 
-class ModerationItem(BaseModel):
+class QueuedListingRead(BaseModel):
     """A listing in the moderation queue, as a moderator judges it (a confidential demand:
     only what it would reveal, its public summary; ``title`` is then null)."""
 
