@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from support import bearer, csrf, log_in, make_user
@@ -33,6 +34,7 @@ from techbridge.catalog.schemas import (
 )
 from techbridge.cli import app as cli_app
 from techbridge.db import engine_for, unit_of_work
+from techbridge.migrate import upgrade
 from techbridge.web.app import create_app
 
 with warnings.catch_warnings():
@@ -224,3 +226,34 @@ def test_repetition_is_judged_by_compression() -> None:
     assert compression_ratio(PROSE * 2) > 0.4
     assert not repetitive("电池" * 50)  # too short to judge (the ranking saturates it)
     assert repetitive(STUFFED) and not repetitive(PROSE * 3)
+
+
+def test_migration_0008_normalises_stored_ids_and_trusts_organisations(
+    empty_database_url: str,
+) -> None:
+    upgrade(empty_database_url, "0007")
+    now = "2026-01-01 00:00:00"
+    with engine_for(empty_database_url).begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO organisation (name, normalised_name, created_at, updated_at) "
+                "VALUES ('NASA Glenn', 'nasa glenn', :now, :now)"
+            ),
+            {"now": now},
+        )
+        for external_id in ("nasa-LEW-17661-1 with LEW-17765-1", "plain-1"):
+            connection.execute(
+                text(
+                    "INSERT INTO offer (source, external_id, title, lang, tags, status, extras, "
+                    "kind, abstract, currency, transfer_modes, organisation_id, created_at, "
+                    "updated_at) VALUES ('nasa', :id, 't', 'en', '[]', 'published', '{}', "
+                    "'patent', '', 'CNY', '[]', 1, :now, :now)"
+                ),
+                {"id": external_id, "now": now},
+            )
+    upgrade(empty_database_url)
+    with engine_for(empty_database_url).connect() as connection:
+        ids = connection.execute(text("SELECT external_id FROM offer ORDER BY id")).scalars()
+        assert list(ids) == ["nasa-LEW-17661-1-with-LEW-17765-1", "plain-1"]
+        assert connection.execute(text("SELECT trusted FROM organisation")).scalar_one()
+        assert connection.execute(text("SELECT review FROM offer")).scalars().all() == [None] * 2
