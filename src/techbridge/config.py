@@ -34,6 +34,12 @@ class Settings(BaseSettings):
         description="Commands that change listings bring the search indexes up to date "
         "before they end (off for bulk loads: `index rebuild` or the server catches up).",
     )
+    moderation: bool = Field(
+        default=True,
+        description="Organisations founded by self-registration start untrusted: their "
+        "published listings wait in the moderation queue (/admin/moderation) until an exchange "
+        "operator, tech manager or administrator approves them or trusts the organisation.",
+    )
     secret_key: str = Field(default="change-me-in-production", min_length=8)
     public_url: str | None = Field(
         default=None,
@@ -52,8 +58,15 @@ class Settings(BaseSettings):
     body_limit: ByteSize = Field(
         default=ByteSize(2 * 1024 * 1024),
         ge=1024,
-        description="The largest request body accepted (JSON or form), in bytes or with a "
+        description="The largest request body accepted (JSON), in bytes or with a "
         "unit such as 2MiB; larger ones are answered with 413.",
+    )
+    form_body_limit: ByteSize = Field(
+        default=ByteSize(8 * 1024 * 1024),
+        ge=1024,
+        description="The largest HTML form post accepted; set well above what the field "
+        "limits allow, so that an over-long text is answered by the form itself (input kept, "
+        "message next to the field) rather than by a 413 page.",
     )
     secure_cookies: bool = Field(
         default=False,

@@ -112,6 +112,41 @@ def test_can_view_listing(listing: Offer | Demand, kind: str, viewers: set[str])
     assert allowed(lambda p: catalog_rules.can_view_listing(p, listing)) == viewers
 
 
+REVIEWS = (None, "pending", "rejected")
+MODERATORS = {"exchange_operator", "manager", "unassigned_manager", "administrator"}
+
+
+def under_review(listing: Offer | Demand, review: str = "pending") -> Offer | Demand:
+    listing.review = review
+    return listing
+
+
+@pytest.mark.parametrize(
+    ("listing", "viewers"),
+    [
+        # a published listing under review: its organisation and moderators, nobody else
+        (under_review(offer(A)), MEMBERS_OF_A | MODERATORS | ADMINS),
+        (under_review(demand(B), "rejected"), MEMBERS_OF_B | MODERATORS | ADMINS),
+        # tech managers judge no confidential text: only the assigned one sees it
+        (under_review(demand(A, confidential=True)), MEMBERS_OF_A | ADMINS),
+    ],
+)
+def test_listings_under_review_are_not_public(listing: Offer | Demand, viewers: set[str]) -> None:
+    assert allowed(lambda p: catalog_rules.can_view_listing(p, listing)) == viewers
+    assert not catalog_rules.is_public(listing) and not catalog_rules.may_reveal(listing)
+
+
+def test_who_moderates_and_what_needs_review() -> None:
+    assert allowed(catalog_rules.can_moderate) == MODERATORS
+    newcomer = Organisation(name="新机构", trusted=False)
+    known = Organisation(name="老机构", trusted=True)
+    supplier, admin = PRINCIPALS["supplier"], PRINCIPALS["administrator"]
+    assert catalog_rules.needs_review(supplier, newcomer, "published")
+    assert not catalog_rules.needs_review(supplier, newcomer, "draft")
+    assert not catalog_rules.needs_review(supplier, known, "published")
+    assert not catalog_rules.needs_review(admin, newcomer, "published")
+
+
 def test_require_visible_reports_hidden_listings_as_missing() -> None:
     secret = demand(A, confidential=True)
     assert (
@@ -241,10 +276,12 @@ def test_require_says_who_could_succeed() -> None:
 
 
 def test_visible_listings_agrees_with_can_view_listing(session: Session) -> None:
-    """Every status × confidentiality × owner, for every principal, on both databases."""
+    """Every status × confidentiality × owner × review (moderation), for every principal, on
+    both databases."""
     own, other = (factories.organisation(session, name).id for name in ("甲机构", "乙机构"))
     owners = [own, other, None]
-    for status, owner in itertools.product(("draft", "published", "withdrawn"), owners):
+    grid = itertools.product(("draft", "published", "withdrawn"), owners, REVIEWS)
+    for status, owner, review in grid:
         kind = "service" if owner == other else "patent"
         session.add(
             Offer(
@@ -254,7 +291,8 @@ def test_visible_listings_agrees_with_can_view_listing(session: Session) -> None
                 kind=kind,
                 organisation_id=owner,
                 source="t",
-                external_id=f"o-{status}-{owner}",
+                external_id=f"o-{status}-{owner}-{review}",
+                review=review,
             )
         )
         for confidential in (False, True):
@@ -266,7 +304,8 @@ def test_visible_listings_agrees_with_can_view_listing(session: Session) -> None
                     confidential=confidential,
                     organisation_id=owner,
                     source="t",
-                    external_id=f"d-{status}-{owner}-{confidential}",
+                    external_id=f"d-{status}-{owner}-{confidential}-{review}",
+                    review=review,
                 )
             )
     session.flush()

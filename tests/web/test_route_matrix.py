@@ -33,6 +33,10 @@ import factories
 import support
 from support import TestClient
 from techbridge.accounts import service as accounts
+from techbridge.authz import SYSTEM
+from techbridge.catalog import service as catalog
+from techbridge.catalog.kinds import ListingKind
+from techbridge.catalog.schemas import OrganisationCreate
 from techbridge.config import Settings
 from techbridge.db import engine_for, unit_of_work
 from techbridge.deals import service as deals
@@ -96,6 +100,22 @@ class World:
             if demand.confidential:
                 factories.assign_manager(session, demand.id, self.ids["manager"])
             return demand.id
+
+    def pending_offer(self) -> int:
+        """A published offer waiting in the moderation queue."""
+        offer_id = self.offer()
+        with self.session() as session:
+            offer = catalog.find_listing(session, ListingKind.OFFER, offer_id)
+            assert offer is not None
+            offer.review = "pending"
+        return offer_id
+
+    def untrusted_organisation(self) -> int:
+        with self.session() as session:
+            data = OrganisationCreate(name=f"自注册机构{next(self.counter)}")
+            organisation = catalog.create_organisation(session, SYSTEM, data)
+            organisation.trusted = False
+            return organisation.id
 
     def secret_demand(self) -> int:
         return self.demand(confidential=True, public_summary="公开摘要")
@@ -226,6 +246,16 @@ SEES_DRAFTS_OF_A = frozenset(
 )
 SEES_SECRET_OF_A = frozenset({"demander", "supplier", "reader", "manager", "administrator"})
 CREDENTIALS = WRITERS  # a browser login: not through a token
+MODERATORS = frozenset({"exchange_operator", "manager", "administrator"})
+
+
+def pending(world: World, role: str) -> dict[str, Any]:
+    return {"kind": "offers", "listing_id": world.pending_offer()}
+
+
+def untrusted(world: World, role: str) -> dict[str, int]:
+    return {"organisation_id": world.untrusted_organisation()}
+
 
 TABLE: dict[tuple[str, str], Rule] = {
     # --- meta and static ---
@@ -414,6 +444,23 @@ TABLE: dict[tuple[str, str], Rule] = {
         ADMIN, path=ids(organisation_id="C"), form=lambda w, r: {"name": "机构C"}
     ),
     ("GET", "/admin/audit"): Rule(ADMIN),
+    # --- moderation (the queue is in the administration area, open to moderators) ---
+    ("GET", "/admin/moderation"): Rule(MODERATORS),
+    ("POST", "/admin/moderation/{kind}/{listing_id}/approve"): Rule(MODERATORS, path=pending),
+    ("POST", "/admin/moderation/{kind}/{listing_id}/reject"): Rule(
+        MODERATORS, path=pending, form=lambda w, r: {"reason": "广告"}
+    ),
+    ("POST", "/admin/moderation/organisations/{organisation_id}/trust"): Rule(
+        MODERATORS, path=untrusted
+    ),
+    ("GET", "/api/v1/moderation"): Rule(MODERATORS),
+    ("POST", "/api/v1/moderation/{kind}/{listing_id}/approve"): Rule(MODERATORS, path=pending),
+    ("POST", "/api/v1/moderation/{kind}/{listing_id}/reject"): Rule(
+        MODERATORS, path=pending, json=lambda w, r: {"reason": "广告"}
+    ),
+    ("POST", "/api/v1/moderation/organisations/{organisation_id}/trust"): Rule(
+        MODERATORS, path=untrusted
+    ),
 }
 
 

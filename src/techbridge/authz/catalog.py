@@ -7,6 +7,11 @@
 - a tech manager (技术经理人) assigned to a demand sees and curates it, confidential or not;
 - exchange operators moderate: they see every listing that is not confidential and may
   withdraw it;
+- a published listing of an organisation that is not yet trusted (one founded by
+  self-registration) is under review: not public until a moderator — an exchange operator,
+  a tech manager or an administrator — approves it or trusts its organisation. Tech
+  managers see the listings under review that are not confidential, to judge them; of a
+  confidential demand under review moderators judge what it would reveal, its summary;
 - administrators see and change everything; the command line acts as one;
 - an API token acts for its user within its scopes: without ``write`` it changes nothing.
 """
@@ -23,8 +28,28 @@ from techbridge.errors import NotFound
 
 
 def is_public(listing: Offer | Demand) -> bool:
-    """Seen by anyone: published, and not a confidential demand."""
-    return listing.status == "published" and not _confidential(listing)
+    """Seen by anyone: published, not under review, and not a confidential demand."""
+    return listing.status == "published" and listing.review is None and not _confidential(listing)
+
+
+def may_reveal(listing: Offer | Demand) -> bool:
+    """Whether what a listing shows others (all of it, or a confidential demand's summary)
+    may be shown at all: published and not under review."""
+    return listing.status == "published" and listing.review is None
+
+
+def can_moderate(principal: Principal) -> bool:
+    """Approve or reject listings under review, and trust organisations (审核)."""
+    if not principal.can_write:
+        return False
+    return principal.is_admin or principal.has("exchange_operator") or principal.has("tech_manager")
+
+
+def needs_review(principal: Principal, organisation: Organisation | None, status: str) -> bool:
+    """Whether a listing saved with this status waits for a moderator: published for an
+    organisation not yet trusted, by someone other than an administrator."""
+    untrusted = organisation is not None and not organisation.trusted
+    return status == "published" and untrusted and not principal.is_admin
 
 
 def _confidential(listing: Offer | Demand) -> bool:
@@ -45,6 +70,8 @@ def can_view_listing(principal: Principal, listing: Offer | Demand) -> bool:
         return True
     if principal.member_of(listing.organisation_id) or _assigned(principal, listing):
         return True
+    if principal.has("tech_manager") and listing.review is not None:
+        return not _confidential(listing)
     return principal.has("exchange_operator") and not _confidential(listing)
 
 
@@ -161,11 +188,13 @@ def visible_listings(principal: Principal, kind: ListingKind) -> ColumnElement[b
     model = kind.model
     is_demand = kind is ListingKind.DEMAND
     not_confidential = Demand.confidential.is_(False) if is_demand else true()
-    allowed = [and_(model.status == "published", not_confidential)]
+    allowed = [and_(model.status == "published", model.review.is_(None), not_confidential)]
     if principal.organisation_id is not None:
         allowed.append(model.organisation_id == principal.organisation_id)
     if is_demand and principal.has("tech_manager") and principal.assigned_demands:
         allowed.append(model.id.in_(sorted(principal.assigned_demands)))
+    if principal.has("tech_manager"):
+        allowed.append(and_(model.review.is_not(None), not_confidential))
     if principal.has("exchange_operator"):
         allowed.append(not_confidential)
     return or_(*allowed)

@@ -13,9 +13,10 @@ def can_request_introduction(principal: Principal) -> bool:
 
 def can_request_for(principal: Principal, listing: Offer | Demand) -> bool:
     """Whether an introduction may be asked for on behalf of this listing, to one of its
-    matches: it is published and the principal's organisation owns it."""
+    matches: it is published (and not under review) and the principal's organisation owns it."""
     return (
         listing.status == "published"
+        and listing.review is None
         and principal.member_of(listing.organisation_id)
         and can_request_introduction(principal)
     )

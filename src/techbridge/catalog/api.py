@@ -11,12 +11,15 @@ from sqlalchemy.orm import Session
 
 from techbridge.accounts import service as accounts
 from techbridge.catalog import service
+from techbridge.catalog.kinds import ListingKind
+from techbridge.catalog.models import Demand, Offer
 from techbridge.catalog.schemas import (
     DemandCreate,
     DemandManagers,
     DemandRead,
     DemandUpdate,
     Lang,
+    ListingRejection,
     OfferCreate,
     OfferKind,
     OfferRead,
@@ -24,6 +27,7 @@ from techbridge.catalog.schemas import (
     OrganisationKind,
     OrganisationProfile,
     OrganisationRead,
+    QueuedListingRead,
 )
 from techbridge.pagination import PageOut, page_out
 from techbridge.web.auth import PrincipalDep
@@ -225,3 +229,73 @@ def organisation_profile(session: Session, organisation_id: int) -> Organisation
         public_demands=service.list_demands(session, public, per_page=1).total,
         members=accounts.member_count(session, organisation_id),
     )
+
+
+# --- moderation (审核) ----------------------------------------------------------------------
+
+
+def moderation_item(listing: Offer | Demand) -> QueuedListingRead:
+    title, text = service.queue_text(listing)
+    return QueuedListingRead(
+        kind=ListingKind.of(listing).noun,
+        id=listing.id,
+        title=title,
+        text=text,
+        organisation_id=listing.organisation_id,
+        listed_on=listing.listed_on,
+    )
+
+
+@router.get(
+    "/moderation",
+    response_model=PageOut[QueuedListingRead],
+    summary="Listings waiting for review (exchange operators, tech managers, administrators)",
+)
+def moderation_queue(
+    session: SessionDep, principal: PrincipalDep, page: PageQuery = 1, per_page: PerPageQuery = 20
+) -> PageOut[QueuedListingRead]:
+    found = service.review_queue(session, principal, page=page, per_page=per_page)
+    return PageOut[QueuedListingRead](
+        items=[moderation_item(listing) for listing in found.items],
+        total=found.total,
+        page=found.page,
+        per_page=found.per_page,
+    )
+
+
+@router.post(
+    "/moderation/{kind}/{listing_id}/approve",
+    response_model=QueuedListingRead,
+    summary="Approve a listing under review: it becomes public",
+)
+def approve_listing(
+    session: SessionDep, principal: PrincipalDep, kind: ListingKind, listing_id: IdPath
+) -> QueuedListingRead:
+    return moderation_item(service.approve_listing(session, principal, kind, listing_id))
+
+
+@router.post(
+    "/moderation/{kind}/{listing_id}/reject",
+    response_model=QueuedListingRead,
+    summary="Reject a listing under review, with the reason its owner will read",
+)
+def reject_listing(
+    session: SessionDep,
+    principal: PrincipalDep,
+    kind: ListingKind,
+    listing_id: IdPath,
+    data: ListingRejection,
+) -> QueuedListingRead:
+    return moderation_item(service.reject_listing(session, principal, kind, listing_id, data))
+
+
+@router.post(
+    "/moderation/organisations/{organisation_id}/trust",
+    response_model=OrganisationRead,
+    summary="Trust an organisation: its listings waiting for review become public",
+)
+def trust_organisation(
+    session: SessionDep, principal: PrincipalDep, organisation_id: IdPath
+) -> OrganisationRead:
+    service.trust_organisation(session, principal, organisation_id)
+    return OrganisationRead.model_validate(service.get_organisation(session, organisation_id))

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
@@ -38,6 +39,10 @@ class Organisation(Base):
     kind: Mapped[str | None] = mapped_column(String(40))
     district: Mapped[str | None] = mapped_column(String(100), index=True)
     credit_code: Mapped[str | None] = mapped_column(String(18), unique=True)  # 统一社会信用代码
+    # Whether its published listings are public at once. An organisation founded by
+    # self-registration is not (while moderation is on) until a moderator trusts it: until
+    # then each of its published listings waits in the moderation queue (``_Listing.review``).
+    trusted: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -80,6 +85,11 @@ class _Listing:
     segment: Mapped[str | None] = mapped_column(String(40), index=True)
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
     listed_on: Mapped[date | None] = mapped_column(Date)
+    # Moderation (审核): None when there is nothing to review; "pending" while a published
+    # listing of an organisation not yet trusted waits for a moderator; "rejected" when one
+    # refused it (``review_reason`` says why, for its owner). Only None is public.
+    review: Mapped[str | None] = mapped_column(String(20), index=True)
+    review_reason: Mapped[str | None] = mapped_column(Text)
     extras: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

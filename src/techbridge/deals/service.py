@@ -51,7 +51,7 @@ def request_introduction(
     if target is None:
         raise Invalid("this listing names no organisation to introduce you to", field=target_field)
     for listing, field in ((demand, "demand_id"), (offer, "offer_id")):
-        if listing.status != "published":
+        if listing.status != "published" or listing.review is not None:
             raise Invalid("only published listings can be introduced", field=field)
     already = session.scalar(
         select(Introduction.id).where(

@@ -33,6 +33,7 @@ from techbridge.web import (
     account_pages,
     admin_pages,
     listing_pages,
+    moderation_pages,
     pages,
     search_pages,
     workspace_pages,
@@ -88,7 +89,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(router.router)
     api.add_api_route("/docs", api_docs, methods=["GET"], include_in_schema=False)
     app.include_router(api)
-    for page_module in (pages, account_pages, listing_pages, workspace_pages, admin_pages):
+    page_modules = (
+        pages,
+        account_pages,
+        listing_pages,
+        workspace_pages,
+        admin_pages,
+        moderation_pages,
+    )
+    for page_module in page_modules:
         app.include_router(page_module.router, dependencies=checked)
     app.include_router(search_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -99,7 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # Added last, so they run first: the limit also covers the bodies asgi-csrf reads, and
     # the headers also go on its refusals.
-    app.add_middleware(BodyLimit, limit=settings.body_limit)
+    app.add_middleware(BodyLimit, limit=settings.body_limit, form_limit=settings.form_body_limit)
     app.add_middleware(SecurityHeaders)
     # As many requests inside as the database pool has connections, fewer than the 40
     # worker threads (see AdmissionLimit); the rest wait outside, holding nothing.

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from html import escape
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from techbridge.web.i18n import LANGUAGE_COOKIE, N_, Language, pick_language, translations
 
 # The pages load scripts and styles from /static only (no inline code, no CDN); htmx and
 # fetch talk to this site only; nothing may frame a page (clickjacking of confirmation
@@ -61,6 +66,59 @@ async def send_error(
     await send({"type": "http.response.body", "body": body})
 
 
+TOO_LARGE_TITLE = N_("The form is too large to be read")
+TOO_LARGE_TEXT = N_(
+    "What was sent is larger than %(limit)s bytes, far beyond what any field accepts "
+    "(a title up to 500 characters, a description up to 20,000), so it was not read. "
+    "Go back with your browser's back button: it usually keeps what you typed. "
+    "Then shorten the text and send it again."
+)
+TOO_LARGE_HOME = N_("Home page")
+FORM_TYPES = (b"application/x-www-form-urlencoded", b"multipart/form-data")
+
+
+def _page_language(scope: Scope) -> Language:
+    """The language of a page answered below the application: ``?lang=`` or the cookie."""
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    cookie = SimpleCookie()
+    try:
+        cookie.load(dict(scope["headers"]).get(b"cookie", b"").decode("latin-1"))
+    except CookieError:  # a malformed cookie header: the default language
+        cookie = SimpleCookie()
+    chosen = cookie.get(LANGUAGE_COOKIE)
+    return pick_language(*query.get("lang", []), chosen.value if chosen else None)
+
+
+async def send_too_large_page(send: Send, scope: Scope, limit: int) -> None:
+    """The body limit's refusal as a page, in the visitor's language, for browsers."""
+    lang = _page_language(scope)
+    gettext = translations(lang).gettext
+    title = escape(gettext(TOO_LARGE_TITLE))
+    text = escape(gettext(TOO_LARGE_TEXT) % {"limit": f"{limit:,}"})
+    page = (
+        f'<!doctype html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}">\n<head>'
+        '<meta charset="utf-8"><meta name="viewport" content="width=device-width, '
+        f'initial-scale=1"><title>{title}</title>'
+        '<link rel="stylesheet" href="/static/style.css"></head>\n<body><main>'
+        f'<h1 id="too-large">{title}</h1><p class="notice error-summary" role="alert">{text}</p>'
+        f'<p><a href="/">{escape(gettext(TOO_LARGE_HOME))}</a></p></main></body></html>\n'
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"text/html; charset=utf-8")],
+        }
+    )
+    await send({"type": "http.response.body", "body": page.encode("utf-8")})
+
+
+def _wants_page(scope: Scope) -> bool:
+    """A browser's request for a page (not the API): answered with a page, not JSON."""
+    accept = dict(scope["headers"]).get(b"accept", b"")
+    return not scope["path"].startswith("/api/") and b"text/html" in accept
+
+
 class SecurityHeaders:
     """Adds :data:`SECURITY_HEADERS` to every response, replacing any of the same name."""
 
@@ -94,22 +152,40 @@ class BodyTooLarge(HTTPException):
 
 
 class BodyLimit:
-    """Refuses request bodies over ``limit`` bytes with a 413: at once when Content-Length
-    says so, otherwise as soon as the streamed body passes it, so a 100 MB upload is never
-    read into memory."""
+    """Refuses request bodies over ``limit`` bytes (HTML forms: ``form_limit``) with a 413:
+    at once when Content-Length says so, otherwise as soon as the streamed body passes it, so
+    a 100 MB upload is never read into memory. A browser asking for a page gets the refusal
+    as a page in its language; everyone else the platform's JSON error body.
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    Forms get a limit of their own, well above the largest form the field limits allow
+    (catalog.schemas: about 0.4 MB with every field full of CJK text, URL-encoded), so that
+    a text a few times too long still reaches the form's own validation, which keeps the
+    input and names the field."""
+
+    def __init__(self, app: ASGIApp, *, limit: int, form_limit: int | None = None) -> None:
         self.app = app
-        self.limit = limit
+        self.json_limit = limit
+        self.form_limit = form_limit if form_limit is not None else limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = BodyTooLarge(self.limit)
-        declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.limit:
-            await send_error(send, 413, too_large.code, too_large.detail, "body")
+        headers = dict(scope["headers"])
+        content_type = headers.get(b"content-type", b"").lower()
+        is_form = content_type.startswith(FORM_TYPES)
+        limit = self.form_limit if is_form else self.json_limit
+        too_large = BodyTooLarge(limit)
+
+        async def refuse() -> None:
+            if _wants_page(scope):
+                await send_too_large_page(send, scope, limit)
+            else:
+                await send_error(send, 413, too_large.code, too_large.detail, "body")
+
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await refuse()
             return
         received = 0
         started = False
@@ -118,7 +194,7 @@ class BodyLimit:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.limit:
+            if received > limit:
                 raise too_large
             return message
 
@@ -133,7 +209,7 @@ class BodyLimit:
             # Read below the application (asgi-csrf reads form bodies before routing).
             if started:
                 raise
-            await send_error(send, 413, too_large.code, too_large.detail, "body")
+            await refuse()
 
 
 class AdmissionLimit:

@@ -13,6 +13,14 @@ from techbridge.errors import TechBridgeError
 from techbridge.web.i18n import N_, Language, translations
 
 NOT_VALID = N_("This value is not valid.")
+# Problems that read the same whatever the field (by pydantic error type, before the field's
+# own message): catalog.schemas raises "repetitive" for text that is mostly repetition.
+TYPE_PROBLEMS = {
+    "repetitive": N_(
+        "This text repeats itself: most of it is the same words over and over. "
+        "Write each thing once."
+    ),
+}
 Model = TypeVar("Model", bound=BaseModel)
 Result = TypeVar("Result")
 
@@ -29,7 +37,8 @@ def problems_by_field(
     for item in error.errors():
         field = str(item["loc"][0]) if item["loc"] else "form"
         field = (form_fields or {}).get(field, field)
-        problems.setdefault(field, (messages or {}).get(field, NOT_VALID))
+        message = TYPE_PROBLEMS.get(item["type"]) or (messages or {}).get(field, NOT_VALID)
+        problems.setdefault(field, message)
     return problems
 
 

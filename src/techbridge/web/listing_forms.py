@@ -28,9 +28,9 @@ TAG_SEPARATORS = re.compile(r"[,，、;；\n]")
 
 # What a form says about a field it could not accept (pydantic's own words are English).
 FIELD_PROBLEMS = {
-    "title": N_("Enter a title with visible characters, at most 1,000 of them."),
-    "abstract": N_("The description is too long (at most 100,000 characters)."),
-    "description": N_("The description is too long (at most 100,000 characters)."),
+    "title": N_("Enter a title with visible characters, at most 500 of them."),
+    "abstract": N_("The description is too long (at most 20,000 characters)."),
+    "description": N_("The description is too long (at most 20,000 characters)."),
     "lang": N_("Choose the listing's language from the list."),
     "kind": N_("Choose a kind of offer from the list."),
     "tags": N_("Give at most 100 tags of up to 200 characters each."),
@@ -111,8 +111,10 @@ def form_text(minor: int | None, currency: str) -> str:
 
 
 async def read_form(request: Request, kind: ListingKind) -> dict[str, Any]:
-    """The form as typed, to validate and to show again."""
-    form = await request.form()
+    """The form as typed, to validate and to show again. A field may be as large as the whole
+    form body (web.edge.BodyLimit), so that an over-long text is answered by the form's own
+    validation (Starlette refuses fields over 1 MB with a bare 400 otherwise)."""
+    form = await request.form(max_part_size=request.app.state.settings.form_body_limit)
     raw: dict[str, Any] = {name: str(form.get(name) or "") for name in TEXT_FIELDS[kind]}
     if kind is ListingKind.OFFER:
         raw["transfer_modes"] = [str(mode) for mode in form.getlist("transfer_modes")]

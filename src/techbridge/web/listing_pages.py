@@ -23,6 +23,11 @@ from techbridge.catalog.api import organisation_profile
 from techbridge.catalog.kinds import ListingKind
 from techbridge.catalog.models import Demand, Offer
 from techbridge.catalog.schemas import (
+    MAX_SUMMARY,
+    MAX_TAG,
+    MAX_TAGS,
+    MAX_TEXT,
+    MAX_TITLE,
     OFFER_KINDS,
     SEGMENTS,
     DemandCreate,
@@ -48,6 +53,14 @@ ORGANISATIONS_PER_PAGE = 20
 ORGANISATION_LISTINGS = 20
 TRANSFER_MODES: tuple[str, ...] = get_args(TransferMode)
 ORGANISATION_KINDS: tuple[str, ...] = get_args(OrganisationKind)
+# What the form states and its maxlength attributes hold (catalog.schemas enforces them).
+FORM_LIMITS = {
+    "title": MAX_TITLE,
+    "text": MAX_TEXT,
+    "summary": MAX_SUMMARY,
+    "tags": MAX_TAGS,
+    "tag": MAX_TAG,
+}
 
 
 def _form_page(
@@ -77,6 +90,7 @@ def _form_page(
         segments=SEGMENTS,
         offer_kinds=OFFER_KINDS,
         transfer_modes=TRANSFER_MODES,
+        limits=FORM_LIMITS,
     )
 
 

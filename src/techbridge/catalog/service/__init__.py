@@ -34,6 +34,14 @@ from techbridge.catalog.service.listings import (
     withdraw_demand,
     withdraw_offer,
 )
+from techbridge.catalog.service.moderation import (
+    approve_listing,
+    queue_text,
+    reject_listing,
+    review_queue,
+    trust_organisation,
+    untrusted_organisations,
+)
 from techbridge.catalog.service.organisations import (
     change_organisation,
     create_organisation,
@@ -69,6 +77,7 @@ __all__ = [
     "ImportResult",
     "ListingFilter",
     "Progress",
+    "approve_listing",
     "change_organisation",
     "counts",
     "create_demand",
@@ -100,8 +109,13 @@ __all__ = [
     "organisation_by_name",
     "organisation_named",
     "patent_number",
+    "queue_text",
+    "reject_listing",
     "revealed_summary",
+    "review_queue",
     "title_for",
+    "trust_organisation",
+    "untrusted_organisations",
     "update_demand",
     "update_offer",
     "update_organisation",

@@ -30,8 +30,11 @@ def apply(
     *,
     actor: Actor,
     entity_type: str,
+    action: str | None = None,
+    note: dict[str, Any] | None = None,
 ) -> None:
-    """Set changed fields, stamp ``updated_at`` and audit; a no-op update writes nothing."""
+    """Set changed fields, stamp ``updated_at`` and audit (as ``action``, by default "update"
+    or "withdraw"; ``note`` adds to what is recorded); a no-op update writes nothing."""
     changes: dict[str, Any] = {}
     for name, value in values.items():
         before = getattr(entity, name)
@@ -42,13 +45,16 @@ def apply(
         return
     entity.updated_at = utcnow()
     session.flush()
+    if action is None:
+        withdrawn = changes.get("status", [None, None])[1] == "withdrawn"
+        action = "withdraw" if withdrawn else "update"
     audit.record(
         session,
         actor,
-        action="withdraw" if changes.get("status", [None, None])[1] == "withdrawn" else "update",
+        action=action,
         entity_type=entity_type,
         entity_id=entity.id,
-        changes=changes,
+        changes={**changes, **(note or {})},
     )
 
 

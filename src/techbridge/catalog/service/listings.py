@@ -48,6 +48,7 @@ class ListingFilter:
     listed_from: dt.date | None = None
     listed_to: dt.date | None = None
     title_contains: str | None = None
+    review: str | None = None  # "pending" or "rejected": listings under review
     # Only what this principal may see (see authz.catalog); None: no such restriction.
     viewer: Principal | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -71,13 +72,15 @@ def mine_or_public(filters: ListingFilter, principal: Principal, mine: bool) -> 
 def listing_query(model: type[Listing], filters: ListingFilter) -> Select[Listing]:
     query = select(model)
     if filters.public_only:
-        query = query.where(model.status == "published")
+        query = query.where(model.status == "published", model.review.is_(None))
         if model is Demand:
             query = query.where(Demand.confidential.is_(False))
     if filters.viewer is not None:
         query = query.where(rules.visible_listings(filters.viewer, ListingKind.of(model)))
     if filters.status is not None:
         query = query.where(model.status == filters.status)
+    if filters.review is not None:
+        query = query.where(model.review == filters.review)
     if filters.kind is not None and model is Offer:
         query = query.where(Offer.kind == filters.kind)
     if filters.lang is not None:
@@ -205,8 +208,8 @@ def get_demand(session: Session, principal: Principal, demand_id: int) -> Demand
 
 def revealed_summary(listing: Offer | Demand) -> str | None:
     """All that others may see of a published confidential demand: the summary its owner
-    chose to reveal, if any. None for every other listing."""
-    if listing.status != "published" or not isinstance(listing, Demand) or not listing.confidential:
+    chose to reveal, if any (once reviewed: see authz.catalog). None for every other listing."""
+    if not rules.may_reveal(listing) or not isinstance(listing, Demand) or not listing.confidential:
         return None
     return listing.public_summary or None
 
@@ -230,10 +233,13 @@ def _create_listing(
         values["organisation_id"] = principal.organisation_id
     elif not rules.can_list_for(principal, values["organisation_id"]):
         raise Forbidden("you may only list for your own organisation", field="organisation_id")
+    organisation = None
     if values["organisation_id"] is not None:
-        get_organisation(session, values["organisation_id"])
+        organisation = get_organisation(session, values["organisation_id"])
     _check_deadline(principal, values)
     _stamp_publication(values, None)
+    if rules.needs_review(principal, organisation, values["status"]):
+        values["review"] = "pending"
     listing = model(**values, source="techbridge", external_id="")
     session.add(listing)
     session.flush()
@@ -245,7 +251,7 @@ def _create_listing(
         action="create",
         entity_type=model.__tablename__,
         entity_id=listing.id,
-        changes=as_changes({}, data.model_dump(mode="json")),
+        changes=as_changes({}, data.model_dump(mode="json") | {"review": listing.review}),
     )
     return listing
 
@@ -313,6 +319,7 @@ def update_offer(session: Session, principal: Principal, offer_id: int, data: Of
         probe = Offer(kind=values["kind"], organisation_id=offer.organisation_id)
         require(rules.can_edit_listing(principal, probe), principal, "change the kind")
     _stamp_publication(values, offer)
+    _mark_for_review(session, principal, offer, values)
     apply(session, offer, values, actor=principal.actor, entity_type="offer")
     return offer
 
@@ -337,6 +344,7 @@ def update_demand(
         raise Invalid(BUDGET_ORDER, field="budget_min_fen")
     _check_deadline(principal, values)
     _stamp_publication(values, demand)
+    _mark_for_review(session, principal, demand, values)
     apply(session, demand, values, actor=principal.actor, entity_type="demand")
     return demand
 
@@ -372,6 +380,23 @@ def _stamp_publication(values: dict[str, Any], listing: Offer | Demand | None) -
     undated = values.get("listed_on") is None and (listing is None or listing.listed_on is None)
     if publishing and undated:
         values["listed_on"] = dt.date.today()
+
+
+def _mark_for_review(
+    session: Session, principal: Principal, listing: Offer | Demand, values: dict[str, Any]
+) -> None:
+    """A change to a listing of an organisation not yet trusted that leaves it published sends
+    it (back) to the moderation queue, so an approved listing cannot be edited into another;
+    one that is no longer published has nothing to review."""
+    if not any(getattr(listing, name) != value for name, value in values.items()):
+        return
+    status = values.get("status", listing.status)
+    organisation_id = values.get("organisation_id", listing.organisation_id)
+    organisation = None if organisation_id is None else session.get(Organisation, organisation_id)
+    if rules.needs_review(principal, organisation, status):
+        values |= {"review": "pending", "review_reason": None}
+    elif status != "published" and listing.review is not None:
+        values |= {"review": None, "review_reason": None}
 
 
 def _check_deadline(principal: Principal, values: dict[str, Any]) -> None:

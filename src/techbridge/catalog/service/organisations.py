@@ -15,6 +15,7 @@ from techbridge.catalog.models import Organisation, Person
 from techbridge.catalog.names import name_key
 from techbridge.catalog.schemas import OrganisationCreate, OrganisationUpdate, PersonCreate
 from techbridge.catalog.service._changes import apply, as_changes, like_contains
+from techbridge.config import get_settings
 from techbridge.errors import Conflict, Invalid, NotFound
 from techbridge.pagination import Page, check_page, paginate, paginate_with_role
 
@@ -49,20 +50,24 @@ def _ensure_unique_organisation(
             )
 
 
-def insert_organisation(session: Session, actor: Actor, data: OrganisationCreate) -> Organisation:
+def insert_organisation(
+    session: Session, actor: Actor, data: OrganisationCreate, *, trusted: bool = True
+) -> Organisation:
     """A new organisation, for callers that have authorised it (see :func:`create_organisation`,
-    :func:`found_organisation` and the import)."""
+    :func:`found_organisation` and the import). Organisations created by administrators,
+    the command line and imports are trusted: their listings need no review."""
     _ensure_unique_organisation(session, name=data.name, credit_code=data.credit_code)
-    organisation = Organisation(**data.model_dump())
+    organisation = Organisation(**data.model_dump(), trusted=trusted)
     session.add(organisation)
     session.flush()
+    untrusted = {} if trusted else {"trusted": False}
     audit.record(
         session,
         actor,
         action="create",
         entity_type="organisation",
         entity_id=organisation.id,
-        changes=as_changes({}, data.model_dump(mode="json")),
+        changes=as_changes({}, data.model_dump(mode="json") | untrusted),
     )
     return organisation
 
@@ -78,9 +83,11 @@ def found_organisation(
     session: Session, principal: Principal, data: OrganisationCreate
 ) -> Organisation:
     """The organisation a newly verified user named at registration (they become its first
-    member: the caller sets that)."""
+    member: the caller sets that). While moderation is on (``TECHBRIDGE_MODERATION``) it is
+    not trusted: its published listings wait for a moderator."""
     require(rules.can_found_organisation(principal), principal, "found an organisation")
-    return insert_organisation(session, principal.actor, data)
+    trusted = not get_settings().moderation
+    return insert_organisation(session, principal.actor, data, trusted=trusted)
 
 
 def update_organisation(
