@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 WORK = ROOT / "var" / "bench"  # the benchmark's working files (never results)
 SETS = ("cn_patents", "csl", "scifact", "xling", "ipc_xling", "zhibei_judged")
+FLOOR_QUERIES = ROOT / "bench" / "floor_queries.jsonl"  # off-topic and nonsense, written here
 SPEED_SAMPLE = 48
 LATENCY_QUERIES = 40
 
@@ -161,9 +162,7 @@ def judged_at(path: Path, run: dict[str, list[str]], k: int = 10) -> float:
         parts = line.split()
         if len(parts) >= 4:
             judged.setdefault(parts[0], set()).add(parts[2])
-    shares = [
-        len(set(run.get(query, [])[:k]) & docs) / k for query, docs in judged.items()
-    ]
+    shares = [len(set(run.get(query, [])[:k]) & docs) / k for query, docs in judged.items()]
     return round(statistics.mean(shares), 4) if shares else 0.0
 
 
@@ -174,6 +173,48 @@ def language_share_at(
     chinese = {record.id for record in corpus if detect_language(record.text) == "zh"}
     shares = [sum(doc in chinese for doc in docs[:k]) / k for docs in run.values() if docs]
     return round(statistics.mean(shares), 4) if shares else 0.0
+
+
+def recording(engine: Engine, into: list[list[Scored]]) -> batch.System:
+    """The full pipeline, keeping each query's hits (with their quality)."""
+
+    def rank(query: Any, k: int, exclude: set[int]) -> list[Scored]:
+        hits = engine.search(query, k, exclude=exclude)
+        into.append([hit for hit in hits if hit.key not in exclude])
+        return hits
+
+    return rank
+
+
+def floor_check(
+    engine: Engine,
+    index: batch.BatchIndex,
+    queries: list[batch.QueryRecord],
+    qrels: dict[str, dict[str, int]],
+    ranked: list[list[Scored]],
+) -> dict[str, Any]:
+    """Against the quality floor: the share of dev queries (with a relevant result in their
+    top 100) whose first relevant result is at or above it, and the share of the nonsense
+    queries of bench/floor_queries.jsonl that get no match above it over this corpus."""
+    floor = engine.calibration.floor
+    firsts = []
+    for record, hits in zip(queries, ranked, strict=True):
+        relevant = qrels.get(record.id, {})
+        first = next((hit for hit in hits if index.ids[hit.key] in relevant), None)
+        if first is not None:
+            firsts.append(first.quality >= floor)
+    nonsense = batch.read_queries(FLOOR_QUERIES)
+    empty = [
+        not any(engine.calibration.above_floor(hit.quality) for hit in engine.search(query, 10))
+        for query in engine.prepare([record.text for record in nonsense])
+    ]
+    return {
+        "floor": floor,
+        "dev_queries_with_a_relevant_result": len(firsts),
+        "first_relevant_above_floor": round(statistics.mean(firsts), 4) if firsts else None,
+        "nonsense_queries": len(empty),
+        "nonsense_without_match": round(statistics.mean(empty), 4),
+    }
 
 
 def run_set(
@@ -190,7 +231,10 @@ def run_set(
         index = batch.BatchIndex.build(engine, corpus)
         log(f"{label}: {len(corpus):,} documents indexed in {time.perf_counter() - started:.0f} s")
         quality: dict[str, Any] = {}
+        ranked: list[list[Scored]] = []  # the pipeline's hits, query by query
         for system, rank in systems(engine).items():
+            if system == "full pipeline":
+                rank = recording(engine, ranked)
             results = batch.run_queries(index, queries, 100, rank)
             run = {query_id: [doc for doc, _ in hits] for query_id, hits in results}
             quality[system] = score.score(qrels, run)
@@ -205,6 +249,8 @@ def run_set(
             "queries": len(queries),
             "quality": quality,
         }
+        result["floor_check"] = floor_check(engine, index, queries, qrels, ranked)
+        log(f"  floor check    {result['floor_check']}")
         if not out:
             result["speed"] = speed(engine, corpus, queries)
         out[label] = result
@@ -290,6 +336,18 @@ def markdown(report: dict[str, Any]) -> str:
                 f"| {name} | {system} | {scores['ndcg@10']:.4f} | {scores['recall@100']:.4f} | "
                 f"{scores['mrr@10']:.4f} | {scores['ndcg@10'] / best:.3f} | "
                 f"{scores.get('judged@10', scores.get('chinese@10', ''))} |"
+            )
+    lines += [
+        "",
+        "| run | floor | dev queries with a relevant result in the top 100 | first relevant at or above the floor | nonsense queries with no match (of 100) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, result in report["sets"].items():
+        check = result.get("floor_check")
+        if check:
+            lines.append(
+                f"| {name} | {check['floor']} | {check['dev_queries_with_a_relevant_result']} | "
+                f"{check['first_relevant_above_floor']:.1%} | {check['nonsense_without_match']:.0%} |"
             )
     lines += [
         "",
