@@ -53,24 +53,22 @@ ENGLISH = [
 ]
 GIBBERISH = ["zzzxqqqwww", "asdfghjkl qwerty", "啊啊啊啊啊"]
 # Filler listings, so each language has a background of ordinary listings to stand out from.
-PARTS_ZH = ["轴承", "齿轮箱", "传感器", "阀门", "电机", "泵体", "涂料", "纺织品"]
-WAYS_ZH = [
-    "一种{}的装配方法",
-    "一种{}检测装置",
-    "{}的表面处理工艺",
-    "一种低成本{}结构",
-    "{}的控制电路",
-]
-PARTS_EN = ["bearing", "gearbox", "sensor", "valve", "motor", "pump housing", "coating", "fabric"]
-WAYS_EN = [
-    "Assembly method for a {}",
-    "Test rig for a {}",
-    "Surface finish of a {}",
-    "Low-cost {} design",
-    "Control circuit for a {}",
-]
-FILLER = [way.format(part) for part in PARTS_ZH for way in WAYS_ZH] + [
-    way.format(part) for part in PARTS_EN for way in WAYS_EN
+FILLER_PARTS = (  # (things, ways of writing a listing about one), per language
+    (
+        "轴承,齿轮箱,传感器,阀门,电机,泵体,涂料,纺织品",
+        "一种{}的装配方法|一种{}检测装置|{}的表面处理工艺|一种低成本{}结构|{}的控制电路",
+    ),
+    (
+        "bearing,gearbox,sensor,valve,motor,pump housing,coating,fabric",
+        "Assembly method for a {}|Test rig for a {}|Surface finish of a {}|Low-cost {} design|"
+        "Control circuit for a {}",
+    ),
+)
+FILLER = [
+    way.format(part)
+    for parts, ways in FILLER_PARTS
+    for part in parts.split(",")
+    for way in ways.split("|")
 ]
 
 
