@@ -33,11 +33,14 @@ from techbridge.matching.engine import Engine, Scored
 from techbridge.matching.lexical import LexicalLayers
 from techbridge.matching.service import Indexes
 from techbridge.matching.store import new_engine
+from techbridge.matching.text import detect_language
 from techbridge.matching.vectors import VectorLayers
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-SETS = ("cn_patents", "csl", "scifact", "xling")
+WORK = ROOT / "var" / "bench"  # the benchmark's working files (never results)
+SETS = ("cn_patents", "csl", "scifact", "xling", "ipc_xling", "zhibei_judged")
+FLOOR_QUERIES = ROOT / "bench" / "floor_queries.jsonl"  # off-topic and nonsense, written here
 SPEED_SAMPLE = 48
 LATENCY_QUERIES = 40
 
@@ -49,6 +52,28 @@ def load_score(shared: Path) -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def variants(shared: Path, name: str, work: Path) -> dict[str, tuple[Path, Path, Path]]:
+    """Each run of a set as (corpus, queries, qrels): ``ipc_xling`` over `cn_patents` alone
+    and over it mixed with the English NASA titles, ``zhibei_judged`` with the Chinese
+    demands and their English versions, every other set as it is."""
+    data = shared / "data" / name
+    if name == "ipc_xling":
+        patents = shared / "data" / "cn_patents" / "offers.jsonl"
+        mixed = work / "ipc_xling-mixed.jsonl"
+        work.mkdir(parents=True, exist_ok=True)
+        mixed.write_bytes(
+            patents.read_bytes() + (shared / "data" / "nasa" / "offers.jsonl").read_bytes()
+        )
+        queries, qrels = data / "dev" / "queries.jsonl", data / "dev" / "qrels.tsv"
+        return {"alone": (patents, queries, qrels), "mixed": (mixed, queries, qrels)}
+    if name == "zhibei_judged":
+        corpus, qrels = shared / "data" / "zhibei" / "offers.jsonl", data / "dev" / "qrels.tsv"
+        return {
+            lang: (corpus, data / "dev" / f"queries_{lang}.jsonl", qrels) for lang in ("zh", "en")
+        }
+    return {"": load_set(shared, name, work)}
 
 
 def load_set(shared: Path, name: str, work: Path) -> tuple[Path, Path, Path]:
@@ -129,28 +154,107 @@ def speed(
     }
 
 
+def judged_at(path: Path, run: dict[str, list[str]], k: int = 10) -> float:
+    """Share of the top ``k`` that the qrels judge (0s included): below 1, unjudged results
+    are scored as irrelevant."""
+    judged: dict[str, set[str]] = {}
+    for line in path.open(encoding="utf-8"):
+        parts = line.split()
+        if len(parts) >= 4:
+            judged.setdefault(parts[0], set()).add(parts[2])
+    shares = [len(set(run.get(query, [])[:k]) & docs) / k for query, docs in judged.items()]
+    return round(statistics.mean(shares), 4) if shares else 0.0
+
+
+def language_share_at(
+    corpus: list[batch.CorpusRecord], run: dict[str, list[str]], k: int = 10
+) -> float:
+    """Share of the top ``k`` written in Chinese."""
+    chinese = {record.id for record in corpus if detect_language(record.text) == "zh"}
+    shares = [sum(doc in chinese for doc in docs[:k]) / k for docs in run.values() if docs]
+    return round(statistics.mean(shares), 4) if shares else 0.0
+
+
+def recording(engine: Engine, into: list[list[Scored]]) -> batch.System:
+    """The full pipeline, keeping each query's hits (with their quality)."""
+
+    def rank(query: Any, k: int, exclude: set[int]) -> list[Scored]:
+        hits = engine.search(query, k, exclude=exclude)
+        into.append([hit for hit in hits if hit.key not in exclude])
+        return hits
+
+    return rank
+
+
+def floor_check(
+    engine: Engine,
+    index: batch.BatchIndex,
+    queries: list[batch.QueryRecord],
+    qrels: dict[str, dict[str, int]],
+    ranked: list[list[Scored]],
+) -> dict[str, Any]:
+    """Against the quality floor: the share of dev queries (with a relevant result in their
+    top 100) whose first relevant result is at or above it, and the share of the nonsense
+    queries of bench/floor_queries.jsonl that get no match above it over this corpus."""
+    floor = engine.calibration.floor
+    firsts = []
+    for record, hits in zip(queries, ranked, strict=True):
+        relevant = qrels.get(record.id, {})
+        first = next((hit for hit in hits if index.ids[hit.key] in relevant), None)
+        if first is not None:
+            firsts.append(first.quality >= floor)
+    nonsense = batch.read_queries(FLOOR_QUERIES)
+    empty = [
+        not any(engine.calibration.above_floor(hit.quality) for hit in engine.search(query, 10))
+        for query in engine.prepare([record.text for record in nonsense])
+    ]
+    return {
+        "floor": floor,
+        "dev_queries_with_a_relevant_result": len(firsts),
+        "first_relevant_above_floor": round(statistics.mean(firsts), 4) if firsts else None,
+        "nonsense_queries": len(empty),
+        "nonsense_without_match": round(statistics.mean(empty), 4),
+    }
+
+
 def run_set(
     name: str, shared: Path, embedder: CachedEmbedder, score: Any, log: Callable[[str], None]
 ) -> dict[str, Any]:
-    corpus_path, queries_path, qrels_path = load_set(shared, name, RESULTS / "work")
-    corpus, queries = batch.read_corpus(corpus_path), batch.read_queries(queries_path)
-    qrels = score.read_qrels(qrels_path)
-    engine = new_engine(embedder)
-    started = time.perf_counter()
-    index = batch.BatchIndex.build(engine, corpus)
-    log(f"{name}: {len(corpus):,} documents indexed in {time.perf_counter() - started:.0f} s")
-    quality = {}
-    for system, rank in systems(engine).items():
-        results = batch.run_queries(index, queries, 100, rank)
-        run = {query_id: [doc for doc, _ in hits] for query_id, hits in results}
-        quality[system] = score.score(qrels, run)
-        log(f"  {system:14} {quality[system]}")
-    return {
-        "documents": len(corpus),
-        "queries": len(queries),
-        "quality": quality,
-        "speed": speed(engine, corpus, queries),
-    }
+    """Every variant of a set; speed on the first."""
+    out: dict[str, Any] = {}
+    for variant, (corpus_path, queries_path, qrels_path) in variants(shared, name, WORK).items():
+        label = f"{name} ({variant})" if variant else name
+        corpus, queries = batch.read_corpus(corpus_path), batch.read_queries(queries_path)
+        qrels = score.read_qrels(qrels_path)
+        engine = new_engine(embedder)
+        started = time.perf_counter()
+        index = batch.BatchIndex.build(engine, corpus)
+        log(f"{label}: {len(corpus):,} documents indexed in {time.perf_counter() - started:.0f} s")
+        quality: dict[str, Any] = {}
+        ranked: list[list[Scored]] = []  # the pipeline's hits, query by query
+        for system, rank in systems(engine).items():
+            if system == "full pipeline":
+                rank = recording(engine, ranked)
+            results = batch.run_queries(index, queries, 100, rank)
+            run = {query_id: [doc for doc, _ in hits] for query_id, hits in results}
+            quality[system] = score.score(qrels, run)
+            if name == "zhibei_judged":
+                quality[system]["judged@10"] = judged_at(qrels_path, run)
+            if name == "ipc_xling":
+                quality[system]["chinese@10"] = language_share_at(corpus, run)
+            log(f"  {system:14} {quality[system]}")
+        result: dict[str, Any] = {
+            "set": name,
+            "documents": len(corpus),
+            "queries": len(queries),
+            "quality": quality,
+        }
+        result["floor_check"] = floor_check(engine, index, queries, qrels, ranked)
+        log(f"  floor check    {result['floor_check']}")
+        if not out:
+            result["speed"] = speed(engine, corpus, queries)
+        out[label] = result
+    return out
 
 
 def scale_run(
@@ -165,8 +269,12 @@ def scale_run(
     Synthetic documents reuse real token lists and jittered real vectors, so postings and the
     HNSW graph have realistic shapes without embedding 100k texts for an hour."""
     real: list[batch.CorpusRecord] = []
-    for name in sets:
-        real += batch.read_corpus(load_set(shared, name, RESULTS / "work")[0])
+    seen: set[str] = set()
+    for name in dict.fromkeys(result["set"] for result in sets.values()):
+        for corpus_path, _, _ in variants(shared, name, WORK).values():
+            fresh = [r for r in batch.read_corpus(corpus_path) if r.id not in seen]
+            seen.update(record.id for record in fresh)
+            real += fresh
     vectors = embedder.embed([record.text for record in real], "passage")
     generator = np.random.default_rng(3)
     engine = new_engine(embedder)
@@ -215,23 +323,42 @@ def hnsw_recall(engine: Engine, queries: list[batch.CorpusRecord]) -> float:
 
 def markdown(report: dict[str, Any]) -> str:
     lines = [
-        "| set | system | nDCG@10 | Recall@100 | MRR@10 | × best baseline (nDCG@10) |",
-        "|---|---|---:|---:|---:|---:|",
+        "| set | system | nDCG@10 | Recall@100 | MRR@10 | × best baseline (nDCG@10) | judged@10 / Chinese share@10 |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for name, result in report["sets"].items():
         quality = result["quality"]
+        if result.get("date") not in (None, report["date"]):
+            name = f"{name} (measured {result['date']})"
         best = max(quality["BM25"]["ndcg@10"], quality["dense"]["ndcg@10"]) or 1
         for system, scores in quality.items():
             lines.append(
                 f"| {name} | {system} | {scores['ndcg@10']:.4f} | {scores['recall@100']:.4f} | "
-                f"{scores['mrr@10']:.4f} | {scores['ndcg@10'] / best:.3f} |"
+                f"{scores['mrr@10']:.4f} | {scores['ndcg@10'] / best:.3f} | "
+                f"{scores.get('judged@10', scores.get('chinese@10', ''))} |"
+            )
+    lines += [
+        "",
+        "| run | floor | dev queries with a relevant result in the top 100 | first relevant at or above the floor | nonsense queries with no match (of 100) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, result in report["sets"].items():
+        check = result.get("floor_check")
+        if check:
+            lines.append(
+                f"| {name} | {check['floor']} | {check['dev_queries_with_a_relevant_result']} | "
+                f"{check['first_relevant_above_floor']:.1%} | {check['nonsense_without_match']:.0%} |"
             )
     lines += [
         "",
         "| set | docs | raw embedder docs/s | index build docs/s | build / raw | query p50 ms | query p95 ms | 1 embedding + 1 BM25 ms | bytes per offer |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    rows = {name: {**r["speed"], "documents": r["documents"]} for name, r in report["sets"].items()}
+    rows = {
+        r.get("set", label): {**r["speed"], "documents": r["documents"]}
+        for label, r in report["sets"].items()
+        if "speed" in r
+    }
     if "scale" in report:
         rows["scale (100k)"] = report["scale"]
     for name, s in rows.items():
@@ -251,6 +378,7 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
     parser.add_argument("--no-scale", action="store_true", help="skip the 100k speed run")
     parser.add_argument("--scale-size", type=int, default=100_000)
+    parser.add_argument("--fresh", action="store_true", help="drop the results of sets not run")
     args = parser.parse_args()
     if not (args.shared / "data").is_dir():
         sys.exit(f"the benchmark needs the shared data sets: {args.shared / 'data'} not found")
@@ -262,8 +390,20 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d"),
         "sets": {},
     }
+    previous = RESULTS / "match.json"
+    if previous.exists() and not args.fresh:
+        # Sets not run this time keep their last results (each row says when it was measured).
+        old = json.loads(previous.read_text(encoding="utf-8"))
+        report["sets"] = {
+            label: {"set": label, "date": old.get("date"), **result}
+            for label, result in old.get("sets", {}).items()
+            if result.get("set", label) not in args.sets
+        }
+        if args.no_scale and "scale" in old:
+            report["scale"] = old["scale"]
     for name in args.sets:
-        report["sets"][name] = run_set(name, args.shared, embedder, score, print)
+        for label, result in run_set(name, args.shared, embedder, score, print).items():
+            report["sets"][label] = {**result, "date": report["date"]}
     if not args.no_scale:
         report["scale"] = scale_run(embedder, report["sets"], args.shared, args.scale_size, print)
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -50,7 +50,7 @@ def test_query_with_facets_returns_only_matching_listings(
     assert {key for key, _ in shown} == {"offer"}  # the only English listings are offers
     assert ("offer", ids["battery_zh"]) not in shown
     assert option_label(response.text, "lang", "en") == "English (2)"
-    assert "匹配得分" in response.text  # scores and key terms are shown
+    assert "匹配度" in response.text  # quality and key terms are shown
     assert "battery" in re.search(r'<dl class="why">(.*?)</dl>', response.text, re.S).group(1)  # type: ignore[union-attr]
 
     service = client.get("/search", params={"q": "电池回收", "offer_kind": "service"}).text

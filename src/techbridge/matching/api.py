@@ -53,7 +53,14 @@ def search(
     pool = service.search(session, found, q, kinds=kinds, k=service.MAX_K, filters=filters)
     facets = stats.match_facets(session, ((m.kind, m.id, m.confidential) for m in pool.matches))
     listed = MatchListOut.model_validate(pool)
-    return SearchOut(query=listed.query, matches=listed.matches[:k], facets=facets)
+    return SearchOut(
+        query=listed.query,
+        matches=listed.matches[:k],
+        floor=listed.floor,
+        nearest=listed.nearest,
+        nearest_topics=listed.nearest_topics,
+        facets=facets,
+    )
 
 
 @router.get(

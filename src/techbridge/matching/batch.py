@@ -92,14 +92,18 @@ def run_queries(
     system: System | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[tuple[str, list[tuple[str, float]]]]:
-    """(query id, [(doc id, score)…]) for every query, best first."""
+    """(query id, [(doc id, score)…]) for every query, best first. The full pipeline's
+    score here is its calibrated quality, which is what it orders by (across languages a
+    lower raw score can rank higher)."""
     system = system or full_pipeline(index.engine)
     prepared = index.engine.prepare([query.text for query in queries])
     results = []
     for record, query in zip(queries, prepared, strict=True):
         exclude = index.rows_of(record)
         hits = [hit for hit in system(query, k + len(exclude), exclude) if hit.key not in exclude]
-        results.append((record.id, [(index.ids[hit.key], hit.score) for hit in hits[:k]]))
+        calibrated = any(hit.quality for hit in hits)
+        ranked = [(index.ids[hit.key], hit.quality if calibrated else hit.score) for hit in hits]
+        results.append((record.id, ranked[:k]))
         if progress is not None:
             progress(1)
     return results
@@ -110,6 +114,6 @@ def write_run(handle: IO[str], results: Iterable[tuple[str, list[tuple[str, floa
     lines = 0
     for query_id, hits in results:
         for rank, (doc_id, score) in enumerate(hits, start=1):
-            handle.write(f"{query_id} Q0 {doc_id} {rank} {score:.6f} {RUN_TAG}\n")
+            handle.write(f"{query_id} Q0 {doc_id} {rank} {score:.9f} {RUN_TAG}\n")
             lines += 1
     return lines

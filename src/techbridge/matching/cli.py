@@ -37,8 +37,10 @@ def _show(result: service.MatchList, as_json: bool) -> None:
     if as_json:
         print(json.dumps(asdict(result), ensure_ascii=False, indent=2))
         return
-    table = Table("#", "kind", "id", "score", "title", "why", show_lines=False)
-    for rank, match in enumerate(result.matches, start=1):
+    table = Table("#", "kind", "id", "quality", "score", "title", "why", show_lines=False)
+    if not result.matches:
+        console.print(f"No close match (nothing reaches the quality floor {result.floor:.0%}).")
+    for rank, match in enumerate(result.matches or result.nearest, start=1):
         why = match.explanation
         reasons = []
         if why is not None:
@@ -49,6 +51,7 @@ def _show(result: service.MatchList, as_json: bool) -> None:
             str(rank),
             "demand (confidential)" if match.confidential else match.kind,
             str(match.id),
+            f"{match.quality:.0%}" + ("" if match.close else " (not close)"),
             f"{match.score:.3f}",
             match.title[:60],
             ", ".join(reasons),

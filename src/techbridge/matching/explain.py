@@ -21,6 +21,16 @@ SENTENCE_CHARS = 240
 # e5 cosines of single words are high overall: at 0.86 控制/control (0.94) came with
 # 具有/material (0.86); the dictionary pairs first anyway.
 TERM_PAIR_MIN_COSINE = 0.88
+# Words that say how, not what: never shown as shared terms, whatever the index's size (the
+# boilerplate check needs a big index). English ones as the index holds them (stemmed).
+FILLER_TERMS = frozenset(
+    (  # noqa: SIM905 - a word list reads better as text
+        "用于 基于 一种 包括 具有 通过 使用 采用 利用 系统 及其 所述 实现 进行 相关 "
+        "提供 设置 能够 可以 以及 其中 之间 技术 研究 应用 开发 "
+        "use system base includ provid compris relat general "
+        "improv new novel effect"
+    ).split()
+)
 
 
 @dataclass
@@ -42,6 +52,8 @@ def key_terms(engine: Engine, terms: Iterable[str], limit: int) -> list[str]:
     for term in sorted(set(terms), key=lambda t: (-lexical.idf(t), -len(t), t)):
         if len(term) < 2 and not term.isascii():
             continue  # single Chinese characters carry little meaning alone
+        if term in FILLER_TERMS:
+            continue
         if judged and lexical.document_share(term) > BOILERPLATE_SHARE:
             continue
         if any(term in longer for longer in kept):

@@ -13,6 +13,7 @@ baseline) on the same tokens.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from functools import cached_property
@@ -24,6 +25,11 @@ K1 = 1.2
 B = 0.75
 MERGE_EVERY = 2_000  # recent documents kept outside the compact segment
 MAX_SEGMENTS = 8  # segments of changes a view keeps before the newest are merged
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def is_chinese_term(term: str) -> bool:
+    return _CJK.match(term) is not None
 
 
 class LexicalIndex:
@@ -34,6 +40,10 @@ class LexicalIndex:
         self.size = 0
         self._keys = np.zeros(0, dtype=np.int64)  # slot → listing key
         self._lengths = np.zeros(0, dtype=np.float32)
+        # Per slot, derived from the tokens (and so from the postings on load): distinct terms
+        # (for the repetition check) and Chinese tokens (the document's language).
+        self._distinct = np.zeros(0, dtype=np.float32)
+        self._chinese = np.zeros(0, dtype=np.float32)
         self._alive = np.zeros(0, dtype=bool)
         self.slot_of: dict[int, int] = {}
         # Compact segment: postings of term t are doc_slots[starts[t]:starts[t + 1]].
@@ -56,9 +66,20 @@ class LexicalIndex:
     def alive(self) -> np.ndarray:
         return self._alive[: self.size]
 
-    def _set_slots(self, keys: np.ndarray, lengths: np.ndarray) -> None:
+    @property
+    def distinct(self) -> np.ndarray:
+        return self._distinct[: self.size]
+
+    @property
+    def chinese(self) -> np.ndarray:
+        return self._chinese[: self.size]
+
+    def _set_slots(
+        self, keys: np.ndarray, lengths: np.ndarray, distinct: np.ndarray, chinese: np.ndarray
+    ) -> None:
         self.size = len(keys)
         self._keys, self._lengths = keys, lengths
+        self._distinct, self._chinese = distinct, chinese
         self._alive = np.ones(self.size, dtype=bool)
         self.slot_of = {int(key): slot for slot, key in enumerate(keys)}
 
@@ -82,11 +103,15 @@ class LexicalIndex:
             capacity = max(1024, 2 * self.size)
             self._keys = np.resize(self._keys, capacity)
             self._lengths = np.resize(self._lengths, capacity)
+            self._distinct = np.resize(self._distinct, capacity)
+            self._chinese = np.resize(self._chinese, capacity)
             self._alive = np.resize(self._alive, capacity)
         slot = self.size
         self.size += 1
         self._keys[slot] = key
         self._lengths[slot] = sum(counts.values())
+        self._distinct[slot] = len(counts)
+        self._chinese[slot] = sum(n for token, n in counts.items() if is_chinese_term(token))
         self._alive[slot] = True
         self.slot_of[key] = slot
         for token, count in counts.items():
@@ -131,7 +156,13 @@ class LexicalIndex:
         counts = np.bincount(all_terms, minlength=len(self.vocabulary))
         self.starts = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         self.document_frequency = counts.astype(np.int32)
-        self._set_slots(self.keys[self.alive].copy(), self.lengths[self.alive].copy())
+        alive = self.alive
+        self._set_slots(
+            self.keys[alive].copy(),
+            self.lengths[alive].copy(),
+            self.distinct[alive].copy(),
+            self.chinese[alive].copy(),
+        )
         self.recent = {}
         self.recent_documents = 0
 
@@ -164,6 +195,7 @@ class LexicalIndex:
             self.lengths.copy(),
             self.alive.copy(),
         )
+        twin._distinct, twin._chinese = self.distinct.copy(), self.chinese.copy()
         twin.slot_of = dict(self.slot_of)
         twin.starts, twin.doc_slots = self.starts.copy(), self.doc_slots.copy()
         twin.frequencies = self.frequencies.copy()
@@ -209,11 +241,24 @@ class LexicalIndex:
         index = cls(meta["tokeniser"])
         index.vocabulary = {term: number for number, term in enumerate(meta["terms"])}
         with np.load(directory / "lexical.npz") as arrays:
-            index._set_slots(arrays["keys"], arrays["lengths"])
+            keys, lengths = arrays["keys"], arrays["lengths"]
             index.starts = arrays["starts"]
             index.doc_slots = arrays["doc_slots"]
             index.frequencies = arrays["frequencies"]
         index.document_frequency = np.diff(index.starts).astype(np.int32)
+        # Distinct and Chinese token counts per slot, from the postings.
+        chinese_term = np.fromiter(
+            (is_chinese_term(term) for term in meta["terms"]), dtype=bool, count=len(meta["terms"])
+        )
+        term_of = np.repeat(np.arange(len(chinese_term)), index.document_frequency)
+        size = len(keys)
+        distinct = np.bincount(index.doc_slots, minlength=size).astype(np.float32)
+        chinese = np.bincount(
+            index.doc_slots,
+            weights=index.frequencies * chinese_term[term_of] if len(term_of) else None,
+            minlength=size,
+        ).astype(np.float32)
+        index._set_slots(keys, lengths, distinct, chinese)
         return index
 
 
@@ -302,6 +347,23 @@ class LexicalLayers:
     @cached_property
     def lengths(self) -> np.ndarray:
         return np.concatenate([part.lengths for part in self._parts])
+
+    @cached_property
+    def distinct(self) -> np.ndarray:
+        return np.concatenate([part.distinct for part in self._parts])
+
+    @cached_property
+    def chinese_share(self) -> np.ndarray:
+        """Per slot, the share of the document's tokens that are Chinese."""
+        chinese = np.concatenate([part.chinese for part in self._parts])
+        return chinese / np.maximum(self.lengths, 1)
+
+    @cached_property
+    def live(self) -> np.ndarray:
+        """Per slot, whether it holds a live document."""
+        live = np.ones(len(self.keys), dtype=bool)
+        live[self._dead] = False
+        return live
 
     @cached_property
     def _dead(self) -> np.ndarray:

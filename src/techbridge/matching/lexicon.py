@@ -41,6 +41,7 @@ class Lexicon:
         self.source = source
         self.english_of: dict[str, list[str]] = {}
         self.chinese_of: dict[str, list[str]] = {}
+        self.gloss_of: dict[str, str] = {}  # Chinese word → its first sense as written
         self._loaded = False
         self._lock = threading.Lock()
 
@@ -76,6 +77,7 @@ class Lexicon:
         if not terms or word in self.english_of:
             return
         self.english_of[word] = terms[:TERMS_PER_WORD]
+        self.gloss_of[word] = " ".join(senses[0].split())
         first = [t for t in tokeniser.tokens(senses[0]) if not t.isdigit()]
         if len(first) == 1 and len(word) > 1:  # single characters are too ambiguous alone
             self.chinese_of.setdefault(first[0], []).append(word)
@@ -89,6 +91,21 @@ class Lexicon:
             for term in self.english_of.get(token) or self.chinese_of.get(token) or ():
                 out.setdefault(term)
         return list(out)
+
+    def gloss(self, terms: Iterable[tuple[str, str]]) -> str:
+        """A word-by-word rendering of (index term, word as written) pairs in the other
+        language, for embedding a short query in both: Chinese words become their first
+        English sense, English terms their most frequent Chinese words; a word the
+        dictionary lacks is kept as written. Empty when nothing was translated."""
+        if not self._loaded:
+            self.load()
+        out: dict[str, None] = {}
+        found = False
+        for term, word in terms:
+            rendered = self.gloss_of.get(term) or " ".join(self.chinese_of.get(term, ()))
+            found = found or bool(rendered)
+            out.setdefault(rendered or word)
+        return " ".join(out) if found else ""
 
     def pairs(self, left: Iterable[str], right: Iterable[str]) -> list[tuple[str, str]]:
         """(left term, right term) pairs that translate each other."""

@@ -19,6 +19,15 @@ class ExplanationOut(BaseModel):
     components: dict[str, float]
 
 
+COMPONENTS_DESCRIPTION = (
+    "Contributions to `score`, which is their sum: `dense` (closeness in meaning, the embedding "
+    "cosine put on one scale across languages), `neighbours` (closeness of the query to the "
+    "listings most like this one), `lexical` (words in common, dictionary translations "
+    "included), `repetition` (negative: deducted for text that repeats itself), and the "
+    "structured bonuses `tags`, `district`, `readiness`, `recency`."
+)
+
+
 class MatchOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -26,8 +35,15 @@ class MatchOut(BaseModel):
     id: int
     title: str
     lang: str | None = Field(description="The listing's language; null for a confidential demand.")
-    score: float
-    components: dict[str, float]
+    score: float = Field(description="The ranking score: the sum of `components`.")
+    components: dict[str, float] = Field(description=COMPONENTS_DESCRIPTION)
+    quality: float = Field(
+        ge=0,
+        le=1,
+        description="Estimated probability, 0–1, that the match is relevant: the score "
+        "calibrated on judged examples per query and listing language (matching/quality.py). "
+        "Matches below the list's `floor` are not returned as matches.",
+    )
     explanation: ExplanationOut | None
     confidential: bool = Field(
         description="A confidential demand: `title` is the summary its owner chose to reveal, "
@@ -52,7 +68,15 @@ class MatchListOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     query: str | None
-    matches: list[MatchOut]
+    matches: list[MatchOut] = Field(description="Matches at or above the floor, best first.")
+    floor: float = Field(0.0, description="The quality below which nothing is a match.")
+    nearest: list[MatchOut] = Field(
+        default_factory=list,
+        description="When no match reaches the floor: the nearest listings, not close matches.",
+    )
+    nearest_topics: list[str] = Field(
+        default_factory=list, description="When no match reaches the floor: their common tags."
+    )
 
 
 class SearchOut(MatchListOut):

@@ -11,7 +11,7 @@ produces are shown only to that viewer.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Literal
@@ -30,8 +30,11 @@ from techbridge.matching.rerank import Signals, shared_tags, structured_bonus
 from techbridge.matching.text import is_meaningful, listing_text
 
 __all__ = [
+    "COMPONENTS",
     "Counterparts",
     "Indexes",
+    "Match",
+    "MatchList",
     "Progress",
     "counterparts",
     "indexed_text",
@@ -49,20 +52,45 @@ class Match:
     id: int
     title: str
     lang: str | None  # None for a confidential demand: its language is not for others
-    score: float
-    components: dict[str, float]
+    score: float  # the ranking score: the sum of ``components``
+    components: dict[str, float]  # contributions to ``score`` (see ``COMPONENTS``)
     explanation: Explanation | None = None
     confidential: bool = False  # a confidential demand: ``title`` is its public summary
     # What anyone may see of a public listing (never of a confidential demand): see _shown.
     organisation: str | None = None
     title_translation: str | None = None
     patent_number: str | None = None
+    quality: float = 0.0  # calibrated probability of relevance, 0–1 (matching.quality)
+    close: bool = True  # quality at or above the floor
+    tags: list[str] = field(default_factory=list)  # its public tags (for nearest topics)
 
 
 @dataclass
 class MatchList:
+    """The matches at or above the quality floor, best first; when there are none, the
+    nearest listings below it (labelled as not close) and their most common tags."""
+
     query: str | None  # the query text, when the viewer may see it
     matches: list[Match] = field(default_factory=list)
+    floor: float = 0.0
+    nearest: list[Match] = field(default_factory=list)
+    nearest_topics: list[str] = field(default_factory=list)
+
+
+# What each contribution to a match's score means (shown on pages in both languages).
+COMPONENTS = {
+    "dense": "closeness in meaning of the two texts (embedding cosine, put on one scale "
+    "across languages)",
+    "neighbours": "closeness of the query to listings most like this one",
+    "lexical": "words in common, including dictionary translations",
+    "repetition": "deducted for text that repeats itself",
+    "tags": "shared tags",
+    "district": "the same district",
+    "readiness": "technology readiness",
+    "recency": "listed recently",
+}
+NEAREST = 3  # below-floor listings offered when nothing is close
+NEAREST_TOPICS = 5
 
 
 def query_text(listing: Offer | Demand) -> str:
@@ -101,15 +129,14 @@ def match_listing(
     ranked = _ranked(
         session, snapshot, kind.counterpart, query, _signals(listing), k=k, filters=filters
     )
-    _explain(snapshot, text, ranked[:explain_top])
-    return MatchList(query=text, matches=[match for match, _ in ranked])
+    return _listed(snapshot, text, ranked, explain_top)
 
 
 @dataclass
 class Counterparts:
-    """A listing's matches, and the best few across the language line when none made the
-    list (counterparts in the other language rank below same-language ones of similar
-    merit, so a bilingual catalog would otherwise hide them)."""
+    """A listing's matches, mixed across languages by calibrated quality; and, when none of
+    the close ones is in the other language, the best few of it on their own (in a small
+    catalog a language may hold too few listings for its cosines to be put on one scale)."""
 
     matches: MatchList
     other_language: str
@@ -154,10 +181,25 @@ def search(
     merged: Ranked = []
     for kind in map(ListingKind, kinds):
         merged.extend(_ranked(session, snapshot, kind, query, Signals(), k=k, filters=filters))
-    merged.sort(key=lambda pair: -pair[0].score)
-    merged = merged[:k]
-    _explain(snapshot, text, merged[:explain_top])
-    return MatchList(query=text, matches=[match for match, _ in merged])
+    merged.sort(key=_order(all(engine.calibrated for engine in snapshot.engines.values())))
+    return _listed(snapshot, text, merged[:k], explain_top)
+
+
+def _listed(snapshot: Snapshot, text: str, ranked: Ranked, explain_top: int) -> MatchList:
+    """The close matches, explained; or, when none is close, the nearest few and their
+    topics."""
+    floor = snapshot.engines[ListingKind.OFFER].calibration.floor
+    close = [pair for pair in ranked if pair[0].close]
+    _explain(snapshot, text, (close or ranked[:NEAREST])[:explain_top])
+    if close:
+        return MatchList(query=text, matches=[match for match, _ in close], floor=floor)
+    nearest = [match for match, _ in ranked[:NEAREST]]
+    counts: dict[str, int] = {}
+    for match, _ in ranked[: 4 * NEAREST]:
+        for tag in match.tags:
+            counts[tag] = counts.get(tag, 0) + 1
+    topics = sorted(counts, key=lambda tag: (-counts[tag], tag))[:NEAREST_TOPICS]
+    return MatchList(query=text, floor=floor, nearest=nearest, nearest_topics=topics)
 
 
 def search_kinds(kind: ListingKind | None, offer_kind: str | None) -> tuple[ListingKind, ...]:
@@ -210,10 +252,12 @@ def _ranked(
             if kind is ListingKind.OFFER
             else catalog.listing_ids(session, Demand, public)
         )
-    scored = snapshot.engines[kind].search(query, k * 3, allowed=allowed)
+    engine = snapshot.engines[kind]
+    scored = engine.search(query, k * 3, allowed=allowed)
     listings = catalog.find_listings(session, kind, [hit.key for hit in scored])
     today = date.today()
     ranked: Ranked = []
+    seen: set[tuple[str, int | None]] = set()
     for hit in scored:
         listing = listings.get(hit.key)
         if listing is None or indexed_text(listing) is None:
@@ -223,27 +267,41 @@ def _ranked(
             # Made confidential (or its summary changed) since this snapshot: its rank
             # could still come from text that is hidden now.
             continue
+        title = _headline(summary) if summary else listing.title
+        # The same title from the same organisation is the same listing posted twice.
+        same = (title.strip().casefold(), listing.organisation_id)
+        if same in seen:
+            continue
+        seen.add(same)
         # A confidential demand's tags, region and dates are not for others to rank on.
         candidate = Signals() if summary else _signals(listing)
         bonus = structured_bonus(signals, candidate, today)
+        components = {**hit.parts, **bonus}
+        score = sum(components.values())
+        # The structured bonuses count in quality as they count in the score.
+        extra = sum(bonus.values())
+        features = {
+            **hit.features,
+            "score": hit.score + extra,
+            "standout": hit.standout + extra / hit.spread,
+        }
+        quality = engine.calibration.quality(query.language, hit.language, features)
         match = Match(
             kind=kind.noun,
             id=listing.id,
-            title=_headline(summary) if summary else listing.title,
+            title=title,
             lang=None if summary else listing.lang,
-            score=hit.score + sum(bonus.values()),
-            components={
-                "dense": hit.dense,
-                "neighbours": hit.neighbours,
-                "lexical": hit.lexical,
-                **bonus,
-            },
+            score=score,
+            components=components,
             explanation=Explanation(shared_tags=shared_tags(signals.tags, candidate.tags)),
             confidential=summary is not None,
             **({} if summary else _shown(listing)),
+            quality=quality,
+            close=engine.above_floor(quality),
+            tags=sorted(candidate.tags),
         )
         ranked.append((match, listing))
-    ranked.sort(key=lambda pair: -pair[0].score)
+    ranked.sort(key=_order(engine.calibrated))
     return ranked[:k]
 
 
@@ -254,6 +312,13 @@ def _shown(listing: Listing) -> dict[str, str | None]:
         "title_translation": listing.title_translation,
         "patent_number": catalog.patent_number(listing),
     }
+
+
+def _order(by_quality: bool) -> Callable[[tuple[Match, Listing]], tuple[float, ...]]:
+    """Best first: by quality where it can be read (``Engine.calibrated``), else by score."""
+    if by_quality:
+        return lambda pair: (-pair[0].quality, -pair[0].score)
+    return lambda pair: (-pair[0].score,)
 
 
 def _headline(summary: str, limit: int = 120) -> str:

@@ -158,6 +158,8 @@ class Result:
     lang: str | None  # None for a confidential demand (see matching.Match)
     confidential: bool = False
     score: float | None = None
+    quality: float | None = None  # calibrated, 0–1 (matching.quality)
+    close: bool = True  # at or above the quality floor
     explanation: Explanation | None = None
     badge: str | None = None  # the offer's kind
     organisation: str | None = None
@@ -178,6 +180,10 @@ class Outcome:
     pages: int = 0
     facets: Facets = field(default_factory=dict)
     ranked: bool = False
+    # Nothing close: the nearest listings below the floor, and their most common tags.
+    nearest: list[Result] = field(default_factory=list)
+    nearest_topics: list[str] = field(default_factory=list)
+    floor: float = 0.0
 
 
 def run(request: Request, session: Session, form: SearchForm) -> Outcome:
@@ -212,29 +218,35 @@ def _ranked(
     if form.page > last:
         form.page = last
         end = last * PER_PAGE
-    results = []
-    for match in found[end - PER_PAGE : end]:
-        result = Result(
-            kind=match.kind,
-            id=match.id,
-            title=match.title,
-            lang=match.lang,
-            confidential=match.confidential,
-            score=match.score,
-            explanation=match.explanation,
-        )
-        if not match.confidential:
-            # Already in the session: the search loaded it to rank it.
-            listing = catalog.find_listing(session, ListingKind.from_noun(match.kind), match.id)
-            _describe(result, listing)
-        results.append(result)
     return Outcome(
-        results=results,
+        results=[_result(session, match) for match in found[end - PER_PAGE : end]],
         total=len(found),
         pages=math.ceil(len(found) / PER_PAGE),
         facets=stats.match_facets(session, ((m.kind, m.id, m.confidential) for m in found)),
         ranked=True,
+        nearest=[_result(session, match) for match in pool.nearest],
+        nearest_topics=pool.nearest_topics,
+        floor=pool.floor,
     )
+
+
+def _result(session: Session, match: matching.Match) -> Result:
+    result = Result(
+        kind=match.kind,
+        id=match.id,
+        title=match.title,
+        lang=match.lang,
+        confidential=match.confidential,
+        score=match.score,
+        quality=match.quality,
+        close=match.close,
+        explanation=match.explanation,
+    )
+    if not match.confidential:
+        # Already in the session: the search loaded it to rank it.
+        listing = catalog.find_listing(session, ListingKind.from_noun(match.kind), match.id)
+        _describe(result, listing)
+    return result
 
 
 def _browse(
