@@ -36,6 +36,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 TITLE = "钙钛矿光伏组件封装工艺"
+SECOND_TITLE = "钙钛矿电池组件的柔性封装方法"
 ABSTRACT = "一种钙钛矿太阳能电池组件的封装方法，提高湿热稳定性，适合中试线量产。"
 
 
@@ -87,8 +88,8 @@ def world(database_url: str, monkeypatch: pytest.MonkeyPatch) -> World:
         )
 
 
-def _publish(client: TestClient, database_url: str, user_id: int) -> int:
-    body = {"title": TITLE, "abstract": ABSTRACT, "lang": "zh", "status": "published"}
+def _publish(client: TestClient, database_url: str, user_id: int, title: str = TITLE) -> int:
+    body = {"title": title, "abstract": ABSTRACT, "lang": "zh", "status": "published"}
     answer = client.post("/api/v1/offers", json=body, headers=bearer(database_url, user_id))
     assert answer.status_code == 201, answer.text
     assert answer.json()["review"] == "pending"
@@ -213,7 +214,8 @@ def test_trusting_the_organisation_publishes_its_waiting_listings_through_the_ou
     client: TestClient, database_url: str, world: World
 ) -> None:
     first = _publish(client, database_url, world.founder)
-    second = _publish(client, database_url, world.founder)
+    # Another title: search collapses listings of one organisation with the same title.
+    second = _publish(client, database_url, world.founder, title=SECOND_TITLE)
     with unit_of_work(engine_for(database_url)) as session:
         before = session.scalar(select(IndexEvent.position).order_by(IndexEvent.position.desc()))
     trusted = client.post(
