@@ -17,6 +17,8 @@ from support import TestClient
 from techbridge.catalog.schemas import OfferKind, TransferMode
 from techbridge.config import Settings
 from techbridge.web import i18n
+from techbridge.web.i18n import translations
+from techbridge.web.pages import TEMPLATES as JINJA
 
 WEB = Path(i18n.__file__).parent
 TEMPLATES = WEB / "templates"
@@ -115,3 +117,15 @@ def test_error_pages_never_show_untranslated_english_in_chinese(client: TestClie
         assert "错误代码" in page.text
     client.cookies.set("lang", "en")
     assert "offer 999999 does not exist" in client.get("/offers/999999").text
+
+
+def test_the_score_parts_leave_out_what_adds_nothing() -> None:
+    """The parts shown add up to the score; a part that rounds to 0.000 adds nothing and is
+    not shown (it read as jargon next to the real evidence)."""
+    strings = translations("en")
+    parts = (
+        JINJA.env.get_template("match_parts.html").make_module({"_": strings.gettext}).score_parts
+    )
+    shown = str(parts({"dense": 0.712, "neighbours": 0.0, "lexical": 0.031}, 0.743))
+    assert shown.strip() == "similar meaning 0.712 + words in common 0.031 = 0.743"
+    assert "close to listings" not in shown
