@@ -256,3 +256,25 @@ def test_the_queue_page_is_bilingual_and_lists_nothing_when_empty(
     assert 'id="queue-empty"' in client.get("/admin/moderation?lang=en").text
     assert "审核队列" in client.get("/admin/moderation?lang=zh").text
     assert json.loads(client.get("/api/v1/moderation").text)["total"] == 0
+
+
+def test_the_admin_organisation_page_shows_trust_and_can_give_it(
+    client: TestClient, database_url: str, world: World
+) -> None:
+    with unit_of_work(engine_for(database_url)) as session:
+        admin = factories.user(session, "admin@example.com", ["administrator"]).id
+    log_in(client, database_url, admin)
+    page = f"/admin/organisations/{world.founded}"
+    untrusted = client.get(page)
+    assert untrusted.status_code == 200
+    assert (
+        "尚未信任" in untrusted.text and f"/organisations/{world.founded}/trust" in untrusted.text
+    )
+    given = client.post(
+        f"/admin/moderation/organisations/{world.founded}/trust",
+        data={"csrftoken": csrf(client, page)},
+        follow_redirects=False,
+    )
+    assert given.status_code == 303
+    trusted = client.get(page)
+    assert "已信任" in trusted.text and f"/organisations/{world.founded}/trust" not in trusted.text
