@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -59,10 +60,14 @@ def paginate_with_role(
 S = TypeVar("S", bound=BaseModel)
 
 
-def page_out(page: Page[Any], schema: type[S]) -> PageOut[S]:
-    """A page of ORM rows as the API's JSON page of ``schema`` items."""
+def page_out(
+    page: Page[Any], schema: type[S], item: Callable[[Any], S] | None = None
+) -> PageOut[S]:
+    """A page of ORM rows as the API's JSON page of ``schema`` items, each made by ``item``
+    (default: read from the row's attributes)."""
+    make = item or schema.model_validate
     return PageOut[schema](  # type: ignore[valid-type]
-        items=[schema.model_validate(item) for item in page.items],
+        items=[make(row) for row in page.items],
         total=page.total,
         page=page.page,
         per_page=page.per_page,

@@ -255,12 +255,7 @@ def moderation_queue(
     session: SessionDep, principal: PrincipalDep, page: PageQuery = 1, per_page: PerPageQuery = 20
 ) -> PageOut[QueuedListingRead]:
     found = service.review_queue(session, principal, page=page, per_page=per_page)
-    return PageOut[QueuedListingRead](
-        items=[moderation_item(listing) for listing in found.items],
-        total=found.total,
-        page=found.page,
-        per_page=found.per_page,
-    )
+    return page_out(found, QueuedListingRead, moderation_item)
 
 
 @router.post(

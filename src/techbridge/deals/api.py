@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from techbridge.deals import service
@@ -14,9 +12,9 @@ from techbridge.deals.schemas import (
     IntroductionCreate,
     IntroductionRead,
 )
-from techbridge.pagination import MAX_PER_PAGE, PageOut
+from techbridge.pagination import PageOut, page_out
 from techbridge.web.auth import PrincipalDep
-from techbridge.web.deps import IdPath, SessionDep
+from techbridge.web.deps import IdPath, PageQuery, PerPageQuery, SessionDep
 
 router = APIRouter(tags=["deals"])
 
@@ -30,13 +28,11 @@ def list_introductions(
     session: SessionDep,
     principal: PrincipalDep,
     direction: Direction = "incoming",
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 20,
+    page: PageQuery = 1,
+    per_page: PerPageQuery = 20,
 ) -> PageOut[IntroductionRead]:
     found = service.list_introductions(session, principal, direction, page=page, per_page=per_page)
-    return PageOut[IntroductionRead](
-        items=found.items, total=found.total, page=found.page, per_page=found.per_page
-    )
+    return page_out(found, IntroductionRead)
 
 
 @router.post(
