@@ -291,6 +291,46 @@ def test_export_then_reimport_changes_nothing(env: dict[str, str], tmp_path: Pat
     assert snapshot(url) == before
 
 
+def test_export_all_carries_moderation_into_another_database(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listing waiting for review (or refused) stays out of sight when an ``--all`` export
+    is loaded elsewhere; a record without ``review`` leaves a stored review as it is."""
+    imported(cli("import", "offers", write_jsonl(tmp_path / "offers.jsonl", OFFERS)))
+    with unit_of_work(engine_for(env["TECHBRIDGE_DATABASE_URL"])) as session:
+        by_id = {o.external_id: o for o in service.list_offers(session, per_page=10).items}
+        by_id["CN1001A"].review = "pending"
+        by_id["CN1002B"].review, by_id["CN1002B"].review_reason = "rejected", "广告内容"
+    out = tmp_path / "all.jsonl"
+    assert cli("export", "offers", "--all", "-o", out).exit_code == 0
+    lines = {line["id"]: line for line in map(json.loads, out.read_text("utf-8").splitlines())}
+    assert lines["CN1001A"]["review"] == "pending" and "review_reason" not in lines["CN1001A"]
+    assert (lines["CN1002B"]["review"], lines["CN1002B"]["review_reason"]) == (
+        "rejected",
+        "广告内容",
+    )
+    assert "review" not in lines["nasa-LEW-1"]  # nothing to review: the line is as before
+
+    elsewhere = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    monkeypatch.setenv("TECHBRIDGE_DATABASE_URL", elsewhere)
+    assert cli("db", "upgrade").exit_code == 0
+    imported(cli("import", "offers", out))
+    # A plain file (no review field) over it changes no review.
+    imported(cli("import", "offers", write_jsonl(tmp_path / "plain.jsonl", OFFERS)))
+    with unit_of_work(engine_for(elsewhere)) as session:
+        reviews = {
+            o.external_id: (o.review, o.review_reason)
+            for o in service.list_offers(session, per_page=10).items
+        }
+    assert reviews == {
+        "CN1001A": ("pending", None),
+        "CN1002B": ("rejected", "广告内容"),
+        "nasa-LEW-1": (None, None),
+    }
+    # Of the three only CN1001A was ever public (nasa-LEW-1 is a draft): now none is.
+    assert cli("export", "offers").stdout == ""
+
+
 def test_export_without_all_is_public_only(env: dict[str, str], tmp_path: Path) -> None:
     imported(cli("import", "offers", write_jsonl(tmp_path / "offers.jsonl", OFFERS)))
     imported(cli("import", "demands", write_jsonl(tmp_path / "demands.jsonl", DEMANDS)))

@@ -66,6 +66,7 @@ Segment = Literal[
 ]
 SEGMENTS: tuple[str, ...] = get_args(Segment)
 ListingStatus = Literal["draft", "published", "withdrawn"]
+Review = Literal["pending", "rejected"]  # a listing under moderation (see catalog.models)
 Lang = Literal["zh", "en"]
 
 # Field limits, the same on every path (API, forms, imports) and stated on the forms. They
@@ -365,6 +366,10 @@ class _Record(BaseModel):
     # The organisation's district, filled in on import where the organisation has none.
     org_district: District | None = None
     status: ListingStatus = "published"
+    # Written by `export --all` for a listing under moderation, so a re-import keeps it out
+    # of sight; a record without it leaves a stored listing's review as it is.
+    review: Review | None = None
+    review_reason: Summary | None = None
 
     @model_validator(mode="after")
     def _clean_extras(self) -> Self:

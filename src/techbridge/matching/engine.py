@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -112,6 +113,37 @@ class _LexicalEvidence:
         return index.scores(tokens) / (index.ceiling(tokens) or 1.0)
 
 
+@dataclass(frozen=True)
+class _Background:
+    """What every query of one engine reads its cosines against, computed once per engine
+    (an engine never changes once shared): each slot's language and, per language, the unit
+    vectors of an evenly spaced sample of its listings."""
+
+    slot_language: np.ndarray
+    samples: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, engine: Engine) -> _Background:
+        layers = engine.lexical
+        slot_language = np.where(
+            layers.lengths == 0, "", np.where(layers.chinese_share >= CHINESE_DOCUMENT, "zh", "en")
+        )
+        live = layers.live
+        sample_size = engine.settings.background
+        samples: dict[str, np.ndarray] = {}
+        for lang in ("zh", "en"):
+            slots = np.flatnonzero(live & (slot_language == lang))
+            if len(slots) < MIN_BACKGROUND:
+                continue
+            step = max(1, len(slots) // sample_size)
+            keys = [int(key) for key in layers.keys[slots[::step][:sample_size]]]
+            samples[lang] = Engine._unit(engine.vectors.vectors(keys))
+        if not samples and live.sum() >= 2:  # a tiny index: every listing is background
+            keys = [int(key) for key in layers.keys[live][:sample_size]]
+            samples[""] = Engine._unit(engine.vectors.vectors(keys))
+        return cls(slot_language, samples)
+
+
 class _Languages:
     """The languages of the indexed listings, for one query: which language is "the other",
     and the background of the query's cosines in each (a sample of listings), so cosines
@@ -121,27 +153,15 @@ class _Languages:
     def __init__(self, engine: Engine, query: Query) -> None:
         self.engine = engine
         self.query = query
-        layers = engine.lexical
-        share = layers.chinese_share
-        self.slot_language = np.where(
-            layers.lengths == 0, "", np.where(share >= CHINESE_DOCUMENT, "zh", "en")
-        )
-        live = layers.live
+        background = engine.background
+        self.slot_language = background.slot_language
         self.stats: dict[str, tuple[float, float]] = {}
-        sample_size = engine.settings.background
-        for lang in ("zh", "en"):
-            slots = np.flatnonzero(live & (self.slot_language == lang))
-            if len(slots) < MIN_BACKGROUND:
-                continue
-            step = max(1, len(slots) // sample_size)
-            keys = [int(key) for key in layers.keys[slots[::step][:sample_size]]]
-            vectors = Engine._unit(engine.vectors.vectors(keys))
-            cosines = self.cosines(vectors, [lang] * len(keys))
+        for lang, vectors in background.samples.items():
+            if lang:
+                cosines = self.cosines(vectors, [lang] * len(vectors))
+            else:
+                lang, cosines = query.language, vectors @ query.vector
             self.stats[lang] = (float(cosines.mean()), float(cosines.std()) or 1.0)
-        if not self.stats and live.sum() >= 2:  # a tiny index: every listing is background
-            keys = [int(key) for key in layers.keys[live][:sample_size]]
-            cosines = Engine._unit(engine.vectors.vectors(keys)) @ query.vector
-            self.stats[query.language] = (float(cosines.mean()), float(cosines.std()) or 1.0)
         own = query.language if query.language in self.stats else None
         self.reference = own or next(iter(self.stats), None)
         others = [lang for lang in self.stats if lang != self.reference]
@@ -221,7 +241,12 @@ class Engine:
     def _with(self, lexical: LexicalLayers, vectors: VectorLayers) -> Engine:
         twin = copy.copy(self)  # shares the embedder, tokeniser, lexicon and settings
         twin.lexical, twin.vectors = lexical, vectors
+        twin.__dict__.pop("background", None)  # read anew from the changed listings
         return twin
+
+    @cached_property
+    def background(self) -> _Background:
+        return _Background.of(self)
 
     @property
     def quantisation(self) -> str:
@@ -246,6 +271,7 @@ class Engine:
         self.lexical.base.add_many((key, self.tokeniser.tokens(text)) for key, text in items)
         self.lexical = LexicalLayers(self.lexical.base)
         self.vectors = VectorLayers(self.vectors.base)
+        self.__dict__.pop("background", None)
 
     def changed(
         self, upserts: Sequence[tuple[int, str]], removals: Iterable[int], vectors: np.ndarray

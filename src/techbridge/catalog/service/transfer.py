@@ -42,6 +42,7 @@ class ImportResult:
 # Record field → model column, where the names differ.
 _RECORD_COLUMNS = {"id": "external_id", "date": "listed_on"}
 _RECORD_ONLY = {"org", "org_credit_code", "org_district"}
+_REVIEW = ("review", "review_reason")  # only in a record (and an export line) when set
 
 
 def _record_values(record: BaseModel) -> dict[str, Any]:
@@ -50,6 +51,9 @@ def _record_values(record: BaseModel) -> dict[str, Any]:
         for name, value in record.model_dump(exclude=_RECORD_ONLY).items()
         if name not in (record.model_extra or {})
     }
+    if "review" not in record.model_fields_set:
+        for name in _REVIEW:
+            del values[name]
     values["extras"] = dict(record.model_extra or {})
     return values
 
@@ -202,6 +206,8 @@ def _export(
             if name in _RECORD_ONLY:
                 continue
             value = getattr(listing, _RECORD_COLUMNS.get(name, name))
+            if name in _REVIEW and value is None:
+                continue
             line[name] = value.isoformat() if isinstance(value, dt.date) else value
         organisation = listing.organisation
         line["org"] = organisation.name if organisation else None
