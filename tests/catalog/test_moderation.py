@@ -7,6 +7,7 @@ administrators, imports and the command line are trusted from the start."""
 from __future__ import annotations
 
 import json
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -23,11 +24,13 @@ from techbridge.accounts.service import registration as links
 from techbridge.audit import AuditEntry
 from techbridge.authz import SYSTEM
 from techbridge.catalog import service as catalog
+from techbridge.catalog.kinds import ListingKind
 from techbridge.catalog.models import Offer, Organisation
-from techbridge.catalog.schemas import OrganisationCreate
+from techbridge.catalog.schemas import OfferCreate, OfferUpdate, OrganisationCreate
 from techbridge.cli import app as cli_app
 from techbridge.config import get_settings
 from techbridge.db import engine_for, unit_of_work
+from techbridge.errors import Conflict
 from techbridge.matching.indexer import indexed_text
 from techbridge.matching.models import IndexEvent
 
@@ -278,3 +281,102 @@ def test_the_admin_organisation_page_shows_trust_and_can_give_it(
     assert given.status_code == 303
     trusted = client.get(page)
     assert "已信任" in trusted.text and f"/organisations/{world.founded}/trust" not in trusted.text
+
+
+def test_a_decision_on_a_listing_changed_since_it_was_shown_is_refused(
+    client: TestClient, database_url: str, world: World
+) -> None:
+    """The moderator's page shows version 1; its owner then edits it; approving from that page
+    must not make the unreviewed version 2 public."""
+    offer_id = _publish(client, database_url, world.founder)
+    log_in(client, database_url, world.operator)
+    page = client.get("/admin/moderation").text
+    seen = page.split(f'/offers/{offer_id}/approve"', 1)[1].split('name="seen" value="', 1)[1]
+    seen = seen.split('"', 1)[0]
+    token = csrf(client, "/admin/moderation")
+    edited = client.patch(
+        f"/api/v1/offers/{offer_id}",
+        json={"abstract": ABSTRACT + "联系微信领取优惠。"},
+        headers=bearer(database_url, world.founder),
+    )
+    assert edited.status_code == 200 and edited.json()["review"] == "pending"
+
+    for action, extra in (("approve", {}), ("reject", {"reason": "广告"})):
+        answer = client.post(
+            f"/admin/moderation/offers/{offer_id}/{action}",
+            data={"csrftoken": token, "seen": seen, **extra},
+            follow_redirects=False,
+        )
+        assert answer.status_code == 303
+        assert answer.headers["location"].endswith("done=changed")
+    assert "changed by its owner" in client.get("/admin/moderation?done=changed").text
+    operator = bearer(database_url, world.operator)
+    stale = client.post(
+        f"/api/v1/moderation/offers/{offer_id}/approve", params={"seen": seen}, headers=operator
+    )
+    assert stale.status_code == 409 and stale.json()["error"]["field"] == "seen"
+    naive = client.post(
+        f"/api/v1/moderation/offers/{offer_id}/approve",
+        params={"seen": "2026-01-01T00:00:00"},
+        headers=operator,
+    )
+    assert naive.status_code == 422
+    with unit_of_work(engine_for(database_url)) as session:
+        offer = session.get(Offer, offer_id)
+        assert offer is not None and offer.review == "pending"
+        current = offer.updated_at.isoformat()
+    client.cookies.clear()
+    assert offer_id not in _public_ids(client)
+    # As it is now, it can be decided.
+    fresh = client.post(
+        f"/api/v1/moderation/offers/{offer_id}/approve",
+        params={"seen": current},
+        headers=operator,
+    )
+    assert fresh.status_code == 200, fresh.text
+    assert offer_id in _public_ids(client)
+
+
+def test_an_edit_racing_an_approval_on_postgresql_wins_or_waits_never_slips_through(
+    database_url: str, world: World
+) -> None:
+    """The owner's edit holds the row (not yet committed) while the approval runs in another
+    connection: the approval waits for it, then finds the listing changed and is refused."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row locks across connections: PostgreSQL")
+    engine = engine_for(database_url)
+    with unit_of_work(engine) as session:
+        owner = accounts.principal_for(session, accounts.get_user(session, world.founder))
+        offer = catalog.create_offer(
+            session,
+            owner,
+            OfferCreate(title=TITLE, abstract=ABSTRACT, lang="zh", status="published"),
+        )
+        offer_id, seen = offer.id, offer.updated_at
+        assert offer.review == "pending"
+    with unit_of_work(engine) as session:
+        operator = accounts.principal_for(session, accounts.get_user(session, world.operator))
+    outcome: list[object] = []
+
+    def approve() -> None:
+        try:
+            with unit_of_work(engine) as session:
+                catalog.approve_listing(session, operator, ListingKind.OFFER, offer_id, seen=seen)
+            outcome.append("approved")
+        except Conflict as error:
+            outcome.append(error)
+
+    with unit_of_work(engine) as editing:
+        catalog.update_offer(
+            editing, owner, offer_id, OfferUpdate(abstract=ABSTRACT + "另附报价。")
+        )
+        editing.flush()  # the row is now locked by this transaction
+        racer = threading.Thread(target=approve)
+        racer.start()
+        racer.join(timeout=1.0)
+        assert racer.is_alive(), "the approval waits for the edit's row lock"
+    racer.join(timeout=10)
+    assert len(outcome) == 1 and isinstance(outcome[0], Conflict)
+    with unit_of_work(engine) as session:
+        stored = session.get(Offer, offer_id)
+        assert stored is not None and stored.review == "pending"

@@ -52,6 +52,10 @@ ENGLISH = [
     "Infrared sensor calibration on a moving platform",
 ]
 GIBBERISH = ["zzzxqqqwww", "asdfghjkl qwerty", "啊啊啊啊啊"]
+# Everyday talk: real words, several of them in the listings ("time", "天气" …), no need.
+CHIT_CHAT = ["what time is it now", "can you recommend a good movie", "我爱我的猫", "今天天气真好"]
+# A listing known by a product code that means nothing to the embedder.
+CODED = "Hydraulic seal kit HX9Q7Z for excavator arms"
 # Filler listings, so each language has a background of ordinary listings to stand out from.
 FILLER_PARTS = (  # (things, ways of writing a listing about one), per language
     (
@@ -75,7 +79,7 @@ FILLER = [
 @pytest.fixture(scope="module")
 def engine() -> Engine:
     built = Engine(CachedEmbedder(create_embedder(), None), Tokeniser(), lexicon=default_lexicon())
-    texts = CHINESE + ENGLISH + ["石墨烯 " * 3000, CHINESE[4], *FILLER]
+    texts = CHINESE + ENGLISH + ["石墨烯 " * 3000, CHINESE[4], *FILLER, CODED]
     built.add(list(enumerate(texts)))
     return built
 
@@ -90,6 +94,34 @@ def test_gibberish_finds_nothing_above_the_floor(engine: Engine, text: str) -> N
     floor = default_calibration().floor
     hits = _search(engine, text)
     assert hits and all(quality < floor for _, quality, _ in hits)
+
+
+@pytest.mark.parametrize("text", CHIT_CHAT)
+def test_everyday_talk_is_off_topic_and_matches_nothing(engine: Engine, text: str) -> None:
+    (query,) = engine.prepare([text])
+    hits = engine.search(query, 10)
+    assert hits and all(hit.features["on_topic"] == 0 and hit.quality == 0 for hit in hits)
+
+
+def test_a_code_found_literally_is_a_match_though_it_reads_like_gibberish(
+    engine: Engine,
+) -> None:
+    (query,) = engine.prepare(["HX9Q7Z"])
+    first = engine.search(query, 5)[0]
+    assert first.key == len(CHINESE) + len(ENGLISH) + 2 + len(FILLER)
+    assert first.features["on_topic"] == 1 and first.quality >= default_calibration().floor
+
+
+def test_short_and_long_needs_are_on_topic(engine: Engine) -> None:
+    """The gate must not close on real needs, short or long, in either language."""
+    for text in (
+        "sewage treatment",
+        "石墨烯",
+        "We need a way to detect cracks in concrete bridges early and cheaply.",
+        "我们公司希望找到一种降低锂电池正极材料成本的制备工艺",
+    ):
+        (query,) = engine.prepare([text])
+        assert all(hit.features["on_topic"] == 1 for hit in engine.search(query, 5)), text
 
 
 def test_a_short_english_query_reaches_the_chinese_listing_past_english_ones(
@@ -159,6 +191,9 @@ def test_search_shows_no_close_match_and_collapses_a_listing_posted_twice(
         nothing = service.search(session, indexes, "zzzxqqqwww", k=20)
         assert nothing.matches == [] and nothing.nearest
         assert all(not match.close for match in nothing.nearest)
+        talk = service.search(session, indexes, "what time is it now", k=20)
+        assert talk.matches == [] and talk.off_topic
+        assert not found.off_topic
 
     with TestClient(create_app(settings)) as client:
         client.app.state.indexes.catch_up()  # type: ignore[attr-defined]
@@ -171,3 +206,10 @@ def test_search_shows_no_close_match_and_collapses_a_listing_posted_twice(
         api = client.get("/api/v1/search", params={"q": "sewage treatment"}).json()
         assert api["matches"][0]["title"] == CHINESE[0]
         assert 0 <= api["matches"][0]["quality"] <= 1 and api["floor"] > 0
+        assert api["off_topic"] is False
+        talk = client.get("/api/v1/search", params={"q": "今天天气真好"}).json()
+        assert talk["matches"] == [] and talk["off_topic"] is True
+        assert "更像日常对话" in client.get("/search", params={"q": "今天天气真好"}).text
+        client.cookies.set("lang", "en")
+        page = client.get("/search", params={"q": "what time is it now"})
+        assert "everyday conversation" in page.text

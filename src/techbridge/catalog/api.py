@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
 from techbridge.accounts import service as accounts
@@ -243,7 +244,17 @@ def moderation_item(listing: Offer | Demand) -> QueuedListingRead:
         text=text,
         organisation_id=listing.organisation_id,
         listed_on=listing.listed_on,
+        updated_at=listing.updated_at,
     )
+
+
+SeenQuery = Annotated[
+    AwareDatetime | None,
+    Query(
+        description="The listing's `updated_at` as you reviewed it: if it changed since, the "
+        "decision is refused with 409 (without it: as read when the decision is made)."
+    ),
+]
 
 
 @router.get(
@@ -264,9 +275,13 @@ def moderation_queue(
     summary="Approve a listing under review: it becomes public",
 )
 def approve_listing(
-    session: SessionDep, principal: PrincipalDep, kind: ListingKind, listing_id: IdPath
+    session: SessionDep,
+    principal: PrincipalDep,
+    kind: ListingKind,
+    listing_id: IdPath,
+    seen: SeenQuery = None,
 ) -> QueuedListingRead:
-    return moderation_item(service.approve_listing(session, principal, kind, listing_id))
+    return moderation_item(service.approve_listing(session, principal, kind, listing_id, seen=seen))
 
 
 @router.post(
@@ -280,8 +295,11 @@ def reject_listing(
     kind: ListingKind,
     listing_id: IdPath,
     data: ListingRejection,
+    seen: SeenQuery = None,
 ) -> QueuedListingRead:
-    return moderation_item(service.reject_listing(session, principal, kind, listing_id, data))
+    return moderation_item(
+        service.reject_listing(session, principal, kind, listing_id, data, seen=seen)
+    )
 
 
 @router.post(

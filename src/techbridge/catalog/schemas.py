@@ -417,6 +417,10 @@ class QueuedListingRead(BaseModel):
     text: str
     organisation_id: int | None
     listed_on: dt.date | None
+    updated_at: dt.datetime = Field(
+        description="When it last changed: pass it back as `seen` when deciding, so a "
+        "decision is refused (409) if its owner changed it since."
+    )
 
 
 class PersonRead(_Output):

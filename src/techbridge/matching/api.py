@@ -59,6 +59,7 @@ def search(
         floor=listed.floor,
         nearest=listed.nearest,
         nearest_topics=listed.nearest_topics,
+        off_topic=listed.off_topic,
         facets=facets,
     )
 

@@ -33,6 +33,7 @@ from techbridge.matching.lexicon import Lexicon
 from techbridge.matching.quality import Calibration, default_calibration
 from techbridge.matching.text import detect_language
 from techbridge.matching.tokenize import Tokeniser
+from techbridge.matching.topic import Topic, everyday_talk
 from techbridge.matching.vectors import DEFAULT_QUANTISATION, VectorIndex, VectorLayers
 
 CHINESE_DOCUMENT = 0.4  # share of Chinese tokens from which a listing counts as Chinese
@@ -104,13 +105,16 @@ class _LexicalEvidence:
     whichever is higher, so a listing in either language can match by its words."""
 
     def __init__(self, index: LexicalLayers, query: Query) -> None:
-        self.share = self._share(index, query.tokens)
+        scores, terms = index.scores_and_terms(query.tokens)
+        self.share = scores / (index.ceiling(query.tokens) or 1.0)
+        # Whether a slot holds every word of the query as typed (not by translation): a
+        # listing that literally contains an identifier or a rare name is a match even when
+        # the words read like everyday talk to the embedder (see ``topic``).
+        distinct = len(set(query.tokens))
+        self.literal = (terms == distinct) if distinct else np.zeros(len(terms), dtype=bool)
         if query.translated:
-            self.share = np.maximum(self.share, self._share(index, query.translated))
-
-    @staticmethod
-    def _share(index: LexicalLayers, tokens: list[str]) -> np.ndarray:
-        return index.scores(tokens) / (index.ceiling(tokens) or 1.0)
+            translated = index.scores(query.translated) / (index.ceiling(query.translated) or 1.0)
+            self.share = np.maximum(self.share, translated)
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,7 @@ class _Background:
 
     slot_language: np.ndarray
     samples: dict[str, np.ndarray]
+    topic: Topic  # what the index is about, against everyday talk
 
     @classmethod
     def of(cls, engine: Engine) -> _Background:
@@ -138,10 +143,11 @@ class _Background:
             step = max(1, len(slots) // sample_size)
             keys = [int(key) for key in layers.keys[slots[::step][:sample_size]]]
             samples[lang] = Engine._unit(engine.vectors.vectors(keys))
+        topic = Topic.of(samples, everyday_talk(engine.embedder))
         if not samples and live.sum() >= 2:  # a tiny index: every listing is background
             keys = [int(key) for key in layers.keys[live][:sample_size]]
             samples[""] = Engine._unit(engine.vectors.vectors(keys))
-        return cls(slot_language, samples)
+        return cls(slot_language, samples, topic)
 
 
 class _Languages:
@@ -438,21 +444,43 @@ class Engine:
                     parts=parts,
                 )
             )
-        # What the query as a whole found: its best score, its best share of words, and how
+        # What the query as a whole found: its best score, its best share of words, how
         # many of its words the index or the dictionary knows at all (none, for gibberish).
         best = {
             "best_score": max(hit.score for hit in out),
             "best_lexical": max(hit.lexical for hit in out),
             "known": self._known(query),
         }
+        on_topic = self._on_topic(query)
         for hit in out:
-            hit.features = {"score": hit.score, "standout": hit.standout, **best}
+            slot = self.lexical.slot(hit.key)
+            literal = slot is not None and bool(lexical.literal[slot])
+            hit.features = {
+                "score": hit.score,
+                "standout": hit.standout,
+                **best,
+                "on_topic": float(on_topic or literal),
+            }
             hit.quality = self.calibration.quality(query.language, hit.language, hit.features)
         if self.calibrated:
             out.sort(key=lambda s: (-s.quality, -s.score, s.key))
         else:
             out.sort(key=lambda s: (-s.score, s.key))
         return out
+
+    def _on_topic(self, query: Query) -> bool:
+        """Whether the query is about what this index holds (see ``topic``). Over an index
+        without the query's language, by the query or by its dictionary rendering, whichever
+        is closer (terse English over Chinese listings, "Weaving", reads as talk until
+        rendered "织布"); where the query's language is there, the rendering only adds a word
+        salad's noise. In a small index, whose background is too thin to read, every query
+        is on topic."""
+        topic = self.background.topic
+        renderings = [query.vector]
+        if query.gloss is not None and query.language not in topic.centroids:
+            renderings.append(query.gloss)
+        topical = topic.topical(*renderings)
+        return not self.calibrated or topical is None or topical >= 0
 
     def _holds_other_than(self, language: str) -> bool:
         """Whether the index holds listings in another language than ``language`` (only then

@@ -403,10 +403,16 @@ class LexicalLayers:
 
     def scores(self, tokens: Iterable[str]) -> np.ndarray:
         """BM25 score of every slot (hidden and removed slots score 0)."""
+        return self.scores_and_terms(tokens)[0]
+
+    def scores_and_terms(self, tokens: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+        """BM25 score of every slot, and how many of the distinct tokens it contains, in one
+        pass over the postings (hidden and removed slots: 0 and 0)."""
         documents = len(self.keys)
         total = np.zeros(documents, dtype=np.float32)
+        terms = np.zeros(documents, dtype=np.int32)
         if not documents:
-            return total
+            return total, terms
         lengths = self.lengths
         average_length = float(lengths.mean()) or 1.0
         norm = K1 * (1 - B + B * lengths / average_length)
@@ -423,8 +429,10 @@ class LexicalLayers:
                     at = slots + offset
                     tf = tfs.astype(np.float32)
                     total[at] += idf * tf / (tf + norm[at])
+                    terms[at] += 1
         total[self._dead] = 0
-        return total
+        terms[self._dead] = 0
+        return total, terms
 
     def idf(self, token: str) -> float:
         """Lucene IDF; a term no document has gets the rarest possible weight."""

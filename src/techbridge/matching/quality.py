@@ -8,6 +8,9 @@ query-language → listing-language pair on the dev judgements of the benchmark 
 
     quality = 1 / (1 + exp(−(a_pair + b_pair × standout)))
 
+A query that is not about what the index holds (``features["on_topic"]`` 0: it reads like
+everyday talk, see ``topic``) has no relevant listing there: every quality is 0.
+
 Below ``floor`` nothing is presented as a match: the page says there is no close match. Within
 one language pair quality rises with the score, so ordering by quality keeps the engine's
 ranking and mixes the two languages by calibrated quality.
@@ -38,6 +41,8 @@ class Calibration:
     def quality(
         self, query_language: str, listing_language: str, features: dict[str, float]
     ) -> float:
+        if not features.get("on_topic", 1.0):
+            return 0.0
         weights = self.pairs.get(f"{query_language}>{listing_language or query_language}")
         if weights is None:
             weights = self.pairs.get("*", {})

@@ -77,6 +77,11 @@ class MatchListOut(BaseModel):
     nearest_topics: list[str] = Field(
         default_factory=list, description="When no match reaches the floor: their common tags."
     )
+    off_topic: bool = Field(
+        False,
+        description="The query reads more like everyday talk than like the listings searched "
+        "(so nothing is a match).",
+    )
 
 
 class SearchOut(MatchListOut):

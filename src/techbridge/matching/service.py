@@ -62,6 +62,7 @@ class Match:
     patent_number: str | None = None
     quality: float = 0.0  # calibrated probability of relevance, 0–1 (matching.quality)
     close: bool = True  # quality at or above the floor
+    on_topic: bool = True  # the query is about what this index holds (matching.topic)
     tags: list[str] = field(default_factory=list)  # its public tags (for nearest topics)
 
 
@@ -75,6 +76,7 @@ class MatchList:
     floor: float = 0.0
     nearest: list[Match] = field(default_factory=list)
     nearest_topics: list[str] = field(default_factory=list)
+    off_topic: bool = False  # the query reads like everyday talk, not like these listings
 
 
 # What each contribution to a match's score means (shown on pages in both languages).
@@ -194,12 +196,15 @@ def _listed(snapshot: Snapshot, text: str, ranked: Ranked, explain_top: int) -> 
     if close:
         return MatchList(query=text, matches=[match for match, _ in close], floor=floor)
     nearest = [match for match, _ in ranked[:NEAREST]]
+    off_topic = bool(ranked) and not any(match.on_topic for match, _ in ranked)
     counts: dict[str, int] = {}
     for match, _ in ranked[: 4 * NEAREST]:
         for tag in match.tags:
             counts[tag] = counts.get(tag, 0) + 1
     topics = sorted(counts, key=lambda tag: (-counts[tag], tag))[:NEAREST_TOPICS]
-    return MatchList(query=text, floor=floor, nearest=nearest, nearest_topics=topics)
+    return MatchList(
+        query=text, floor=floor, nearest=nearest, nearest_topics=topics, off_topic=off_topic
+    )
 
 
 def search_kinds(kind: ListingKind | None, offer_kind: str | None) -> tuple[ListingKind, ...]:
@@ -298,6 +303,7 @@ def _ranked(
             **({} if summary else _shown(listing)),
             quality=quality,
             close=engine.above_floor(quality),
+            on_topic=bool(features.get("on_topic", 1.0)),
             tags=sorted(candidate.tags),
         )
         ranked.append((match, listing))

@@ -5,6 +5,7 @@ to trust. Exchange operators and tech managers get in as well as administrators
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -17,6 +18,7 @@ from techbridge.authz import catalog as rules
 from techbridge.catalog import service as catalog
 from techbridge.catalog.kinds import ListingKind
 from techbridge.catalog.schemas import ListingRejection
+from techbridge.errors import Conflict, Invalid
 from techbridge.web.auth import PrincipalDep
 from techbridge.web.deps import IdPath, LanguageDep, PageQuery, SessionDep
 from techbridge.web.forms import attempt
@@ -76,15 +78,42 @@ def moderation_page(
     page: PageQuery = 1,
     done: str | None = None,
 ) -> HTMLResponse:
-    shown = done if done in ("approved", "rejected", "trusted") else None
+    shown = done if done in ("approved", "rejected", "trusted", "changed") else None
     return _queue_page(request, session, lang, principal, page, done=shown)
+
+
+SeenForm = Annotated[str, Form(description="The listing's updated_at as the page showed it.")]
+
+
+def _changed() -> Response:
+    """Back to the queue, saying nothing was decided (the listing changed meanwhile)."""
+    return RedirectResponse("/admin/moderation?done=changed", status_code=303)
+
+
+def _seen(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        seen = datetime.fromisoformat(value)
+    except ValueError:
+        seen = None
+    if seen is None or seen.tzinfo is None:
+        raise Invalid("not a time with its zone (ISO 8601)", field="seen")
+    return seen
 
 
 @router.post("/{kind}/{listing_id}/approve")
 def approve(
-    session: SessionDep, principal: ModeratorDep, kind: ListingKind, listing_id: IdPath
+    session: SessionDep,
+    principal: ModeratorDep,
+    kind: ListingKind,
+    listing_id: IdPath,
+    seen: SeenForm = "",
 ) -> Response:
-    catalog.approve_listing(session, principal, kind, listing_id)
+    try:
+        catalog.approve_listing(session, principal, kind, listing_id, seen=_seen(seen))
+    except Conflict:  # changed by its owner since the page showed it: show it again
+        return _changed()
     return RedirectResponse("/admin/moderation?done=approved", status_code=303)
 
 
@@ -97,12 +126,16 @@ def reject(
     kind: ListingKind,
     listing_id: IdPath,
     reason: Annotated[str, Form()] = "",
+    seen: SeenForm = "",
 ) -> Response:
     def save() -> None:
         data = ListingRejection.model_validate({"reason": reason})
-        catalog.reject_listing(session, principal, kind, listing_id, data)
+        catalog.reject_listing(session, principal, kind, listing_id, data, seen=_seen(seen))
 
-    _, errors = attempt(session, lang, save, not_about_the_form=(None, "id"))
+    try:
+        _, errors = attempt(session, lang, save, not_about_the_form=(None, "id", "seen"))
+    except Conflict:
+        return _changed()
     if errors:
         failed = (kind.noun, listing_id)
         return _queue_page(

@@ -184,6 +184,7 @@ class Outcome:
     nearest: list[Result] = field(default_factory=list)
     nearest_topics: list[str] = field(default_factory=list)
     floor: float = 0.0
+    off_topic: bool = False  # the query reads like everyday talk
 
 
 def run(request: Request, session: Session, form: SearchForm) -> Outcome:
@@ -227,6 +228,7 @@ def _ranked(
         nearest=[_result(session, match) for match in pool.nearest],
         nearest_topics=pool.nearest_topics,
         floor=pool.floor,
+        off_topic=pool.off_topic,
     )
 
 

@@ -8,7 +8,9 @@ whose visibility changes (matching.models), trusting an organisation included.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from techbridge.authz import Principal, require
@@ -19,7 +21,7 @@ from techbridge.catalog.schemas import ListingRejection
 from techbridge.catalog.service._changes import apply
 from techbridge.catalog.service.listings import ListingFilter, find_listing, list_listings
 from techbridge.catalog.service.organisations import get_organisation
-from techbridge.errors import Invalid, NotFound
+from techbridge.errors import Conflict, Invalid, NotFound
 from techbridge.pagination import Page
 
 PENDING = "pending"
@@ -64,19 +66,42 @@ def _decide(
     listing_id: int,
     values: dict[str, str | None],
     action: str,
+    seen: datetime | None,
 ) -> Offer | Demand:
+    """Decide on the listing as the moderator saw it (``seen``: its ``updated_at`` then;
+    without it, as read here): if its owner changed it meanwhile, the decision is refused
+    rather than applied to text nobody reviewed. The check and the claim on the row are one
+    conditional UPDATE, so an edit committed at the same moment cannot slip between them."""
     listing = _under_review(session, principal, kind, listing_id)
-    entity_type = kind.model.__tablename__
+    expected = seen or listing.updated_at
+    model = kind.model
+    claimed = session.execute(
+        update(model)
+        .where(model.id == listing.id, model.updated_at == expected, model.review.is_not(None))
+        .values(updated_at=model.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(
+            f"{kind.noun} {listing_id} was changed since it was opened for review: review it again",
+            field="seen",
+        )
+    entity_type = model.__tablename__
     apply(session, listing, values, actor=principal.actor, entity_type=entity_type, action=action)
     return listing
 
 
 def approve_listing(
-    session: Session, principal: Principal, kind: ListingKind, listing_id: int
+    session: Session,
+    principal: Principal,
+    kind: ListingKind,
+    listing_id: int,
+    *,
+    seen: datetime | None = None,
 ) -> Offer | Demand:
     """The listing becomes public (if published); its organisation stays untrusted."""
     values: dict[str, str | None] = {"review": None, "review_reason": None}
-    return _decide(session, principal, kind, listing_id, values, "approve")
+    return _decide(session, principal, kind, listing_id, values, "approve", seen)
 
 
 def reject_listing(
@@ -85,11 +110,13 @@ def reject_listing(
     kind: ListingKind,
     listing_id: int,
     data: ListingRejection,
+    *,
+    seen: datetime | None = None,
 ) -> Offer | Demand:
     """The listing stays hidden from others; its owner sees the reason and may change it,
     which sends it back to the queue."""
     values: dict[str, str | None] = {"review": REJECTED, "review_reason": data.reason}
-    return _decide(session, principal, kind, listing_id, values, "reject")
+    return _decide(session, principal, kind, listing_id, values, "reject", seen)
 
 
 def trust_organisation(session: Session, principal: Principal, organisation_id: int) -> int:
