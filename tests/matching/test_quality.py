@@ -40,7 +40,7 @@ CHINESE = [
     "一种电动汽车充电桩的散热结构",
 ]
 ENGLISH = [
-    "Rocket engine nozzle cooling with regenerative channels",
+    "Rocket engine nozzle cooling with regenerative channels, timed by the pump",
     "Method for detecting cracks in aircraft wings with ultrasound",
     "Lightweight composite panel for satellite structures",
     "Deep space communication antenna with phased array",
@@ -53,7 +53,12 @@ ENGLISH = [
 ]
 GIBBERISH = ["zzzxqqqwww", "asdfghjkl qwerty", "啊啊啊啊啊"]
 # Everyday talk: real words, several of them in the listings ("time", "天气" …), no need.
-CHIT_CHAT = ["what time is it now", "can you recommend a good movie", "我爱我的猫", "今天天气真好"]
+CHIT_CHAT = [
+    "what time is it now",  # "time" is in listings: an ordinary word found literally
+    "can you recommend a good movie",
+    "我爱我的猫",
+    "今天天气真好",
+]
 # A listing known by a product code that means nothing to the embedder.
 CODED = "Hydraulic seal kit HX9Q7Z for excavator arms"
 # Filler listings, so each language has a background of ordinary listings to stand out from.

@@ -452,9 +452,15 @@ class Engine:
             "known": self._known(query),
         }
         on_topic = self._on_topic(query)
+        # A query of codes or names — no word of it in the dictionary ("HX9Q7Z",
+        # "CN112345678A") — means nothing to the embedder and reads like gibberish; a listing
+        # that contains all of it is what the user is after. Ordinary words found literally
+        # ("time" in "what time is it now") are no such evidence.
+        lexicon = self.lexicon
+        codes = lexicon is None or not any(lexicon.translate([term]) for term in set(query.tokens))
         for hit in out:
             slot = self.lexical.slot(hit.key)
-            literal = slot is not None and bool(lexical.literal[slot])
+            literal = codes and slot is not None and bool(lexical.literal[slot])
             hit.features = {
                 "score": hit.score,
                 "standout": hit.standout,

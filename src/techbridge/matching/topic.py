@@ -14,9 +14,9 @@ more like conversation than like any listing here. Nothing is tuned: 0 is the po
 two are equally close. Everyday talk is ``everyday.json`` (Tatoeba sentences, see
 ``bench/everyday.py``).
 
-Two exceptions, in ``engine``: a listing that contains every word of the query as typed is a
-match whatever the gate says (a product code or a rare name means nothing to the embedder
-and reads like gibberish, but a listing that has it is what the user is after); and over an
+Two exceptions, in ``engine``: when no word of the query is in the bilingual dictionary (a
+product code, a patent number, a rare name: it means nothing to the embedder and reads like
+gibberish), a listing that contains all of it is a match whatever the gate says; and over an
 index without the query's language, the query's dictionary rendering counts too.
 
 An index whose listings are themselves everyday sentences cannot tell the two apart: a
