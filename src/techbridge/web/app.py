@@ -32,6 +32,7 @@ from techbridge.stats import api as stats_api
 from techbridge.web import (
     account_pages,
     admin_pages,
+    docking_pages,
     listing_pages,
     moderation_pages,
     pages,
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         account_pages,
         listing_pages,
         workspace_pages,
+        docking_pages,
         admin_pages,
         moderation_pages,
     )
