@@ -83,8 +83,14 @@ def kinds_of(principal: Principal, docking: Docking) -> set[PartyKind]:
 def can_view_docking(principal: Principal, docking: Docking) -> bool:
     if is_staff(principal) or is_party(principal, docking) or is_manager(principal, docking):
         return True
-    # Waiting for a manager: the tech managers' queue shows it, to be taken.
-    return principal.has("tech_manager") and docking.queued and docking.manager_id is None
+    return principal.has("tech_manager") and waits_for_manager(docking)
+
+
+def waits_for_manager(docking: Docking) -> bool:
+    """In the tech managers' queue, to be taken: sent to an organisation without active
+    members, or accepted with nobody to broker it (``deals.service.list_queue`` is the same
+    as a query)."""
+    return docking.manager_id is None and (docking.queued or docking.state == "accepted")
 
 
 def can_move(principal: Principal, docking: Docking, move: Move) -> bool:

@@ -296,7 +296,9 @@ def docking_view(session: Session, principal: Principal, docking: Docking) -> Do
         my_side=side,
         can_move=moves,
         can_reveal=demand.confidential and rules.can_reveal(principal, docking),
-        can_share_contacts=rules.can_share_contacts(principal, docking),
+        can_share_contacts=rules.can_share_contacts(principal, docking)
+        and not (side == "demand" and demand.confidential)
+        and (docking.demand_contact_id if side == "demand" else docking.offer_contact_id) is None,
         can_post=rules.can_post(principal, docking),
         can_upload=rules.can_upload(principal, docking),
     )
@@ -341,9 +343,8 @@ def _contacts(
     for side, contact_id, organisation_id in sides:
         if contact_id is None or contact_id not in users:
             continue
-        own_side = rules.side_of(principal, docking) == side
-        hidden = side == "demand" and demand.confidential and docking.reveal != "contacts"
-        if hidden and not own_side:
+        # Of a confidential demand, the demand side's contact is given by revealing it.
+        if side == "demand" and demand.confidential and docking.reveal != "contacts":
             continue
         user = users[contact_id]
         organisation = catalog.get_organisation(session, organisation_id)
