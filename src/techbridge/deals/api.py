@@ -24,7 +24,7 @@ from techbridge.deals.schemas import (
     DockingFilter,
     DockingOpen,
     DockingRead,
-    DockingSummary,
+    DockingSummaryRead,
     IntroductionAnswer,
     IntroductionCreate,
     IntroductionRead,
@@ -130,7 +130,7 @@ def _store(request: Request) -> service.FileStore:
 
 @router.get(
     "/dockings",
-    response_model=PageOut[DockingSummary],
+    response_model=PageOut[DockingSummaryRead],
     summary="Dockings: mine, the tech managers' queue, or all of them (staff), with filters",
 )
 def list_dockings(
@@ -144,7 +144,7 @@ def list_dockings(
     created_to: dt.date | None = None,
     page: PageQuery = 1,
     per_page: PerPageQuery = 20,
-) -> PageOut[DockingSummary]:
+) -> PageOut[DockingSummaryRead]:
     if scope == "mine":
         found = service.list_my_dockings(session, principal, page=page, per_page=per_page)
     elif scope == "queue":
@@ -158,7 +158,7 @@ def list_dockings(
             created_to=created_to,
         )
         found = service.list_dockings(session, principal, filters, page=page, per_page=per_page)
-    return page_out(found, DockingSummary, lambda item: item)
+    return page_out(found, DockingSummaryRead, lambda item: item)
 
 
 @router.post(

@@ -285,7 +285,7 @@ class PartyRead(BaseModel):
     consented: bool
 
 
-class DockingSummary(BaseModel):
+class DockingSummaryRead(BaseModel):
     """A docking in a list, as the viewer may see it."""
 
     id: int
@@ -305,7 +305,7 @@ class DockingSummary(BaseModel):
     updated_at: dt.datetime
 
 
-class DockingRead(DockingSummary):
+class DockingRead(DockingSummaryRead):
     """A docking with all the viewer may see of it: what was revealed of a confidential
     demand, the timeline, meetings, terms, thread, files, contacts once consented, and the
     moves the viewer may make now."""

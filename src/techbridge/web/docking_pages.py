@@ -229,7 +229,10 @@ def _refused(
         }
         status = 409
     else:
-        field = error.field or "form"
+        field = (error.field or "form").rsplit(".", 1)[
+            -1
+        ]  # "meeting.held_on": the form's "held_on"
+        field = FORM_FIELDS.get(field, field)
         message = FIELD_MESSAGES.get(field)
         errors[field] = gettext(message) if message else gettext(error.message)
         status = error.http_status
@@ -247,19 +250,17 @@ def _refused(
 
 
 def _field_of(item: Any) -> str:
-    """The form field a validation problem is about: its location, or for problems of the
-    whole model the field its message starts with ("instalments: …")."""
-    location = [str(part) for part in item.get("loc", ()) if not isinstance(part, int)]
-    if location:
-        for part in reversed(location):
-            if part in FIELD_MESSAGES or part in FORM_FIELDS:
-                return FORM_FIELDS.get(part, part)
-        return FORM_FIELDS.get(location[-1], location[-1])
+    """The form field a validation problem is about: the field a model's own check names
+    first in its message ("instalments: …"), else the innermost known part of its location."""
     message = str(item.get("msg", "")).removeprefix("Value error, ")
     named = message.split(":", 1)[0].strip()
-    return (
-        FORM_FIELDS.get(named, named) if named in FIELD_MESSAGES or named in FORM_FIELDS else "form"
-    )
+    if named in FIELD_MESSAGES or named in FORM_FIELDS:
+        return FORM_FIELDS.get(named, named)
+    location = [str(part) for part in item.get("loc", ()) if not isinstance(part, int)]
+    for part in reversed(location):
+        if part in FIELD_MESSAGES or part in FORM_FIELDS:
+            return FORM_FIELDS.get(part, part)
+    return location[-1] if location else "form"
 
 
 def _done(docking_id: int, done: str) -> RedirectResponse:

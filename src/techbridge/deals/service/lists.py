@@ -12,14 +12,14 @@ from sqlalchemy.orm import Session
 from techbridge.authz import Principal, require
 from techbridge.authz import deals as rules
 from techbridge.deals.models import Docking
-from techbridge.deals.schemas import DockingFilter, DockingSummary
+from techbridge.deals.schemas import DockingFilter, DockingSummaryRead
 from techbridge.deals.service import views
 from techbridge.pagination import Page, paginate
 
 
 def _page(
     session: Session, principal: Principal, query: Select[Any], page: int, per_page: int
-) -> Page[DockingSummary]:
+) -> Page[DockingSummaryRead]:
     found = paginate(session, query.order_by(Docking.id.desc()), page, per_page)
     items = [views.summary(session, principal, docking) for docking in found.items]
     return Page(items, found.total, found.page, found.per_page)
@@ -27,7 +27,7 @@ def _page(
 
 def list_my_dockings(
     session: Session, principal: Principal, *, page: int = 1, per_page: int = 20
-) -> Page[DockingSummary]:
+) -> Page[DockingSummaryRead]:
     """The dockings of my organisation (either side) and those I broker."""
     require(principal.authenticated, principal, "see dockings")
     mine = []
@@ -45,7 +45,7 @@ def list_my_dockings(
 
 def list_queue(
     session: Session, principal: Principal, *, page: int = 1, per_page: int = 20
-) -> Page[DockingSummary]:
+) -> Page[DockingSummaryRead]:
     """Dockings waiting for a tech manager: sent to an organisation without active members,
     or accepted and not yet brokered."""
     require(rules.can_see_queue(principal), principal, "see the tech managers' queue")
@@ -62,7 +62,7 @@ def list_dockings(
     *,
     page: int = 1,
     per_page: int = 20,
-) -> Page[DockingSummary]:
+) -> Page[DockingSummaryRead]:
     """Every docking, for administrators and exchange operators."""
     require(rules.can_list_all(principal), principal, "see every docking")
     query = select(Docking)

@@ -37,7 +37,7 @@ from techbridge.deals.schemas import (
     AttachmentRead,
     ContactRead,
     DockingRead,
-    DockingSummary,
+    DockingSummaryRead,
     EventRead,
     InstalmentRead,
     MeetingRead,
@@ -110,9 +110,9 @@ def _party(
     )
 
 
-def summary(session: Session, principal: Principal, docking: Docking) -> DockingSummary:
+def summary(session: Session, principal: Principal, docking: Docking) -> DockingSummaryRead:
     demand, offer = listings(session, docking)
-    return DockingSummary(**_summary_fields(session, principal, docking, demand, offer))
+    return DockingSummaryRead(**_summary_fields(session, principal, docking, demand, offer))
 
 
 def _summary_fields(
