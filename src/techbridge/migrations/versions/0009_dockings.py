@@ -398,74 +398,79 @@ def downgrade() -> None:
     # ### end Alembic commands ###
 
 
-_INTRODUCTION = sa.table(
+_MOMENT = techbridge.db.UTCDateTime()
+_TYPES: dict[str, object] = {
+    "created_at": _MOMENT,
+    "updated_at": _MOMENT,
+    "answered_at": _MOMENT,
+    "demand_consent_at": _MOMENT,
+    "offer_consent_at": _MOMENT,
+    "at": _MOMENT,
+    "data": techbridge.db.JSONType,
+    "opened_by_manager": sa.Boolean(),
+    "name_disclosed": sa.Boolean(),
+    "queued": sa.Boolean(),
+}
+
+
+def _table(name: str, *columns: str) -> sa.TableClause:
+    """A table of these columns, typed where the type matters for reading and writing."""
+    return sa.table(name, *(sa.column(each, _TYPES.get(each)) for each in columns))  # type: ignore[arg-type]
+
+
+_INTRODUCTION = _table(
     "introduction",
-    *(
-        sa.column(name)
-        for name in (
-            "id",
-            "demand_id",
-            "offer_id",
-            "requested_by",
-            "from_organisation_id",
-            "to_organisation_id",
-            "message",
-            "status",
-            "created_at",
-            "answered_at",
-            "answer",
-        )
-    ),
+    "id",
+    "demand_id",
+    "offer_id",
+    "requested_by",
+    "from_organisation_id",
+    "to_organisation_id",
+    "message",
+    "status",
+    "created_at",
+    "answered_at",
+    "answer",
 )
-_DOCKING = sa.table(
+_DOCKING = _table(
     "docking",
-    *(
-        sa.column(name)
-        for name in (
-            "id",
-            "demand_id",
-            "offer_id",
-            "demand_organisation_id",
-            "offer_organisation_id",
-            "from_organisation_id",
-            "to_organisation_id",
-            "requested_by",
-            "opened_by_manager",
-            "message",
-            "state",
-            "version",
-            "demand_consent_at",
-            "offer_consent_at",
-            "demand_contact_id",
-            "offer_contact_id",
-            "reveal",
-            "name_disclosed",
-            "manager_id",
-            "queued",
-            "answer",
-            "answered_at",
-            "lost_reason",
-            "lost_note",
-            "created_at",
-            "updated_at",
-        )
-    ),
+    "id",
+    "demand_id",
+    "offer_id",
+    "demand_organisation_id",
+    "offer_organisation_id",
+    "from_organisation_id",
+    "to_organisation_id",
+    "requested_by",
+    "opened_by_manager",
+    "message",
+    "state",
+    "version",
+    "demand_consent_at",
+    "offer_consent_at",
+    "demand_contact_id",
+    "offer_contact_id",
+    "reveal",
+    "name_disclosed",
+    "manager_id",
+    "queued",
+    "answer",
+    "answered_at",
+    "lost_reason",
+    "lost_note",
+    "created_at",
+    "updated_at",
 )
-_EVENT = sa.table(
+_EVENT = _table(
     "docking_event",
-    *(
-        sa.column(name)
-        for name in (
-            "docking_id",
-            "action",
-            "actor_id",
-            "at",
-            "from_state",
-            "to_state",
-            "note",
-            "data",
-        )
-    ),
+    "docking_id",
+    "action",
+    "actor_id",
+    "at",
+    "from_state",
+    "to_state",
+    "note",
+    "data",
 )
 
 
