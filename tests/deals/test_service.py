@@ -302,6 +302,9 @@ def test_a_tech_manager_opens_a_docking_both_sides_accept(session: Session, worl
     assert docking.state == "requested"  # one side only
     docking = move(session, world, docking.id, "accept", "demander")
     assert docking.state == "accepted"
+    # The tech manager who opened it starts brokering it.
+    docking = move(session, world, docking.id, "assign", "manager")
+    assert (docking.state, docking.manager_id) == ("brokering", world.manager)
     with pytest.raises(Forbidden):
         deals.open_docking(
             session,

@@ -311,7 +311,9 @@ def _assign(
     manager = session.get(User, manager_id)
     if manager is None or not manager.active or "tech_manager" not in manager.roles:
         raise Invalid(f"user {manager_id} is not an active tech manager", field="manager_id")
-    if docking.manager_id == manager_id:
+    if docking.manager_id == manager_id and docking.state == "requested":
+        # Taking a docking one already has changes nothing; in "accepted" the tech manager
+        # who opened it confirms it, and the brokering begins.
         raise Invalid("this tech manager is assigned already", field="manager_id")
     docking.manager_id = manager_id
     docking.queued = False
