@@ -7,8 +7,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from typer.testing import CliRunner
+
 from factories import bearer
-from support import TestClient, assert_error, committed
+from support import TestClient, assert_error, committed, log_in
+from techbridge.cli import app as cli
 from techbridge.deals.models import Docking, Terms
 
 from .conftest import DISTRICT, PDF, SECRET_TEXT, SECRET_TITLE, SUMMARY, TERMS, World, ask
@@ -184,3 +187,36 @@ def test_a_tech_manager_opens_one(client: TestClient, database_url: str, world: 
         headers=bearer(database_url, world.demander),
     )
     assert refused.status_code == 403
+
+
+def test_a_revealed_docking_widens_nothing_elsewhere(
+    client: TestClient, database_url: str, world: World, env: dict[str, str]
+) -> None:
+    demander = bearer(database_url, world.demander)
+    supplier = bearer(database_url, world.supplier)
+    docking = ask(client, demander, world.secret_demand, world.offer).json()
+    docking = client.get(f"{BASE}/{docking['docking_id']}", headers=supplier).json()
+    docking = moved(client, supplier, docking, "accept").json()
+    revealed = client.post(
+        f"{BASE}/{docking['id']}/reveal",
+        json={"version": docking["version"], "reveal": "full"},
+        headers=demander,
+    )
+    assert revealed.status_code == 200
+    seen = client.get(f"{BASE}/{docking['id']}", headers=supplier).json()
+    assert (seen["demand_title"], seen["demand_text"]) == (SECRET_TITLE, SECRET_TEXT)
+    # The counterpart, in this docking only: not the listing, search, matches or exports.
+    assert client.get(f"/api/v1/demands/{world.secret_demand}", headers=supplier).status_code == 404
+    for headers in (supplier, bearer(database_url, world.outsider), {}):
+        found = client.get("/api/v1/search", params={"q": "隔膜 改造"}, headers=headers)
+        assert found.status_code == 200 and SECRET_TITLE not in found.text
+        listed = client.get("/api/v1/demands", headers=headers)
+        assert SECRET_TITLE not in listed.text and SECRET_TEXT not in listed.text
+    matches = client.get(f"/api/v1/offers/{world.offer}/matches", headers=supplier)
+    assert SECRET_TITLE not in matches.text and SECRET_TEXT not in matches.text
+    exported = CliRunner().invoke(cli, ["export", "demands"])
+    assert exported.exit_code == 0 and SECRET_TITLE not in exported.output
+    # The English page names the anonymous side in English.
+    log_in(client, database_url, world.supplier)
+    page = client.get(f"/dockings/{docking['id']}", params={"lang": "en"})
+    assert f"an enterprise in {DISTRICT}" in page.text and "宏达电池" not in page.text
