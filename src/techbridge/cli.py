@@ -13,6 +13,7 @@ from techbridge import __version__
 from techbridge.accounts.cli import mail_app, users_app
 from techbridge.catalog.cli import export_app, import_app
 from techbridge.cli_support import console, err_console, settings
+from techbridge.deals.cli import app as deals_app
 from techbridge.errors import TechBridgeError
 from techbridge.matching.cli import index_app, match_app
 from techbridge.matching.cli import search as search_command
@@ -50,6 +51,7 @@ app.add_typer(match_app, name="match")
 app.add_typer(index_app, name="index")
 app.add_typer(users_app, name="users")
 app.add_typer(mail_app, name="mail")
+app.add_typer(deals_app, name="deals")
 app.command("search")(search_command)
 app.command("serve")(serve)
 

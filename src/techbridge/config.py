@@ -68,6 +68,13 @@ class Settings(BaseSettings):
         "limits allow, so that an over-long text is answered by the form itself (input kept, "
         "message next to the field) rather than by a 413 page.",
     )
+    attachment_max_bytes: ByteSize = Field(
+        default=ByteSize(20 * 1024 * 1024),
+        ge=1,
+        description="The largest contract or meeting file a docking accepts (PDF, DOCX, PNG, "
+        "JPEG), in bytes or with a unit such as 20MiB; uploads to a docking may be this much "
+        "larger than form_body_limit.",
+    )
     secure_cookies: bool = Field(
         default=False,
         description="Mark cookies Secure even when the app sees plain HTTP (behind a TLS proxy).",
@@ -94,6 +101,10 @@ class Settings(BaseSettings):
     @property
     def resolved_index_dir(self) -> Path:
         return self.index_dir if self.index_dir is not None else self.data_dir / "index"
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.data_dir / "attachments"
 
     @property
     def embedding_cache(self) -> Path:

@@ -7,6 +7,7 @@ databases, listing by listing.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import Callable
 from dataclasses import replace
@@ -22,7 +23,8 @@ from techbridge.authz import catalog as catalog_rules
 from techbridge.authz import deals as deal_rules
 from techbridge.catalog.kinds import ListingKind
 from techbridge.catalog.models import Demand, Offer, Organisation
-from techbridge.deals.models import Introduction
+from techbridge.deals import lifecycle
+from techbridge.deals.models import Docking
 from techbridge.errors import Forbidden, NotFound, Unauthenticated
 
 A, B = 1, 2  # two organisations
@@ -242,21 +244,77 @@ def test_own_account() -> None:
     assert not account_rules.can_manage_credentials(replace(browser_admin, via_token=True))
 
 
-# --- introductions (对接请求) ---------------------------------------------------------------
+# --- dockings (对接) ------------------------------------------------------------------------
 
 
-def test_introductions() -> None:
-    introduction = Introduction(from_organisation_id=A, to_organisation_id=B)
+def docking(**fields: object) -> Docking:
+    """A's demand, B's offer, asked by A (A consented), waiting for B."""
+    values: dict[str, object] = {
+        "demand_organisation_id": A,
+        "offer_organisation_id": B,
+        "from_organisation_id": A,
+        "to_organisation_id": B,
+        "opened_by_manager": False,
+        "state": "requested",
+        "demand_consent_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        "offer_consent_at": None,
+        "manager_id": None,
+        "queued": False,
+        **fields,
+    }
+    return Docking(**values)
+
+
+STAFF = {"exchange_operator"} | ADMINS
+MANAGERS = {"manager", "unassigned_manager"}
+
+
+def test_dockings() -> None:
+    asked = docking()
     assert allowed(deal_rules.can_request_introduction) == {
         "demander",
         "supplier",
         "rival",
         "service_provider",
     }
-    assert allowed(lambda p: deal_rules.can_view_introduction(p, introduction)) == (
-        MEMBERS_OF_A | MEMBERS_OF_B | ADMINS
+    assert allowed(lambda p: deal_rules.can_view_docking(p, asked)) == (
+        MEMBERS_OF_A | MEMBERS_OF_B | STAFF
     )
-    assert allowed(lambda p: deal_rules.can_answer_introduction(p, introduction)) == MEMBERS_OF_B
+    accept = lifecycle.move("requested", "accept")
+    assert allowed(lambda p: deal_rules.can_move(p, asked, accept)) == MEMBERS_OF_B
+    close = lifecycle.move("requested", "close")
+    assert allowed(lambda p: deal_rules.can_move(p, asked, close)) == (
+        {"demander", "supplier"} | STAFF
+    ) - {"admin_reader"}
+    # Waiting for a manager: every tech manager sees it in the queue and may take it.
+    queued = docking(queued=True)
+    assert allowed(lambda p: deal_rules.can_view_docking(p, queued)) == (
+        MEMBERS_OF_A | MEMBERS_OF_B | STAFF | MANAGERS
+    )
+    assign = lifecycle.move("requested", "assign")
+    assert allowed(lambda p: deal_rules.can_move(p, queued, assign)) == (
+        MANAGERS | {"exchange_operator", "administrator"}
+    )
+
+
+def test_a_brokered_docking() -> None:
+    brokered = docking(state="meeting", offer_consent_at=dt.datetime.now(dt.UTC), manager_id=4)
+    assert allowed(lambda p: deal_rules.can_view_docking(p, brokered)) == (
+        MEMBERS_OF_A | MEMBERS_OF_B | STAFF | {"manager"}
+    )
+    propose = lifecycle.move("meeting", "propose")
+    assert allowed(lambda p: deal_rules.can_move(p, brokered, propose)) == (
+        MEMBERS_OF_A | MEMBERS_OF_B | {"manager"}
+    ) - {"reader"}
+    # Files: the parties, the tech manager and administrators; not exchange operators.
+    assert allowed(lambda p: deal_rules.can_download(p, brokered)) == (
+        MEMBERS_OF_A | MEMBERS_OF_B | ADMINS | {"manager"}
+    )
+    assert allowed(lambda p: deal_rules.can_post(p, brokered)) == (
+        MEMBERS_OF_A | MEMBERS_OF_B | {"manager"}
+    ) - {"reader"}
+    assert allowed(lambda p: deal_rules.can_reveal(p, brokered)) == {"demander"}
+    assert allowed(lambda p: deal_rules.can_list_all(p)) == STAFF
 
 
 # --- enforcement ---------------------------------------------------------------------------

@@ -55,9 +55,9 @@ def test_a_demander_asks_and_the_supplier_accepts(
 
     with unit_of_work(engine_for(database_url)) as session:
         actions = session.scalars(
-            select(AuditEntry.action).where(AuditEntry.entity_type == "introduction")
+            select(AuditEntry.action).where(AuditEntry.entity_type == "docking")
         ).all()
-    assert sorted(actions) == ["introduction_accepted", "introduction_request"]
+    assert sorted(actions) == ["docking_accept", "docking_request"]
 
 
 def test_a_supplier_asks_about_a_public_demand_and_is_declined(

@@ -21,12 +21,18 @@ def test_introductions_through_the_pages(
         "message": HOSTILE,
     }
     sent = client.post("/introductions/new", data=form, follow_redirects=False)
-    assert sent.status_code == 303 and sent.headers["location"].startswith("/workspace")
-    workspace = client.get(sent.headers["location"])
+    assert sent.status_code == 303 and sent.headers["location"].startswith("/dockings/")
+    docking_page = client.get(sent.headers["location"])
+    assert "您的对接请求已发送" in docking_page.text
+    workspace = client.get("/workspace")
     assert 'id="introductions-outgoing"' in workspace.text and "张江实验室" in workspace.text
     assert "&lt;script&gt;" in workspace.text and HOSTILE not in workspace.text
-    again = client.post("/introductions/new", data=form)
-    assert again.status_code == 409 and 'class="notice"' in again.text
+    # Asked again, the request shows the docking under way, in the page's language.
+    again = client.post("/introductions/new", data=form, follow_redirects=False)
+    assert again.headers["location"] == sent.headers["location"].replace("requested", "exists")
+    shown = client.get(again.headers["location"])
+    assert "这两项的对接请求已在进行中" in shown.text
+    assert "already under way" not in shown.text
     junk = client.post("/introductions/new", data={**form, "offer_id": "abc"})
     assert junk.status_code == 422
 

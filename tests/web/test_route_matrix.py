@@ -15,6 +15,7 @@ get fresh objects for every caller, so the order of the walk does not matter.
 
 from __future__ import annotations
 
+import io
 import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,7 +41,7 @@ from techbridge.catalog.schemas import OrganisationCreate
 from techbridge.config import Settings
 from techbridge.db import engine_for, unit_of_work
 from techbridge.deals import service as deals
-from techbridge.deals.schemas import IntroductionCreate
+from techbridge.deals.schemas import IntroductionCreate, MoveIn
 from techbridge.web.app import create_app
 from techbridge.web.auth import SESSION_COOKIE
 
@@ -74,6 +75,7 @@ class World:
     database_url: str
     ids: dict[str, int] = field(default_factory=dict)
     counter: Iterator[int] = field(default_factory=itertools.count)
+    files: deals.FileStore | None = None  # where the app keeps docking files
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -129,6 +131,40 @@ class World:
             )
             data = IntroductionCreate(demand_id=demand_id, offer_id=offer_id)
             return deals.request_introduction(session, demander, data).id
+
+    def principal(self, session: Session, name: str) -> Any:
+        return accounts.principal_for(session, accounts.get_user(session, self.ids[name]))
+
+    def accepted(self) -> int:
+        """An introduction from A to B that B (the rival) accepted: a docking in "accepted"."""
+        docking_id = self.introduction()
+        with self.session() as session:
+            move = MoveIn(action="accept", version=1)
+            deals.move_docking(session, self.principal(session, "rival"), docking_id, move)
+        return docking_id
+
+    def secret_docking(self) -> int:
+        """A's confidential demand asked about B's offer by the demander (anonymously)."""
+        demand_id, offer_id = self.secret_demand(), self.offer("B")
+        with self.session() as session:
+            data = IntroductionCreate(demand_id=demand_id, offer_id=offer_id)
+            return deals.request_introduction(session, self.principal(session, "demander"), data).id
+
+    def docking_file(self) -> dict[str, int]:
+        """An accepted docking with a contract file the rival uploaded."""
+        docking_id = self.accepted()
+        assert self.files is not None
+        with self.session() as session:
+            attachment = deals.upload_attachment(
+                session,
+                self.principal(session, "rival"),
+                docking_id,
+                self.files,
+                stream=io.BytesIO(b"%PDF-1.4 test"),
+                filename="c.pdf",
+                purpose="contract",
+            )
+            return {"docking_id": docking_id, "attachment_id": attachment.id}
 
     def token(self, role: str) -> int:
         with self.session() as session:
@@ -189,6 +225,7 @@ class Rule:
     path: Make | None = None
     json: Make | None = None
     form: Make | None = None
+    files: Make | None = None
     query: dict[str, str] | None = None
     status: int | None = None
     relogin: bool = False
@@ -246,6 +283,13 @@ SEES_DRAFTS_OF_A = frozenset(
 )
 SEES_SECRET_OF_A = frozenset({"demander", "supplier", "reader", "manager", "administrator"})
 CREDENTIALS = WRITERS  # a browser login: not through a token
+# A docking of A's demand and B's offer: its parties, and staff (administrators, operators).
+DOCKING_VIEWERS = frozenset(
+    {"demander", "supplier", "reader", "rival", "exchange_operator", "administrator"}
+)
+DOCKING_PARTIES = frozenset({"demander", "supplier", "rival"})  # writers of either side
+FILE_READERS = frozenset({"demander", "supplier", "reader", "rival", "administrator"})
+STAFF = frozenset({"exchange_operator", "administrator"})
 MODERATORS = frozenset({"exchange_operator", "manager", "administrator"})
 
 
@@ -344,7 +388,7 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/introductions"): Rule(USERS),
     ("POST", "/api/v1/introductions"): Rule(IN_AN_ORGANISATION, json=introduction_request),
     ("GET", "/api/v1/introductions/{introduction_id}"): Rule(
-        frozenset({"demander", "supplier", "reader", "rival", "administrator"}),
+        DOCKING_VIEWERS,
         path=fresh(introduction_id=World.introduction),
     ),
     ("POST", "/api/v1/introductions/{introduction_id}/accept"): Rule(
@@ -352,6 +396,40 @@ TABLE: dict[tuple[str, str], Rule] = {
     ),
     ("POST", "/api/v1/introductions/{introduction_id}/decline"): Rule(
         ANSWERERS, path=fresh(introduction_id=World.introduction)
+    ),
+    # --- dockings API ---
+    ("GET", "/api/v1/dockings"): Rule(USERS),
+    ("POST", "/api/v1/dockings"): Rule(
+        frozenset({"manager", "administrator"}),
+        json=lambda w, r: {"demand_id": w.demand(), "offer_id": w.offer("B")},
+    ),
+    ("GET", "/api/v1/dockings/{docking_id}"): Rule(
+        DOCKING_VIEWERS, path=fresh(docking_id=World.introduction)
+    ),
+    ("POST", "/api/v1/dockings/{docking_id}/moves"): Rule(
+        ANSWERERS,
+        path=fresh(docking_id=World.introduction),
+        json=lambda w, r: {"action": "accept", "version": 1},
+    ),
+    ("POST", "/api/v1/dockings/{docking_id}/reveal"): Rule(
+        frozenset({"demander"}),
+        path=fresh(docking_id=World.secret_docking),
+        json=lambda w, r: {"version": 1, "reveal": "full"},
+    ),
+    ("POST", "/api/v1/dockings/{docking_id}/contacts"): Rule(
+        DOCKING_PARTIES, path=fresh(docking_id=World.accepted), json=lambda w, r: {"version": 2}
+    ),
+    ("POST", "/api/v1/dockings/{docking_id}/messages"): Rule(
+        DOCKING_PARTIES, path=fresh(docking_id=World.accepted), json=lambda w, r: {"body": "你好"}
+    ),
+    ("POST", "/api/v1/dockings/{docking_id}/attachments"): Rule(
+        DOCKING_PARTIES,
+        path=fresh(docking_id=World.accepted),
+        form=lambda w, r: {"purpose": "contract"},
+        files=lambda w, r: {"file": ("c.pdf", b"%PDF-1.4 x", "application/pdf")},
+    ),
+    ("GET", "/api/v1/dockings/{docking_id}/attachments/{attachment_id}"): Rule(
+        FILE_READERS, path=lambda w, r: w.docking_file()
     ),
     # --- public pages ---
     ("GET", "/"): Rule(PUBLIC),
@@ -425,6 +503,37 @@ TABLE: dict[tuple[str, str], Rule] = {
     ),
     ("POST", "/introductions/{introduction_id}/decline"): Rule(
         ANSWERERS, path=fresh(introduction_id=World.introduction)
+    ),
+    # --- docking pages ---
+    ("GET", "/dockings"): Rule(USERS),
+    ("GET", "/admin/dockings"): Rule(STAFF),
+    ("GET", "/dockings/{docking_id}"): Rule(
+        DOCKING_VIEWERS, path=fresh(docking_id=World.introduction)
+    ),
+    ("POST", "/dockings/{docking_id}/moves"): Rule(
+        ANSWERERS,
+        path=fresh(docking_id=World.introduction),
+        form=lambda w, r: {"action": "accept", "version": "1"},
+    ),
+    ("POST", "/dockings/{docking_id}/reveal"): Rule(
+        frozenset({"demander"}),
+        path=fresh(docking_id=World.secret_docking),
+        form=lambda w, r: {"version": "1", "level": "full"},
+    ),
+    ("POST", "/dockings/{docking_id}/contacts"): Rule(
+        DOCKING_PARTIES, path=fresh(docking_id=World.accepted), form=lambda w, r: {"version": "2"}
+    ),
+    ("POST", "/dockings/{docking_id}/messages"): Rule(
+        DOCKING_PARTIES, path=fresh(docking_id=World.accepted), form=lambda w, r: {"body": "你好"}
+    ),
+    ("POST", "/dockings/{docking_id}/attachments"): Rule(
+        DOCKING_PARTIES,
+        path=fresh(docking_id=World.accepted),
+        form=lambda w, r: {"purpose": "contract"},
+        files=lambda w, r: {"file": ("c.pdf", b"%PDF-1.4 x", "application/pdf")},
+    ),
+    ("GET", "/dockings/{docking_id}/attachments/{attachment_id}"): Rule(
+        FILE_READERS, path=lambda w, r: w.docking_file()
     ),
     # --- administration pages ---
     ("GET", "/admin"): Rule(ADMIN),
@@ -519,6 +628,8 @@ def call(caller: Caller, world: World, role: str, method: str, path: str, rule: 
     kwargs: dict[str, Any] = {"headers": {"x-csrftoken": caller.csrf}, "params": rule.query}
     if rule.json is not None:
         kwargs["json"] = rule.json(world, role)
+    if rule.files is not None:
+        kwargs["files"] = rule.files(world, role)
     if rule.form is not None:
         kwargs["data"] = {"csrftoken": caller.csrf, **rule.form(world, role)}
     elif method == "POST" and not path.startswith("/api/"):
@@ -540,6 +651,7 @@ def outcome(response: Response) -> str:
 def test_every_route_for_every_role(database_url: str, settings: Settings) -> None:
     app = create_app(settings)
     world = build_world(database_url)
+    world.files = deals.FileStore(settings.attachments_dir, int(settings.attachment_max_bytes))
     everyone = callers(app, world)
     wrong = []
     for (method, path), rule in TABLE.items():

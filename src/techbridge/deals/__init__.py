@@ -1,1 +1,1 @@
-"""Deals (交易撮合): the funnel from a match to a deal, starting with introduction requests."""
+"""Deals (交易撮合): dockings (对接) from a match or an introduction request to a signed deal."""

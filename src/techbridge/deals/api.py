@@ -1,20 +1,40 @@
-"""Deals JSON API (/api/v1): introduction requests (对接请求)."""
+"""Deals JSON API (/api/v1): introduction requests (对接请求) and dockings (对接).
+
+The introduction routes and their JSON keys are kept as they were, as views over the
+dockings that introductions start (``deals.service.introductions``)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
+from techbridge.catalog.schemas import RowId
 from techbridge.deals import service
+from techbridge.deals.lifecycle import State
 from techbridge.deals.schemas import (
+    AttachmentPurpose,
+    AttachmentRead,
+    ContactsIn,
     Direction,
+    DockingFilter,
+    DockingOpen,
+    DockingRead,
+    DockingSummaryRead,
     IntroductionAnswer,
     IntroductionCreate,
     IntroductionRead,
+    MessageIn,
+    MoveIn,
+    RevealIn,
 )
 from techbridge.pagination import PageOut, page_out
 from techbridge.web.auth import PrincipalDep
-from techbridge.web.deps import IdPath, PageQuery, PerPageQuery, SessionDep
+from techbridge.web.deps import IdPath, IdQuery, PageQuery, PerPageQuery, SessionDep
 
 router = APIRouter(tags=["deals"])
 
@@ -96,3 +116,171 @@ def decline_introduction(
     data: IntroductionAnswer | None = None,
 ) -> IntroductionRead:
     return _answer(session, principal, introduction_id, data, accept=False)
+
+
+# --- dockings (对接) -------------------------------------------------------------------------
+
+DockingScope = Literal["mine", "queue", "all"]
+
+
+def _store(request: Request) -> service.FileStore:
+    settings = request.app.state.settings
+    return service.FileStore(settings.attachments_dir, int(settings.attachment_max_bytes))
+
+
+@router.get(
+    "/dockings",
+    response_model=PageOut[DockingSummaryRead],
+    summary="Dockings: mine, the tech managers' queue, or all of them (staff), with filters",
+)
+def list_dockings(
+    session: SessionDep,
+    principal: PrincipalDep,
+    scope: DockingScope = "mine",
+    state: State | None = None,
+    manager_id: IdQuery = None,
+    queued: bool | None = None,
+    created_from: dt.date | None = None,
+    created_to: dt.date | None = None,
+    page: PageQuery = 1,
+    per_page: PerPageQuery = 20,
+) -> PageOut[DockingSummaryRead]:
+    if scope == "mine":
+        found = service.list_my_dockings(session, principal, page=page, per_page=per_page)
+    elif scope == "queue":
+        found = service.list_queue(session, principal, page=page, per_page=per_page)
+    else:
+        filters = DockingFilter(
+            state=state,
+            manager_id=manager_id,
+            queued=queued,
+            created_from=created_from,
+            created_to=created_to,
+        )
+        found = service.list_dockings(session, principal, filters, page=page, per_page=per_page)
+    return page_out(found, DockingSummaryRead, lambda item: item)
+
+
+@router.post(
+    "/dockings",
+    response_model=DockingRead,
+    status_code=201,
+    summary="Open a docking for two listings (tech managers): both sides are asked to accept",
+)
+def open_docking(session: SessionDep, principal: PrincipalDep, data: DockingOpen) -> DockingRead:
+    docking = service.open_docking(session, principal, data)
+    return service.docking_view(session, principal, docking)
+
+
+@router.get("/dockings/{docking_id}", response_model=DockingRead)
+def get_docking(session: SessionDep, principal: PrincipalDep, docking_id: IdPath) -> DockingRead:
+    docking = service.get_docking(session, principal, docking_id)
+    return service.docking_view(session, principal, docking)
+
+
+@router.post(
+    "/dockings/{docking_id}/moves",
+    response_model=DockingRead,
+    summary="Move a docking (accept, decline, assign, meet, propose, sign, close), naming "
+    "the version read; a docking changed since answers 409",
+)
+def move_docking(
+    session: SessionDep, principal: PrincipalDep, docking_id: IdPath, data: MoveIn
+) -> DockingRead:
+    docking = service.move_docking(session, principal, docking_id, data)
+    return service.docking_view(session, principal, docking)
+
+
+@router.post(
+    "/dockings/{docking_id}/reveal",
+    response_model=DockingRead,
+    summary="Of a confidential demand, show this counterpart more (summary → full → contacts)",
+)
+def reveal(
+    session: SessionDep, principal: PrincipalDep, docking_id: IdPath, data: RevealIn
+) -> DockingRead:
+    docking = service.reveal(session, principal, docking_id, data)
+    return service.docking_view(session, principal, docking)
+
+
+@router.post(
+    "/dockings/{docking_id}/contacts",
+    response_model=DockingRead,
+    summary="Show the other side my contact details",
+)
+def share_contacts(
+    session: SessionDep, principal: PrincipalDep, docking_id: IdPath, data: ContactsIn
+) -> DockingRead:
+    docking = service.share_contacts(session, principal, docking_id, data)
+    return service.docking_view(session, principal, docking)
+
+
+@router.post(
+    "/dockings/{docking_id}/messages",
+    response_model=DockingRead,
+    status_code=201,
+    summary="Write in the docking's thread (its parties and tech manager)",
+)
+def post_message(
+    session: SessionDep, principal: PrincipalDep, docking_id: IdPath, data: MessageIn
+) -> DockingRead:
+    service.post_message(session, principal, docking_id, data)
+    docking = service.get_docking(session, principal, docking_id)
+    return service.docking_view(session, principal, docking)
+
+
+@router.post(
+    "/dockings/{docking_id}/attachments",
+    response_model=AttachmentRead,
+    status_code=201,
+    summary="Upload a contract or meeting file (PDF, DOCX, PNG or JPEG, checked by content)",
+)
+def upload_attachment(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    docking_id: IdPath,
+    file: UploadFile,
+    purpose: Annotated[AttachmentPurpose, Form()],
+    meeting_id: Annotated[RowId | None, Form()] = None,
+) -> AttachmentRead:
+    attachment = service.upload_attachment(
+        session,
+        principal,
+        docking_id,
+        _store(request),
+        stream=file.file,
+        filename=file.filename,
+        purpose=purpose,
+        meeting_id=meeting_id,
+    )
+    return AttachmentRead.model_validate(attachment, from_attributes=True)
+
+
+@router.get(
+    "/dockings/{docking_id}/attachments/{attachment_id}",
+    response_class=FileResponse,
+    summary="Download a file (the docking's parties, its tech manager and administrators)",
+)
+def download_attachment(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    docking_id: IdPath,
+    attachment_id: IdPath,
+) -> FileResponse:
+    attachment, path = service.open_attachment(
+        session, principal, docking_id, attachment_id, _store(request)
+    )
+    return attachment_response(attachment.original_name, attachment.media_type, path)
+
+
+def attachment_response(name: str, media_type: str, path: Path) -> FileResponse:
+    """The file as a download, never shown inline, its type never sniffed."""
+    return FileResponse(
+        path,
+        media_type=media_type,
+        filename=name,
+        content_disposition_type="attachment",
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"},
+    )

@@ -32,6 +32,7 @@ from techbridge.stats import api as stats_api
 from techbridge.web import (
     account_pages,
     admin_pages,
+    docking_pages,
     listing_pages,
     moderation_pages,
     pages,
@@ -40,7 +41,13 @@ from techbridge.web import (
 )
 from techbridge.web.auth import CSRFMiddleware
 from techbridge.web.deps import storable_query
-from techbridge.web.edge import AdmissionLimit, BodyLimit, SecurityHeaders, error_body
+from techbridge.web.edge import (
+    UPLOAD_FORM_OVERHEAD,
+    AdmissionLimit,
+    BodyLimit,
+    SecurityHeaders,
+    error_body,
+)
 
 STATIC = Path(__file__).parent / "static"
 API_PREFIX = "/api/v1"
@@ -94,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         account_pages,
         listing_pages,
         workspace_pages,
+        docking_pages,
         admin_pages,
         moderation_pages,
     )
@@ -108,7 +116,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # Added last, so they run first: the limit also covers the bodies asgi-csrf reads, and
     # the headers also go on its refusals.
-    app.add_middleware(BodyLimit, limit=settings.body_limit, form_limit=settings.form_body_limit)
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.body_limit,
+        form_limit=settings.form_body_limit,
+        upload_limit=settings.attachment_max_bytes + UPLOAD_FORM_OVERHEAD,
+    )
     app.add_middleware(SecurityHeaders)
     # As many requests inside as the database pool has connections, fewer than the 40
     # worker threads (see AdmissionLimit); the rest wait outside, holding nothing.

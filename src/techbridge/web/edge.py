@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from html import escape
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
@@ -75,6 +76,10 @@ TOO_LARGE_TEXT = N_(
 )
 TOO_LARGE_HOME = N_("Home page")
 FORM_TYPES = (b"application/x-www-form-urlencoded", b"multipart/form-data")
+# Where files are uploaded (a docking's contract and meeting files), page or API.
+UPLOAD_PATH = re.compile(r"(/api/v1)?/dockings/[0-9]+/attachments")
+# What a multipart form around an uploaded file may add to it (boundaries, other fields).
+UPLOAD_FORM_OVERHEAD = 1024 * 1024
 
 
 def _page_language(scope: Scope) -> Language:
@@ -160,12 +165,22 @@ class BodyLimit:
     Forms get a limit of their own, well above the largest form the field limits allow
     (catalog.schemas: about 0.4 MB with every field full of CJK text, URL-encoded), so that
     a text a few times too long still reaches the form's own validation, which keeps the
-    input and names the field."""
+    input and names the field. File uploads to a docking (``upload_limit``) may carry a
+    file of the attachment limit plus the form around it; the service refuses the file
+    itself once it passes its own limit, with a message naming the field."""
 
-    def __init__(self, app: ASGIApp, *, limit: int, form_limit: int | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limit: int,
+        form_limit: int | None = None,
+        upload_limit: int | None = None,
+    ) -> None:
         self.app = app
         self.json_limit = limit
         self.form_limit = form_limit if form_limit is not None else limit
+        self.upload_limit = max(upload_limit or 0, self.form_limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -175,6 +190,11 @@ class BodyLimit:
         content_type = headers.get(b"content-type", b"").lower()
         is_form = content_type.startswith(FORM_TYPES)
         limit = self.form_limit if is_form else self.json_limit
+        is_upload = content_type.startswith(b"multipart/form-data") and UPLOAD_PATH.fullmatch(
+            scope.get("path", "")
+        )
+        if is_upload:
+            limit = self.upload_limit
         too_large = BodyTooLarge(limit)
 
         async def refuse() -> None:

@@ -37,6 +37,7 @@ from techbridge.catalog.schemas import (
     OrganisationKind,
     TransferMode,
 )
+from techbridge.deals import service as deals
 from techbridge.errors import Conflict, Invalid
 from techbridge.matching import service as matching
 from techbridge.web import listing_forms
@@ -331,11 +332,23 @@ def _detail(
         k=PAGE_MATCHES,
         k_across=CROSS_LANGUAGE_MATCHES,
     )
+    can_request = deals_rules.can_request_for(principal, listing)
+    pairs = (
+        {
+            (listing.id, match.id) if kind is ListingKind.DEMAND else (match.id, listing.id)
+            for group in (found.matches, found.across)
+            if group is not None
+            for match in group.matches
+        }
+        if can_request
+        else set()
+    )
     return render(
         request,
         "listing.html",
         lang,
         listing=listing,
+        existing=deals.existing_dockings(session, principal, pairs),
         kind=kind.noun,
         kind_label=listing.kind if isinstance(listing, Offer) else "demand",
         matches=found.matches,
@@ -344,7 +357,7 @@ def _detail(
         can_edit=catalog_rules.can_edit_listing(principal, listing),
         can_withdraw=listing.status != "withdrawn"
         and catalog_rules.can_withdraw_listing(principal, listing),
-        can_request=deals_rules.can_request_for(principal, listing),
+        can_request=can_request,
         confirm_withdraw=confirm_withdraw,
     )
 

@@ -1,5 +1,6 @@
-"""My workspace (我的工作台): my organisation's listings with their best matches, and the
-introduction requests it sent and received, with the forms to ask for and answer them."""
+"""My workspace (我的工作台): my organisation's listings with their best matches, its
+dockings, and the introduction requests it sent and received, with the forms to ask for
+and answer them (the rest of a docking's life is on its own page, ``docking_pages``)."""
 
 from __future__ import annotations
 
@@ -89,6 +90,13 @@ def _workspace(
                     k=TOP_MATCHES,
                     explain_top=TOP_MATCHES,
                 )
+    # The pairs of a listing and a match: the ones under way show their docking instead of
+    # a "request introduction" form.
+    pairs = {
+        (listing_id, match.id) if noun == "demand" else (match.id, listing_id)
+        for (noun, listing_id), found in matches.items()
+        for match in found.matches
+    }
     return render(
         request,
         "workspace.html",
@@ -112,6 +120,8 @@ def _workspace(
         outgoing=deals.list_introductions(
             session, principal, "outgoing", per_page=INTRODUCTIONS_SHOWN
         ),
+        existing=deals.existing_dockings(session, principal, pairs),
+        dockings=deals.list_my_dockings(session, principal, per_page=INTRODUCTIONS_SHOWN),
         can_create_demand=catalog_rules.can_create_some(principal, ListingKind.DEMAND),
         can_create_offer=catalog_rules.can_create_some(principal, ListingKind.OFFER),
     )
@@ -140,18 +150,32 @@ def request_introduction(
     demand_id: Annotated[str, Form()] = "",
     offer_id: Annotated[str, Form()] = "",
     message: Annotated[str, Form()] = "",
+    disclose_name: Annotated[str, Form(max_length=1)] = "",
+    share_contacts: Annotated[str, Form(max_length=1)] = "1",
 ) -> Response:
     require(deals_rules.can_request_introduction(principal), principal, "request introductions")
     try:
-        fields = {"demand_id": demand_id, "offer_id": offer_id, "message": message}
+        fields = {
+            "demand_id": demand_id,
+            "offer_id": offer_id,
+            "message": message,
+            "disclose_name": disclose_name == "1",
+            "share_contacts": share_contacts == "1",
+        }
         data = IntroductionCreate.model_validate(fields)
     except ValidationError:
         return _refused(request, session, lang, principal, BAD_REQUEST, 422)
     try:
-        deals.request_introduction(session, principal, data)
-    except (Invalid, Conflict, NotFound) as error:
+        docking = deals.request_introduction(session, principal, data)
+    except Conflict as error:
+        # Asked again for a pair under way: show the docking there is (when one may see it).
+        found = deals.existing_docking(session, principal, data.demand_id, data.offer_id)
+        if found is not None:
+            return RedirectResponse(f"/dockings/{found.id}?done=exists", status_code=303)
         return _refused(request, session, lang, principal, error.message, error.http_status)
-    return RedirectResponse("/workspace?done=requested#introductions", status_code=303)
+    except (Invalid, NotFound) as error:
+        return _refused(request, session, lang, principal, error.message, error.http_status)
+    return RedirectResponse(f"/dockings/{docking.id}?done=requested", status_code=303)
 
 
 def _answer(
@@ -172,8 +196,10 @@ def _answer(
         deals.answer_introduction(session, principal, introduction_id, accept=accept, data=data)
     except Conflict as error:
         return _refused(request, session, lang, principal, error.message, error.http_status)
-    done = "accepted" if accept else "declined"
-    return RedirectResponse(f"/workspace?done={done}#introductions", status_code=303)
+    if accept:
+        # What happens next (contacts, thread, a tech manager) is on the docking's page.
+        return RedirectResponse(f"/dockings/{introduction_id}?done=moved", status_code=303)
+    return RedirectResponse("/workspace?done=declined#introductions", status_code=303)
 
 
 @router.post("/introductions/{introduction_id}/accept")

@@ -1,0 +1,60 @@
+"""Deals' operations (交易撮合), one public surface over modules by topic:
+``dockings`` (starting and moving one, reveal, contacts, the exchange's hook),
+``introductions`` (the introduction routes as views over dockings), ``threads``,
+``attachments``, ``lists`` and ``views`` (what each viewer may see)."""
+
+from techbridge.deals.service.attachments import (
+    FileStore,
+    clean_name,
+    media_type_of,
+    open_attachment,
+    upload_attachment,
+)
+from techbridge.deals.service.dockings import (
+    existing_docking,
+    existing_dockings,
+    get_docking,
+    mark_registered,
+    move_docking,
+    open_docking,
+    request_introduction,
+    reveal,
+    share_contacts,
+)
+from techbridge.deals.service.introductions import (
+    answer_introduction,
+    get_introduction,
+    list_introductions,
+    view,
+)
+from techbridge.deals.service.lists import list_dockings, list_my_dockings, list_queue
+from techbridge.deals.service.threads import post_message
+from techbridge.deals.service.views import anonymous_name, docking_view, summary
+
+__all__ = [
+    "FileStore",
+    "anonymous_name",
+    "answer_introduction",
+    "clean_name",
+    "docking_view",
+    "existing_docking",
+    "existing_dockings",
+    "get_docking",
+    "get_introduction",
+    "list_dockings",
+    "list_introductions",
+    "list_my_dockings",
+    "list_queue",
+    "mark_registered",
+    "media_type_of",
+    "move_docking",
+    "open_attachment",
+    "open_docking",
+    "post_message",
+    "request_introduction",
+    "reveal",
+    "share_contacts",
+    "summary",
+    "upload_attachment",
+    "view",
+]
