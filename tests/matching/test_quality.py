@@ -132,9 +132,10 @@ def test_short_and_long_needs_are_on_topic(engine: Engine) -> None:
 def test_a_short_english_query_reaches_the_chinese_listing_past_english_ones(
     engine: Engine,
 ) -> None:
-    hits = _search(engine, "sewage treatment")
-    assert hits[0][0] == 0, "the Chinese wastewater listing comes first"
-    assert hits[0][1] >= default_calibration().floor
+    for text in ("sewage treatment", "wastewater treatment"):  # a compound the dictionary lacks
+        hits = _search(engine, text)
+        assert hits[0][0] == 0, f"{text}: the Chinese wastewater listing comes first"
+        assert hits[0][1] >= default_calibration().floor
     # And the reverse: a Chinese query reaches the English listing on its topic.
     assert _search(engine, "卫星复合材料面板")[0][0] == len(CHINESE) + 2
 

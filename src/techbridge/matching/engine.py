@@ -326,7 +326,9 @@ class Engine:
         for number, (text, vector) in enumerate(zip(texts, vectors, strict=True)):
             terms = self.tokeniser.terms(text)
             tokens = [term for term, _ in terms]
-            translated = self.lexicon.translate(tokens) if self.lexicon else []
+            # Translated with the phrases the dictionary knows ("waste water" → 废水).
+            phrased = self.lexicon.phrased(terms) if self.lexicon else terms
+            translated = self.lexicon.translate([t for t, _ in phrased]) if self.lexicon else []
             language = detect_language(text)
             queries.append(Query(text, tokens, vector, translated, language))
             if (
@@ -334,7 +336,7 @@ class Engine:
                 and 0 < len(tokens) <= self.settings.gloss_up_to
                 and self._holds_other_than(language)
             ):
-                gloss = self.lexicon.gloss(terms)
+                gloss = self.lexicon.gloss(phrased)
                 if gloss:
                     glosses[number] = gloss
         if glosses:

