@@ -1,0 +1,243 @@
+"""Feedback benchmark: does the learned reranker beat the hand-tuned pipeline it learns from?
+
+    make bench-feedback
+    .venv/bin/python bench/feedback.py --sets cn_patents --seed 3
+
+For each of `cn_patents`, `scifact` and `csl` (dev halves): the queries are split by their
+order in the file (time order) into the first 70 % and the last 30 %. Users are simulated on
+the first part only, over the live pipeline's own results, by a position-biased click model:
+
+    a result at rank r of the shown list (the top SHOWN) is examined with probability 1 / r^η,
+    an examined result is clicked with probability CLICK_RELEVANT when the dev qrels judge it
+    relevant, CLICK_IRRELEVANT when they do not (noise), every draw from one seeded generator.
+
+A click counts as "marked relevant" (grade 1), a shown result without a click as grade 0. A
+LightGBM lambdarank model (``matching.ranker``, position-debiased) learns from those clicks,
+over the text features only (in evaluation sets tags are the labels: the structured features
+stay off). On the last 30 %, scored with the real qrels by ../shared/eval/score.py, the table
+compares the unlearned pipeline, the learned reranker (the pipeline's top RERANK_DEPTH
+reordered), BM25 and dense, all in the same run on the same index. Results go to
+bench/results/feedback.json and a section of docs/benchmarks.md of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from match import as_scored, load_score
+
+from techbridge.config import Settings
+from techbridge.matching import batch, ranker
+from techbridge.matching.embedders import CachedEmbedder
+from techbridge.matching.engine import Engine, Scored
+from techbridge.matching.service import Indexes
+from techbridge.matching.store import new_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+SETS = ("cn_patents", "scifact", "csl")
+TRAIN_SHARE = 0.7
+SHOWN = 10  # one page of matches
+ETA = 1.0  # examination ∝ 1 / rank^η
+CLICK_RELEVANT = 0.9
+CLICK_IRRELEVANT = 0.05
+SEED = 12
+TOP = 100  # results per query in the runs scored
+
+
+def examined(rank: int, eta: float = ETA) -> float:
+    return 1.0 / rank**eta
+
+
+def simulate_clicks(
+    shown: list[str], relevant: dict[str, int], generator: np.random.Generator, eta: float = ETA
+) -> list[int]:
+    """1 for each clicked result of ``shown`` (best first), else 0: the click model above."""
+    clicks = []
+    for rank, doc in enumerate(shown, start=1):
+        seen = generator.random() < examined(rank, eta)
+        chance = CLICK_RELEVANT if relevant.get(doc, 0) > 0 else CLICK_IRRELEVANT
+        clicks.append(int(seen and generator.random() < chance))
+    return clicks
+
+
+def pipeline_hits(
+    engine: Engine, index: batch.BatchIndex, queries: list[batch.QueryRecord]
+) -> list[tuple[Any, list[Scored]]]:
+    """(prepared query, the pipeline's top TOP hits) for every query, the query's own listing
+    left out."""
+    out = []
+    prepared = engine.prepare([record.text for record in queries])
+    for record, query in zip(queries, prepared, strict=True):
+        exclude = index.rows_of(record)
+        hits = engine.search(query, TOP + len(exclude), exclude=exclude)
+        out.append((query, [hit for hit in hits if hit.key not in exclude][:TOP]))
+    return out
+
+
+def learned_order(model: ranker.Ranker, query: Any, hits: list[Scored]) -> list[Scored]:
+    head = hits[: ranker.RERANK_DEPTH]
+    rows = ranker.text_features(query, head)
+    return [head[index] for index in model.order(rows)] + hits[ranker.RERANK_DEPTH :]
+
+
+def run_set(
+    name: str,
+    shared: Path,
+    embedder: CachedEmbedder,
+    score: Any,
+    seed: int,
+    log: Any,
+) -> dict[str, Any]:
+    data = shared / "data" / name
+    corpus = batch.read_corpus(data / "offers.jsonl")
+    queries = batch.read_queries(data / "dev" / "queries.jsonl")
+    qrels = score.read_qrels(data / "dev" / "qrels.tsv")
+    engine = new_engine(embedder)
+    started = time.perf_counter()
+    index = batch.BatchIndex.build(engine, corpus)
+    log(f"{name}: {len(corpus):,} documents indexed in {time.perf_counter() - started:.0f} s")
+    cut = int(len(queries) * TRAIN_SHARE)
+    train_queries, test_queries = queries[:cut], queries[cut:]
+    generator = np.random.default_rng(seed)
+    groups, clicks_total = [], 0
+    for record, (query, hits) in zip(
+        train_queries, pipeline_hits(engine, index, train_queries), strict=True
+    ):
+        shown = hits[:SHOWN]
+        clicks = simulate_clicks(
+            [index.ids[hit.key] for hit in shown], qrels.get(record.id, {}), generator
+        )
+        clicks_total += sum(clicks)
+        rows = ranker.text_features(query, shown)
+        groups.append(ranker.Group(rows, clicks, list(range(1, len(shown) + 1))))
+    model = ranker.train(groups, ranker.TEXT_FEATURES, source=f"bench/feedback.py {name}")
+    log(
+        f"  trained on {model.queries} of {len(train_queries)} queries with a click "
+        f"({clicks_total} clicks, {model.meta['pairs']} shown results)"
+    )
+
+    test_qrels = {record.id: qrels[record.id] for record in test_queries if record.id in qrels}
+    tested = pipeline_hits(engine, index, test_queries)
+    runs: dict[str, dict[str, list[str]]] = {"unlearned pipeline": {}, "learned reranker": {}}
+    for record, (query, hits) in zip(test_queries, tested, strict=True):
+        runs["unlearned pipeline"][record.id] = [index.ids[hit.key] for hit in hits]
+        runs["learned reranker"][record.id] = [
+            index.ids[hit.key] for hit in learned_order(model, query, hits)
+        ]
+    baselines: dict[str, batch.System] = {
+        "BM25": lambda q, k, ex: as_scored(engine.lexical_ranking(q, k)),
+        "dense": lambda q, k, ex: as_scored(engine.dense_ranking(q, k)),
+    }
+    for system, rank in baselines.items():
+        results = batch.run_queries(index, test_queries, TOP, rank)
+        runs[system] = {query_id: [doc for doc, _ in hits] for query_id, hits in results}
+    quality = {system: score.score(test_qrels, run) for system, run in runs.items()}
+    for system, scores in quality.items():
+        log(f"  {system:18} {scores}")
+    unlearned = quality["unlearned pipeline"]["ndcg@10"] or 1.0
+    return {
+        "documents": len(corpus),
+        "train_queries": len(train_queries),
+        "test_queries": len(test_queries),
+        "test_queries_judged": len(test_qrels),
+        "clicks": clicks_total,
+        "model": {key: value for key, value in model.meta.items() if key != "settings"},
+        "quality": quality,
+        "learned_vs_unlearned": round(quality["learned reranker"]["ndcg@10"] / unlearned, 4),
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [
+        "| set | test queries (judged) | system | nDCG@10 | Recall@100 | MRR@10 | × unlearned (nDCG@10) |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for name, result in report["sets"].items():
+        unlearned = result["quality"]["unlearned pipeline"]["ndcg@10"] or 1.0
+        for system, scores in result["quality"].items():
+            lines.append(
+                f"| {name} | {result['test_queries']} ({result['test_queries_judged']}) | "
+                f"{system} | {scores['ndcg@10']:.4f} | {scores['recall@100']:.4f} | "
+                f"{scores['mrr@10']:.4f} | {scores['ndcg@10'] / unlearned:.3f} |"
+            )
+    lines += [
+        "",
+        "| set | training queries | with a click (learned from) | clicks | shown results |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, result in report["sets"].items():
+        model = result["model"]
+        lines.append(
+            f"| {name} | {result['train_queries']} | {model['queries']} | {result['clicks']} | "
+            f"{model['pairs']} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
+    parser.add_argument("--seed", type=int, default=SEED, help="the click model's seed")
+    parser.add_argument("--no-docs", action="store_true", help="leave docs/benchmarks.md alone")
+    args = parser.parse_args()
+    if not (args.shared / "data").is_dir():
+        sys.exit(f"the benchmark needs the shared data sets: {args.shared / 'data'} not found")
+    embedder = Indexes(Settings()).embedder
+    score = load_score(args.shared)
+    report: dict[str, Any] = {
+        "embedder": embedder.id,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}",
+        "date": time.strftime("%Y-%m-%d"),
+        "click_model": {
+            "shown": SHOWN,
+            "eta": ETA,
+            "click_relevant": CLICK_RELEVANT,
+            "click_irrelevant": CLICK_IRRELEVANT,
+            "seed": args.seed,
+            "train_share": TRAIN_SHARE,
+        },
+        "rerank_depth": ranker.RERANK_DEPTH,
+        "features": list(ranker.TEXT_FEATURES),
+        "training": asdict(ranker.TrainingSettings()),
+        "sets": {},
+    }
+    for name in args.sets:
+        report["sets"][name] = run_set(name, args.shared, embedder, score, args.seed, print)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "feedback.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    table = markdown(report)
+    print(table)
+    if args.no_docs:
+        return
+    docs = ROOT / "docs" / "benchmarks.md"
+    text = docs.read_text(encoding="utf-8")
+    stamp = (
+        f"Measured {report['date']} on {report['machine']}, embedder `{report['embedder']}`, "
+        f"click seed {args.seed}. Text features only: the tag / IPC and other structured "
+        "features are off in batch evaluation (tags are the labels there).\n\n"
+    )
+    block = f"<!-- feedback-results -->\n{stamp}{table}\n<!-- /feedback-results -->"
+    if "<!-- feedback-results -->" in text:
+        head, _, rest = text.partition("<!-- feedback-results -->")
+        _, _, tail = rest.partition("<!-- /feedback-results -->")
+        text = f"{head}{block}{tail}"
+    else:
+        text = f"{text.rstrip()}\n\n{block}\n"
+    docs.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
