@@ -74,7 +74,7 @@ def mark_match(session: Session, principal: Principal, data: FeedbackIn) -> Matc
     audit.record(
         session,
         principal.actor,
-        action="match.mark",
+        action="match_mark",
         entity_type=query_kind.noun,
         entity_id=data.query_id,
         changes={"listing": f"{listing_kind.noun}:{data.listing_id}", "verdict": data.verdict},
