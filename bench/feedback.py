@@ -118,7 +118,8 @@ def run_set(
             [index.ids[hit.key] for hit in shown], qrels.get(record.id, {}), generator
         )
         clicks_total += sum(clicks)
-        rows = ranker.text_features(query, shown)
+        # Features read against the top RERANK_DEPTH, as when the model reorders it.
+        rows = ranker.text_features(query, hits[: ranker.RERANK_DEPTH])[: len(shown)]
         groups.append(ranker.Group(rows, clicks, list(range(1, len(shown) + 1))))
     model = ranker.train(groups, ranker.TEXT_FEATURES, source=f"bench/feedback.py {name}")
     log(
