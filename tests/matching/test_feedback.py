@@ -246,6 +246,31 @@ def test_the_ranker_is_used_only_above_the_minimum_of_judged_queries(
     assert "hand-tuned ranking kept" in caplog.text
 
 
+def test_a_model_is_used_only_if_it_orders_the_newest_queries_as_well_as_by_hand(
+    tmp_path: Path,
+) -> None:
+    """Older queries teach "more words in common first"; on the newest ones the hand-tuned
+    order is perfect and the relevant candidates have the fewest words in common."""
+    older = _groups(40)
+    newest = []
+    for group in _groups(10, seed=4):
+        order = sorted(range(8), key=lambda index: group.rows[index]["lexical"])
+        rows = [group.rows[index] for index in order]  # fewest words first
+        newest.append(ranker.Group(rows, [1, 1, 0, 0, 0, 0, 0, 0], list(range(1, 9))))
+    quick = ranker.TrainingSettings(rounds=20, min_rows_in_leaf=5)
+    failing = ranker.train_checked(older + newest, ranker.TEXT_FEATURES, quick)
+    check = failing.meta["check"]
+    assert check["queries"] == 10 and check["hand_tuned_ndcg@10"] == 1.0
+    assert check["learned_ndcg@10"] < 0.9 and not check["passed"] and not failing.checked
+    failing.save(tmp_path / "failing.json")
+    assert ranker.RankerFile(tmp_path / "failing.json", ranker.TEXT_FEATURES, 1).current() is None
+
+    passing = ranker.train_checked(_groups(50), ranker.TEXT_FEATURES, quick)
+    assert passing.checked and passing.meta["check"]["queries"] == 10
+    passing.save(tmp_path / "passing.json")
+    assert ranker.RankerFile(tmp_path / "passing.json", ranker.TEXT_FEATURES, 1).current()
+
+
 def test_the_service_ranks_by_hand_below_the_minimum_and_learned_above(
     settings: Settings, listings: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -308,6 +333,10 @@ def test_match_train_learns_from_the_marks_or_says_why_not(
     model = ranker.Ranker.load(settings.ranker_file, ranker.LIVE_FEATURES)
     assert (model.queries, model.meta["pairs"]) == (2, 4)
     assert runner.invoke(app, ["match", "train", "--help"]).exit_code == 0
+    with unit_of_work(engine_for(settings.resolved_database_url)) as session:
+        found = service.training_group(session, listings["indexes"], DEMANDS, listings["public"])
+    assert found and {suggested for suggested, _ in found} <= {(OFFERS, id) for id in offers}
+    assert all(set(row) == set(ranker.LIVE_FEATURES) for _, row in found)
 
 
 # --- the benchmark's click model ------------------------------------------------------------

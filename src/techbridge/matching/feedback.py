@@ -121,6 +121,7 @@ def current_marks(session: Session, query: ListingRef | None = None) -> list[Mat
             MatchFeedback.query_kind == ListingKind(query[0]).value,
             MatchFeedback.query_id == query[1],
         )
+    # Keyed in the order each (judge, pair) was first judged; the value is its latest row.
     latest: dict[tuple[str, int | None, str, int, str, int], MatchFeedback] = {}
     for row in session.scalars(statement):
         key = (
@@ -151,19 +152,23 @@ class Judgements:
 
 
 def judgements(session: Session) -> Judgements:
+    """The grade of every judged pair, query listings in the order they were first judged
+    (time order: ``match train`` checks a model on the newest)."""
     users: dict[Pair, list[int]] = {}
     dockings: dict[Pair, int] = {}
+    in_order: dict[Pair, None] = {}
     for row in current_marks(session):
         pair = (
             (ListingKind(row.query_kind), row.query_id),
             (ListingKind(row.listing_kind), row.listing_id),
         )
+        in_order.setdefault(pair)
         if row.source == DOCKING:
             dockings[pair] = row.grade  # rows come oldest first: the latest wins
         else:
             users.setdefault(pair, []).append(row.grade)
     grades: dict[ListingRef, dict[ListingRef, int]] = {}
-    for pair in users.keys() | dockings.keys():
+    for pair in in_order:
         if pair in dockings:
             grade = dockings[pair]
         else:

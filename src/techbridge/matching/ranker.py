@@ -203,6 +203,12 @@ class Ranker:
     def queries(self) -> int:
         return int(self.meta.get("queries", 0))
 
+    @property
+    def checked(self) -> bool:
+        """Whether it ordered the newest judged queries at least as well as the hand-tuned
+        ranking (``train_checked``); a model trained without the check counts as checked."""
+        return bool(self.meta.get("check", {}).get("passed", True))
+
     def matrix(self, rows: Sequence[dict[str, float]]) -> np.ndarray:
         return _matrix(rows, self.features)
 
@@ -276,6 +282,50 @@ def _matrix(rows: Sequence[dict[str, float]], features: Sequence[str]) -> np.nda
     )
 
 
+HOLDOUT = 0.2  # the newest share of judged queries a model is checked on before it is used
+CHECK_AT = 10
+
+
+def ndcg(grades: Sequence[int], order: Sequence[int], k: int = CHECK_AT) -> float:
+    """nDCG@k of the candidates in ``order`` (indexes into ``grades``), gains 2^grade − 1."""
+    gains = [2.0**grade - 1 for grade in grades]
+    ideal = sorted(gains, reverse=True)[:k]
+    best = sum(gain / np.log2(rank + 2) for rank, gain in enumerate(ideal))
+    got = sum(gains[index] / np.log2(rank + 2) for rank, index in enumerate(order[:k]))
+    return got / best if best else 0.0
+
+
+def train_checked(
+    groups: Sequence[Group],
+    features: Sequence[str],
+    settings: TrainingSettings | None = None,
+    *,
+    source: str = "",
+) -> Ranker:
+    """A model learned from every group, and whether it is fit to use: a model learned from
+    the older 80 % of the informative groups (they come in time order) must order the newest
+    20 % at least as well as the hand-tuned ranking did (mean nDCG@10 of their judgements).
+    A model that fails is still written (with the check's numbers) but never used."""
+    kept = [group for group in groups if group.informative]
+    cut = round(len(kept) * (1 - HOLDOUT))
+    held = kept[cut:]
+    check: dict[str, Any] = {"queries": len(held)}
+    if cut and held:
+        trial = train(kept[:cut], features, settings)
+        hand = [ndcg(group.grades, range(len(group.rows))) for group in held]
+        learned = [ndcg(group.grades, trial.order(group.rows)) for group in held]
+        check |= {
+            "hand_tuned_ndcg@10": round(float(np.mean(hand)), 4),
+            "learned_ndcg@10": round(float(np.mean(learned)), 4),
+        }
+        check["passed"] = check["learned_ndcg@10"] >= check["hand_tuned_ndcg@10"]
+    else:
+        check["passed"] = False  # too few queries to check a model on
+    model = train(kept, features, settings, source=source)
+    model.meta["check"] = check
+    return model
+
+
 def train(
     groups: Iterable[Group],
     features: Sequence[str],
@@ -338,8 +388,9 @@ def train(
 
 class RankerFile:
     """The installation's model file, read when it changes: ``current()`` is the ranker to
-    use, or None — no file, a model for other features (logged once per file version), or
-    one that has seen fewer than ``min_queries`` judged queries."""
+    use, or None — no file, a model for other features (logged once per file version), one
+    that has seen fewer than ``min_queries`` judged queries, or one that failed its check on
+    the newest judged queries (``train_checked``)."""
 
     def __init__(self, path: Path, features: Sequence[str], min_queries: int) -> None:
         self.path = path
@@ -363,6 +414,6 @@ class RankerFile:
                 except Misconfigured as error:
                     log.warning("hand-tuned ranking kept: %s", error)
             ranker = self._ranker
-        if ranker is None or ranker.queries < self.min_queries:
+        if ranker is None or ranker.queries < self.min_queries or not ranker.checked:
             return None
         return ranker
