@@ -1,7 +1,7 @@
 """Feedback benchmark: does the learned reranker beat the hand-tuned pipeline it learns from?
 
     make bench-feedback
-    .venv/bin/python bench/feedback.py --sets cn_patents --seed 3
+    .venv/bin/python bench/feedback.py --sets cn_patents --seeds 3 4
 
 For each of `cn_patents`, `scifact` and `csl` (dev halves): the queries are split by their
 order in the file (time order) into the first 70 % and the last 30 %. Users are simulated on
@@ -54,7 +54,7 @@ SHOWN = 10  # one page of matches
 ETA = 1.0  # examination ∝ 1 / rank^η
 CLICK_RELEVANT = 0.9
 CLICK_IRRELEVANT = 0.05
-SEED = 12
+SEEDS = (12, 13, 14, 15, 16)
 TOP = 100  # results per query in the runs scored
 
 
@@ -94,29 +94,17 @@ def learned_order(model: ranker.Ranker, query: Any, hits: list[Scored]) -> list[
     return [head[index] for index in model.order(rows)] + hits[ranker.RERANK_DEPTH :]
 
 
-def run_set(
-    name: str,
-    shared: Path,
-    embedder: CachedEmbedder,
-    score: Any,
+def clicked_groups(
+    index: batch.BatchIndex,
+    train_queries: list[batch.QueryRecord],
+    trained: list[tuple[Any, list[Scored]]],
+    qrels: dict[str, dict[str, int]],
     seed: int,
-    log: Any,
-) -> dict[str, Any]:
-    data = shared / "data" / name
-    corpus = batch.read_corpus(data / "offers.jsonl")
-    queries = batch.read_queries(data / "dev" / "queries.jsonl")
-    qrels = score.read_qrels(data / "dev" / "qrels.tsv")
-    engine = new_engine(embedder)
-    started = time.perf_counter()
-    index = batch.BatchIndex.build(engine, corpus)
-    log(f"{name}: {len(corpus):,} documents indexed in {time.perf_counter() - started:.0f} s")
-    cut = int(len(queries) * TRAIN_SHARE)
-    train_queries, test_queries = queries[:cut], queries[cut:]
+) -> tuple[list[ranker.Group], int]:
+    """The simulated users' clicks on the early queries, as training groups (time order)."""
     generator = np.random.default_rng(seed)
     groups, clicks_total = [], 0
-    for record, (query, hits) in zip(
-        train_queries, pipeline_hits(engine, index, train_queries), strict=True
-    ):
+    for record, (query, hits) in zip(train_queries, trained, strict=True):
         shown = hits[:SHOWN]
         clicks = simulate_clicks(
             [index.ids[hit.key] for hit in shown], qrels.get(record.id, {}), generator
@@ -125,14 +113,15 @@ def run_set(
         # Features read against the top RERANK_DEPTH, as when the model reorders it.
         rows = ranker.text_features(query, hits[: ranker.RERANK_DEPTH])[: len(shown)]
         groups.append(ranker.Group(rows, clicks, list(range(1, len(shown) + 1))))
-    model = ranker.train_checked(groups, ranker.TEXT_FEATURES, source=f"bench/feedback.py {name}")
-    log(
-        f"  trained on {model.queries} of {len(train_queries)} queries with a click "
-        f"({clicks_total} clicks, {model.meta['pairs']} shown results)"
-    )
+    return groups, clicks_total
 
-    test_qrels = {record.id: qrels[record.id] for record in test_queries if record.id in qrels}
-    tested = pipeline_hits(engine, index, test_queries)
+
+def learned_runs(
+    index: batch.BatchIndex,
+    model: ranker.Ranker,
+    test_queries: list[batch.QueryRecord],
+    tested: list[tuple[Any, list[Scored]]],
+) -> dict[str, dict[str, list[str]]]:
     runs: dict[str, dict[str, list[str]]] = {
         "unlearned pipeline": {},
         "learned reranker": {},
@@ -146,6 +135,54 @@ def run_set(
         runs["learned reranker"][record.id] = (
             learned if model.checked else runs["unlearned pipeline"][record.id]
         )
+    return runs
+
+
+def run_set(
+    name: str,
+    shared: Path,
+    embedder: CachedEmbedder,
+    score: Any,
+    seeds: list[int],
+    log: Any,
+) -> dict[str, Any]:
+    """The table's numbers with the first seed; the learned / unlearned ratio with each."""
+    data = shared / "data" / name
+    corpus = batch.read_corpus(data / "offers.jsonl")
+    queries = batch.read_queries(data / "dev" / "queries.jsonl")
+    qrels = score.read_qrels(data / "dev" / "qrels.tsv")
+    engine = new_engine(embedder)
+    started = time.perf_counter()
+    index = batch.BatchIndex.build(engine, corpus)
+    log(f"{name}: {len(corpus):,} documents indexed in {time.perf_counter() - started:.0f} s")
+    cut = int(len(queries) * TRAIN_SHARE)
+    train_queries, test_queries = queries[:cut], queries[cut:]
+    trained = pipeline_hits(engine, index, train_queries)
+    tested = pipeline_hits(engine, index, test_queries)
+    test_qrels = {record.id: qrels[record.id] for record in test_queries if record.id in qrels}
+    per_seed: dict[int, dict[str, float]] = {}
+    for seed in seeds:
+        groups, clicks = clicked_groups(index, train_queries, trained, qrels, seed)
+        candidate = ranker.train_checked(
+            groups, ranker.TEXT_FEATURES, source=f"bench/feedback.py {name}"
+        )
+        seed_runs = learned_runs(index, candidate, test_queries, tested)
+        ndcg = {
+            system: score.score(test_qrels, run)["ndcg@10"] for system, run in seed_runs.items()
+        }
+        unlearned = ndcg["unlearned pipeline"] or 1.0
+        per_seed[seed] = {
+            "learned": round(ndcg["learned reranker"] / unlearned, 4),
+            "unchecked": round(ndcg["learned, unchecked"] / unlearned, 4),
+            "used": candidate.checked,
+        }
+        if seed == seeds[0]:
+            model, clicks_total, runs = candidate, clicks, seed_runs
+        log(f"  seed {seed}: {per_seed[seed]}")
+    log(
+        f"  trained on {model.queries} of {len(train_queries)} queries with a click "
+        f"({clicks_total} clicks, {model.meta['pairs']} shown results)"
+    )
     baselines: dict[str, batch.System] = {
         "BM25": lambda q, k, ex: as_scored(engine.lexical_ranking(q, k)),
         "dense": lambda q, k, ex: as_scored(engine.dense_ranking(q, k)),
@@ -166,6 +203,7 @@ def run_set(
         "model": {key: value for key, value in model.meta.items() if key != "settings"},
         "quality": quality,
         "learned_vs_unlearned": round(quality["learned reranker"]["ndcg@10"] / unlearned, 4),
+        "seeds": per_seed,
     }
 
 
@@ -195,6 +233,17 @@ def markdown(report: dict[str, Any]) -> str:
             f"{model['pairs']} | {check.get('hand_tuned_ndcg@10', '–')} / "
             f"{check.get('learned_ndcg@10', '–')} | {'yes' if check['passed'] else 'no'} |"
         )
+    lines += [
+        "",
+        "| set | click seed | learned reranker × unlearned | unchecked × unlearned | model used |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for name, result in report["sets"].items():
+        for seed, ratios in result["seeds"].items():
+            lines.append(
+                f"| {name} | {seed} | {ratios['learned']:.3f} | {ratios['unchecked']:.3f} | "
+                f"{'yes' if ratios['used'] else 'no'} |"
+            )
     return "\n".join(lines)
 
 
@@ -204,7 +253,13 @@ def main() -> None:
     )
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
-    parser.add_argument("--seed", type=int, default=SEED, help="the click model's seed")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=list(SEEDS),
+        help="click model seeds: the tables show the first; the last table every one",
+    )
     parser.add_argument("--no-docs", action="store_true", help="leave docs/benchmarks.md alone")
     args = parser.parse_args()
     if not (args.shared / "data").is_dir():
@@ -220,7 +275,7 @@ def main() -> None:
             "eta": ETA,
             "click_relevant": CLICK_RELEVANT,
             "click_irrelevant": CLICK_IRRELEVANT,
-            "seed": args.seed,
+            "seeds": args.seeds,
             "train_share": TRAIN_SHARE,
         },
         "rerank_depth": ranker.RERANK_DEPTH,
@@ -229,7 +284,7 @@ def main() -> None:
         "sets": {},
     }
     for name in args.sets:
-        report["sets"][name] = run_set(name, args.shared, embedder, score, args.seed, print)
+        report["sets"][name] = run_set(name, args.shared, embedder, score, args.seeds, print)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "feedback.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
     table = markdown(report)
@@ -240,7 +295,7 @@ def main() -> None:
     text = docs.read_text(encoding="utf-8")
     stamp = (
         f"Measured {report['date']} on {report['machine']}, embedder `{report['embedder']}`, "
-        f"click seed {args.seed}. Text features only: the tag / IPC and other structured "
+        f"click seed {args.seeds[0]} (the last table: every seed). Text features only: the tag / IPC and other structured "
         "features are off in batch evaluation (tags are the labels there).\n\n"
     )
     block = f"<!-- feedback-results -->\n{stamp}{table}\n<!-- /feedback-results -->"

@@ -2,7 +2,8 @@
 
 The hand-tuned pipeline (``engine``, then ``rerank``'s structured bonuses) ranks first; a
 learned ranker, once it exists and has seen enough judged queries
-(``TECHBRIDGE_RANKER_MIN_QUERIES``), reorders its top ``RERANK_DEPTH``. Below that, or when
+(``TECHBRIDGE_RANKER_MIN_QUERIES``) and ordered the newest of them at least as well as the
+hand-tuned ranking (``train_checked``), reorders its top ``RERANK_DEPTH``. Otherwise, or when
 the model file was built for other features, the hand-tuned ranking stays.
 
 Features (one row per candidate, see ``text_features`` and ``structured_features``):
