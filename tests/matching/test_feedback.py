@@ -169,6 +169,7 @@ def test_the_match_list_control_marks_a_match(settings: Settings, listings: dict
         log_in(client, settings.resolved_database_url, user_id)
         page = client.get(f"/demands/{demand}")
         assert 'hx-post="/matches/feedback"' in page.text
+        assert "不相关" in page.text and "原因（选填）" in page.text  # the page speaks Chinese
         token = client.cookies.get("csrftoken")
         form = {
             "csrftoken": token,
@@ -180,7 +181,7 @@ def test_the_match_list_control_marks_a_match(settings: Settings, listings: dict
         }
         marked = client.post("/matches/feedback", data=form, headers={"HX-Request": "true"})
         assert marked.status_code == 200
-        assert "match-feedback" in marked.text and "feedback-marked" in marked.text
+        assert "match-feedback" in marked.text and "你已将此匹配标为不相关。" in marked.text
         back = client.post("/matches/feedback", data=form, follow_redirects=False)
         assert back.status_code == 303 and back.headers["location"] == f"/demands/{demand}"
     with unit_of_work(engine_for(settings.resolved_database_url)) as session:
