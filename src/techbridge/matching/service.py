@@ -303,7 +303,9 @@ def _candidates(
         )
     engine = snapshot.engines[kind]
     scored = engine.search(query, depth, allowed=allowed)
-    text_rows = ranker.text_features(query, scored)
+    # Read against the top RERANK_DEPTH, as in training (``training_group``), whatever k is.
+    text_rows = ranker.text_features(query, scored[:RERANK_DEPTH])
+    text_rows += ranker.text_features(query, scored)[RERANK_DEPTH:]
     listings = catalog.find_listings(session, kind, [hit.key for hit in scored])
     today = date.today()
     found: list[Candidate] = []
