@@ -9,7 +9,7 @@ PORT ?= 8000
 # (measured in docs/benchmarks.md); build big indexes with one process per core instead.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: setup assets browser demo demo-data migrate test lint typecheck messages clean bench-match
+.PHONY: setup assets browser demo demo-data migrate test lint typecheck messages clean bench-match bench-feedback
 
 setup: $(STAMP) assets
 
@@ -74,6 +74,11 @@ messages: setup
 SHARED ?= ../shared
 bench-match: setup
 	$(BIN)/python bench/match.py --shared $(SHARED)
+
+# The learned reranker against the unlearned pipeline, from simulated clicks on the dev sets
+# (see docs/benchmarks.md, "a ranking that learns").
+bench-feedback: setup
+	$(BIN)/python bench/feedback.py --shared $(SHARED)
 
 clean:
 	rm -rf $(VENV) var node_modules $(VENDOR)

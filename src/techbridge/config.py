@@ -40,6 +40,13 @@ class Settings(BaseSettings):
         "published listings wait in the moderation queue (/admin/moderation) until an exchange "
         "operator, tech manager or administrator approves them or trusts the organisation.",
     )
+    ranker_min_queries: int = Field(
+        default=50,
+        ge=1,
+        description="The learned ranker (`techbridge match train`, data_dir/models/ranker.json) "
+        "reorders matches once it has learned from at least this many judged queries; below "
+        "that the hand-tuned ranking stays.",
+    )
     secret_key: str = Field(default="change-me-in-production", min_length=8)
     public_url: str | None = Field(
         default=None,
@@ -105,6 +112,10 @@ class Settings(BaseSettings):
     @property
     def attachments_dir(self) -> Path:
         return self.data_dir / "attachments"
+
+    @property
+    def ranker_file(self) -> Path:
+        return self.data_dir / "models" / "ranker.json"
 
     @property
     def embedding_cache(self) -> Path:

@@ -261,6 +261,17 @@ def credentials(world: World, role: str) -> dict[str, str]:
     return {"email": email, "password": support.PASSWORD}
 
 
+def match_feedback(world: World) -> dict[str, Any]:
+    """A verdict on one of a public demand's suggested offers."""
+    return {
+        "query_kind": "demands",
+        "query_id": world.ids["demand"],
+        "listing_kind": "offers",
+        "listing_id": world.ids["rival_offer"],
+        "verdict": "relevant",
+    }
+
+
 def introduction_request(world: World, role: str) -> dict[str, int]:
     """A pair of published listings of which one is the caller's organisation's."""
     own = {"demander": "A", "supplier": "A", "rival": "B", "service_provider": "C"}.get(role)
@@ -383,6 +394,7 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/offers/{offer_id}/matches"): Rule(
         SEES_DRAFTS_OF_A, path=ids(offer_id="draft_offer")
     ),
+    ("POST", "/api/v1/matches/feedback"): Rule(WRITERS, json=lambda w, r: match_feedback(w)),
     ("GET", "/api/v1/stats/headline"): Rule(PUBLIC),
     # --- introductions API ---
     ("GET", "/api/v1/introductions"): Rule(USERS),
@@ -498,6 +510,7 @@ TABLE: dict[tuple[str, str], Rule] = {
     # --- workspace and introductions ---
     ("GET", "/workspace"): Rule(USERS),
     ("POST", "/introductions/new"): Rule(IN_AN_ORGANISATION, form=introduction_request),
+    ("POST", "/matches/feedback"): Rule(WRITERS, form=lambda w, r: match_feedback(w)),
     ("POST", "/introductions/{introduction_id}/accept"): Rule(
         ANSWERERS, path=fresh(introduction_id=World.introduction)
     ),

@@ -1,4 +1,5 @@
-"""Matching JSON API (/api/v1): search, offers for a demand, demands for an offer."""
+"""Matching JSON API (/api/v1): search, offers for a demand, demands for an offer, and
+verdicts on suggested matches (what the learned ranker learns from)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from techbridge.catalog.kinds import ListingKind
 from techbridge.catalog.schemas import OfferKind, Segment
 from techbridge.catalog.service import ListingFilter
 from techbridge.matching import service
-from techbridge.matching.schemas import MatchListOut, SearchOut
+from techbridge.matching.schemas import FeedbackIn, FeedbackOut, MatchListOut, SearchOut
 from techbridge.stats import service as stats
 from techbridge.web.auth import PrincipalDep
 from techbridge.web.deps import IdPath, SessionDep
@@ -108,3 +109,13 @@ def offer_matches(
             session, principal, found, ListingKind.OFFER, offer_id, k=k, filters=filters
         )
     )
+
+
+@router.post(
+    "/matches/feedback",
+    response_model=FeedbackOut,
+    status_code=201,
+    summary="Mark a suggested match relevant or not relevant (the newest mark counts)",
+)
+def mark_match(session: SessionDep, principal: PrincipalDep, data: FeedbackIn) -> FeedbackOut:
+    return FeedbackOut.model_validate(service.mark_match(session, principal, data))

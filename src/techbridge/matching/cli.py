@@ -22,7 +22,7 @@ from techbridge.cli_support import (
     session_scope,
 )
 from techbridge.errors import Invalid
-from techbridge.matching import batch, service
+from techbridge.matching import batch, ranker, service
 from techbridge.matching.indexer import KindReport
 from techbridge.matching.store import new_engine
 
@@ -128,6 +128,72 @@ def match_batch(
         f"{lines:,} lines in {out} ({time.perf_counter() - started:.1f} s, "
         f"{embedder.embedded:,} texts embedded, the rest from the cache)"
     )
+
+
+@match_app.command("train")
+def train(ctx: typer.Context) -> None:
+    """Learn a reranker (LightGBM lambdarank) from the matches users marked relevant or not
+    relevant and the docking outcomes in the database, and write it to
+    data_dir/models/ranker.json, where matching takes it up once a model learned from the
+    older 80 % orders the newest 20 % at least as well as the hand-tuned ranking. Exits 2,
+    changing nothing, while fewer listings are judged than TECHBRIDGE_RANKER_MIN_QUERIES."""
+    migrated_database(ctx)
+    live = indexes(ctx)
+    live.catch_up()
+    needed = live.settings.ranker_min_queries
+    with session_scope(ctx) as session:
+        judged = service.judgements(session)
+        if judged.queries < needed:
+            raise Invalid(
+                f"too little feedback: {judged.queries} judged listings ({judged.pairs} "
+                f"judged matches); the ranker learns from at least {needed} "
+                "(TECHBRIDGE_RANKER_MIN_QUERIES)",
+                field="feedback",
+            )
+        groups, unranked = [], 0
+        with progress_bar() as bar:
+            task = bar.add_task("ranking the judged listings", total=judged.queries)
+            for (kind, listing_id), grades in judged.grades.items():
+                found = service.training_group(session, live, kind, listing_id) or []
+                group = ranker.Group([], [], [])
+                for position, (suggested, row) in enumerate(found, start=1):
+                    if suggested in grades:
+                        group.rows.append(row)
+                        group.grades.append(grades[suggested])
+                        group.positions.append(position)
+                unranked += len(grades) - len(group.rows)
+                groups.append(group)
+                bar.advance(task)
+        informative = sum(group.informative for group in groups)
+        if informative < needed:
+            raise Invalid(
+                f"too little feedback: of {judged.queries} judged listings, {informative} have "
+                f"a better and a worse judged match among their top {ranker.RERANK_DEPTH}; "
+                f"the ranker learns from at least {needed} (TECHBRIDGE_RANKER_MIN_QUERIES)",
+                field="feedback",
+            )
+        model = ranker.train_checked(groups, ranker.LIVE_FEATURES, source="techbridge match train")
+    model.save(live.settings.ranker_file)
+    console.print(
+        f"learned from {model.queries:,} listings and {model.meta['pairs']:,} judged matches "
+        f"({unranked:,} judged matches no longer in their listing's top "
+        f"{ranker.RERANK_DEPTH}): {live.settings.ranker_file}"
+    )
+    check = model.meta["check"]
+    if "learned_ndcg@10" not in check:
+        console.print("not used yet: too few judged listings to check it on the newest")
+    elif check["passed"]:
+        console.print(
+            f"in use: on the newest {check['queries']:,} judged listings it scores nDCG@10 "
+            f"{check['learned_ndcg@10']:.3f} against {check['hand_tuned_ndcg@10']:.3f} "
+            "for the hand-tuned ranking"
+        )
+    else:
+        console.print(
+            f"not used: on the newest {check['queries']:,} judged listings it scores nDCG@10 "
+            f"{check['learned_ndcg@10']:.3f} against {check['hand_tuned_ndcg@10']:.3f} for "
+            "the hand-tuned ranking, which stays"
+        )
 
 
 @index_app.command("rebuild")

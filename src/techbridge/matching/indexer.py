@@ -48,6 +48,7 @@ from techbridge.matching.embedders import CachedEmbedder, create_embedder
 from techbridge.matching.embedding_cache import EmbeddingCache
 from techbridge.matching.engine import Engine
 from techbridge.matching.models import IndexEvent, record_events
+from techbridge.matching.ranker import LIVE_FEATURES, RankerFile
 from techbridge.matching.text import listing_text
 
 log = logging.getLogger(__name__)
@@ -175,6 +176,8 @@ class Indexes:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # The learned ranker, when there is one fit to use (see matching.ranker).
+        self.ranker = RankerFile(settings.ranker_file, LIVE_FEATURES, settings.ranker_min_queries)
 
     # --- parts -----------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, event, insert, text
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, event, insert, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from techbridge.catalog.kinds import ListingKind
@@ -71,3 +71,25 @@ def record_events(session: Session, listings: Iterable[tuple[str, int]]) -> None
 @event.listens_for(Session, "after_rollback")
 def _forget(session: Session) -> None:
     session.info.pop(_PENDING, None)
+
+
+class MatchFeedback(Base):
+    """A judgement of one suggested match: a user's mark (relevant / not relevant, with an
+    optional reason) or a docking's outcome (signed, accepted, closed lost for fit).
+
+    Append-only: a newer mark by the same user for the same pair supersedes an older one
+    without deleting it (the current mark is the latest row; see ``matching.feedback``)."""
+
+    __tablename__ = "match_feedback"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    source: Mapped[str] = mapped_column(String(12), default="user")  # user | docking
+    query_kind: Mapped[str] = mapped_column(String(8))  # offers | demands: the listing matched
+    query_id: Mapped[int] = mapped_column(Integer, index=True)
+    listing_kind: Mapped[str] = mapped_column(String(8))  # the suggested listing's kind
+    listing_id: Mapped[int] = mapped_column(Integer)
+    verdict: Mapped[str] = mapped_column(String(16))  # see matching.ranker.GRADES
+    grade: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from techbridge.catalog.schemas import RowId
 from techbridge.stats.schemas import Facets
 
 
@@ -90,3 +92,30 @@ class SearchOut(MatchListOut):
         "parameters: kind, offer_kind, segment, lang, district, tag). A confidential demand "
         "counts only under kind."
     )
+
+
+class FeedbackIn(BaseModel):
+    """A verdict on one suggested match: the listing matched and the listing suggested."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query_kind: Literal["offers", "demands"] = Field(description="The kind of listing matched.")
+    query_id: RowId = Field(description="The listing whose matches were shown.")
+    listing_kind: Literal["offers", "demands"] = Field(description="The suggested listing's kind.")
+    listing_id: RowId = Field(description="The suggested listing.")
+    verdict: Literal["relevant", "not_relevant"]
+    reason: str | None = Field(default=None, max_length=500, description="Why, in a few words.")
+
+
+class FeedbackOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    query_kind: str
+    query_id: int
+    listing_kind: str
+    listing_id: int
+    verdict: str
+    grade: int = Field(description="What the ranker learns: relevant 1, not relevant 0.")
+    reason: str | None
+    at: datetime

@@ -23,9 +23,19 @@ from techbridge.catalog import service as catalog
 from techbridge.catalog.kinds import LISTING_KINDS, ListingKind
 from techbridge.catalog.models import Demand, Offer
 from techbridge.errors import Invalid
+from techbridge.matching import ranker
 from techbridge.matching.engine import Query
 from techbridge.matching.explain import Explainer, Explanation
+from techbridge.matching.feedback import (
+    Judgements,
+    ListingRef,
+    current_marks,
+    judgements,
+    mark_match,
+    record_outcomes,
+)
 from techbridge.matching.indexer import Indexes, Progress, Snapshot, indexed_text
+from techbridge.matching.ranker import RERANK_DEPTH, Ranker
 from techbridge.matching.rerank import Signals, shared_tags, structured_bonus
 from techbridge.matching.text import is_meaningful, listing_text
 
@@ -33,13 +43,20 @@ __all__ = [
     "COMPONENTS",
     "Counterparts",
     "Indexes",
+    "Judgements",
+    "ListingRef",
     "Match",
     "MatchList",
     "Progress",
     "counterparts",
+    "current_marks",
     "indexed_text",
+    "judgements",
+    "mark_match",
     "match_listing",
+    "record_outcomes",
     "search",
+    "training_group",
 ]
 
 MAX_QUERY_CHARS = 10_000
@@ -129,7 +146,14 @@ def match_listing(
     snapshot = indexes.fresh(session)
     query = snapshot.engines[ListingKind.OFFER].prepare([text])[0]
     ranked = _ranked(
-        session, snapshot, kind.counterpart, query, _signals(listing), k=k, filters=filters
+        session,
+        snapshot,
+        kind.counterpart,
+        query,
+        _signals(listing),
+        k=k,
+        filters=filters,
+        learned=indexes.ranker.current(),
     )
     return _listed(snapshot, text, ranked, explain_top)
 
@@ -245,10 +269,35 @@ def _ranked(
     *,
     k: int,
     filters: catalog.ListingFilter | None,
+    learned: Ranker | None = None,
 ) -> Ranked:
-    """The best ``k`` public listings of ``kind``, each with the listing it was made from."""
+    """The best ``k`` public listings of ``kind``, each with the listing it was made from:
+    in the learned ranker's order when one is given, else the hand-tuned one."""
     if not 1 <= k <= MAX_K:
         raise Invalid(f"k must be between 1 and {MAX_K}", field="k")
+    depth = max(3 * k, RERANK_DEPTH) if learned is not None else 3 * k
+    candidates = _candidates(session, snapshot, kind, query, signals, depth=depth, filters=filters)
+    if learned is not None and candidates:
+        order = learned.order([row for _, _, row in candidates])
+        return [candidates[index][:2] for index in order][:k]
+    return [(match, listing) for match, listing, _ in candidates][:k]
+
+
+Candidate = tuple[Match, Listing, dict[str, float]]
+
+
+def _candidates(
+    session: Session,
+    snapshot: Snapshot,
+    kind: ListingKind,
+    query: Query,
+    signals: Signals,
+    *,
+    depth: int,
+    filters: catalog.ListingFilter | None,
+) -> list[Candidate]:
+    """Up to ``depth`` public listings of ``kind`` in the hand-tuned order, each with the
+    listing it was made from and its features for the learned ranker (``LIVE_FEATURES``)."""
     allowed = None
     if filters is not None and _constrains(filters):
         public = replace(filters, public_only=True)
@@ -258,12 +307,15 @@ def _ranked(
             else catalog.listing_ids(session, Demand, public)
         )
     engine = snapshot.engines[kind]
-    scored = engine.search(query, k * 3, allowed=allowed)
+    scored = engine.search(query, depth, allowed=allowed)
+    # Read against the top RERANK_DEPTH, as in training (``training_group``), whatever k is.
+    text_rows = ranker.text_features(query, scored[:RERANK_DEPTH])
+    text_rows += ranker.text_features(query, scored)[RERANK_DEPTH:]
     listings = catalog.find_listings(session, kind, [hit.key for hit in scored])
     today = date.today()
-    ranked: Ranked = []
+    found: list[Candidate] = []
     seen: set[tuple[str, int | None]] = set()
-    for hit in scored:
+    for hit, text_row in zip(scored, text_rows, strict=True):
         listing = listings.get(hit.key)
         if listing is None or indexed_text(listing) is None:
             continue  # the index lags a change that is not yet applied
@@ -306,9 +358,34 @@ def _ranked(
             on_topic=bool(features.get("on_topic", 1.0)),
             tags=sorted(candidate.tags),
         )
-        ranked.append((match, listing))
-    ranked.sort(key=_order(engine.calibrated))
-    return ranked[:k]
+        organisation_kind = (
+            None if summary or listing.organisation is None else listing.organisation.kind
+        )
+        row = {
+            **text_row,
+            **ranker.structured_features(signals, candidate, organisation_kind, today),
+        }
+        found.append((match, listing, row))
+    found.sort(key=lambda item: _order(engine.calibrated)(item[:2]))
+    return found
+
+
+def training_group(
+    session: Session, indexes: Indexes, kind: ListingKind, listing_id: int
+) -> list[tuple[ListingRef, dict[str, float]]] | None:
+    """The learned ranker's view of one listing's matches, as the live pipeline ranks them
+    (its full text is the query, as its owner sees it): (suggested listing, features) for
+    the top ``RERANK_DEPTH``, best first; None when the listing no longer exists."""
+    listing = catalog.find_listing(session, kind, listing_id)
+    if listing is None:
+        return None
+    snapshot = indexes.snapshot()
+    query = snapshot.engines[ListingKind.OFFER].prepare([query_text(listing)])[0]
+    counterpart = kind.counterpart
+    candidates = _candidates(
+        session, snapshot, counterpart, query, _signals(listing), depth=RERANK_DEPTH, filters=None
+    )
+    return [((counterpart, found.id), row) for _, found, row in candidates]
 
 
 def _shown(listing: Listing) -> dict[str, str | None]:

@@ -96,6 +96,7 @@ CODE_LABELS = (
     N_("introduction_request"),
     N_("introduction_accepted"),
     N_("introduction_declined"),
+    N_("match_mark"),
     N_("offer"),
     N_("user"),
     N_("organisation"),

@@ -20,6 +20,7 @@ from techbridge.deals import service as deals
 from techbridge.deals.schemas import IntroductionAnswer, IntroductionCreate
 from techbridge.errors import Conflict, Invalid, NotFound
 from techbridge.matching import service as matching
+from techbridge.matching.schemas import FeedbackIn
 from techbridge.pagination import Page
 from techbridge.web.auth import PrincipalDep, principal
 from techbridge.web.deps import IdPath, LanguageDep, PageQuery, SessionDep
@@ -176,6 +177,49 @@ def request_introduction(
     except (Invalid, NotFound) as error:
         return _refused(request, session, lang, principal, error.message, error.http_status)
     return RedirectResponse(f"/dockings/{docking.id}?done=requested", status_code=303)
+
+
+@router.post("/matches/feedback")
+def mark_match(
+    request: Request,
+    session: SessionDep,
+    lang: LanguageDep,
+    principal: PrincipalDep,
+    query_kind: Annotated[str, Form()] = "",
+    query_id: Annotated[str, Form()] = "",
+    listing_kind: Annotated[str, Form()] = "",
+    listing_id: Annotated[str, Form()] = "",
+    verdict: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """A verdict on a suggested match from a match list: the control again, marked (an
+    htmx fragment), or back to the listing without htmx."""
+    fields = {
+        "query_kind": query_kind,
+        "query_id": query_id,
+        "listing_kind": listing_kind,
+        "listing_id": listing_id,
+        "verdict": verdict,
+        "reason": reason.strip() or None,
+    }
+    try:
+        data = FeedbackIn.model_validate(fields)
+    except ValidationError as error:
+        field = str(error.errors()[0]["loc"][0])
+        raise Invalid(f"{field} is not valid", field=field) from error
+    row = matching.mark_match(session, principal, data)
+    if request.headers.get("HX-Request") != "true":
+        return RedirectResponse(f"/{data.query_kind}/{data.query_id}", status_code=303)
+    suggested = {"kind": ListingKind(data.listing_kind).noun, "id": data.listing_id}
+    return render(
+        request,
+        "match_feedback.html",
+        lang,
+        query_kind=data.query_kind,
+        query_id=data.query_id,
+        match=suggested,
+        marked=row.verdict,
+    )
 
 
 def _answer(
