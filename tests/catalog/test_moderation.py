@@ -309,6 +309,8 @@ def test_a_decision_on_a_listing_changed_since_it_was_shown_is_refused(
         )
         assert answer.status_code == 303
         assert answer.headers["location"].endswith("done=changed")
+    assert "发布方又修改了该条目" in client.get("/admin/moderation?done=changed").text
+    client.cookies.set("lang", "en")
     assert "changed by its owner" in client.get("/admin/moderation?done=changed").text
     operator = bearer(database_url, world.operator)
     stale = client.post(
