@@ -16,7 +16,7 @@ from rich.table import Table
 
 from techbridge.authz import SYSTEM
 from techbridge.cli_support import console, session_scope
-from techbridge.deals import lifecycle
+from techbridge.deals import demo, lifecycle
 from techbridge.deals import service as deals
 from techbridge.deals.schemas import DockingFilter, MoveIn
 from techbridge.errors import Invalid
@@ -120,3 +120,26 @@ def move(
     with session_scope(ctx) as session:
         docking = deals.move_docking(session, SYSTEM, docking_id, data)
         print(json.dumps({"id": docking.id, "state": docking.state, "version": docking.version}))
+
+
+@app.command("demo-history")
+def demo_history(
+    ctx: typer.Context,
+    seed: Annotated[int, typer.Option("--seed", help="The random seed.")] = 7,
+    dockings: Annotated[
+        int, typer.Option("--dockings", min=1, max=100_000, help="How many to simulate.")
+    ] = 300,
+    months: Annotated[
+        int, typer.Option("--months", min=1, max=120, help="Over how many months.")
+    ] = 18,
+) -> None:
+    """Simulate a history of dockings over the published listings (模拟数据, marked
+    simulated everywhere; distributions in deals/demo.py). Does nothing when simulated
+    dockings exist already."""
+    with session_scope(ctx) as session:
+        made = demo.generate(session, seed=seed, dockings=dockings, months=months)
+        total = demo.simulated_count(session)
+    if made:
+        console.print(f"simulated {made:,} dockings (模拟数据)")
+    else:
+        console.print(f"nothing added: {total:,} simulated dockings are there already")

@@ -10,6 +10,7 @@ that the KPIs of ``stats.funnel`` read one row per docking, not its events.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from techbridge.deals.models import Docking
@@ -41,3 +42,15 @@ def stamp(docking: Docking, to_state: str, at: datetime) -> None:
         setattr(docking, column, at)
     if rank > (docking.reached_rank or 0):
         docking.reached_rank = rank
+
+
+def entries(moves: Iterable[tuple[str, datetime]]) -> tuple[int, dict[str, datetime]]:
+    """Of a docking's moves (to_state, at) in order: the furthest rank reached and the
+    columns of the stages entered (for writers of many dockings at once)."""
+    reached, entered = 0, dict[str, datetime]()
+    for to_state, at in moves:
+        rank = RANK.get(to_state, 0)
+        if rank:
+            entered.setdefault(ENTERED[to_state], at)
+            reached = max(reached, rank)
+    return reached, entered
