@@ -21,8 +21,9 @@ seed, so the same seed over the same listings gives the same history:
 It writes rows in bulk (the tables' own inserts, events consistent with the state and
 with ``deals.progress``) rather than through ``deals.service``: the service dates every
 move now and writes an audit entry, and a history has to be back-dated. Tech managers are
-the active ones of the installation, or four demo tech managers made here when there are
-none. Running it again adds nothing: when simulated dockings exist it does nothing.
+the active ones of the installation (``techbridge deals demo-history`` adds four demo
+tech managers when there are none). Running it again adds nothing: when simulated
+dockings exist it does nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,9 +38,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from techbridge.accounts import service as accounts
 from techbridge.accounts.models import User
-from techbridge.audit import Actor
 from techbridge.catalog.models import Demand, Offer
 from techbridge.db import utcnow
 from techbridge.deals import progress
@@ -100,7 +98,6 @@ ACTION_TO = {
     "signed": "sign",
     "registered": "register",
 }
-DEMO_MANAGERS = 4
 
 
 @dataclass
@@ -217,15 +214,17 @@ def generate(
     dockings: int = 300,
     months: int = 18,
     now: dt.datetime | None = None,
+    managers: Sequence[int] | None = None,
 ) -> int:
-    """Simulate ``dockings`` dockings over the published listings; how many were made (0
-    when simulated dockings exist already, or there is nothing to pair)."""
+    """Simulate ``dockings`` dockings over the published listings, brokered by
+    ``managers`` (by default the active tech managers); how many were made (0 when
+    simulated dockings exist already, or there is nothing to pair)."""
     if simulated_count(session):
         return 0
     now = now or utcnow()
     rng = random.Random(seed)
     pairs = _pairs(session, rng, dockings)
-    managers = _managers(session)
+    managers = tech_managers(session) if managers is None else managers
     start = now - dt.timedelta(days=30.44 * months)
     span = (now - start).total_seconds()
     plans = []
@@ -275,23 +274,10 @@ def _pairs(
     return found
 
 
-def _managers(session: Session) -> list[int]:
+def tech_managers(session: Session) -> list[int]:
+    """The active tech managers, who broker the simulated dockings."""
     users = session.scalars(select(User).where(User.active).order_by(User.id))
-    found = [user.id for user in users if "tech_manager" in (user.roles or [])]
-    if found:
-        return found
-    for number in range(1, DEMO_MANAGERS + 1):
-        user = accounts.create_user(
-            session,
-            email=f"demo-manager-{number}@techbridge.example",
-            name=f"演示技术经理人 {number}（模拟）",
-            password=secrets.token_urlsafe(24),  # nobody logs in as them
-            roles=["tech_manager"],
-            verified=True,
-            actor=Actor.OPERATOR,
-        )
-        found.append(user.id)
-    return found
+    return [user.id for user in users if "tech_manager" in (user.roles or [])]
 
 
 def write(

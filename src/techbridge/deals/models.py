@@ -28,6 +28,22 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from techbridge.db import Base, JSONType, UTCDateTime, utcnow
 
+# The funnel, in order (the lifecycle's states but the losses): ``Docking.reached_rank``
+# is an index into it, and each stage after the first has its ``<stage>_at`` column.
+FUNNEL_STAGES: tuple[str, ...] = (
+    "requested",
+    "accepted",
+    "brokering",
+    "meeting",
+    "negotiating",
+    "signed",
+    "registered",
+)
+# The column holding when a docking first entered each stage.
+STAGE_ENTERED: dict[str, str] = {"requested": "created_at"} | {
+    stage: f"{stage}_at" for stage in FUNNEL_STAGES[1:]
+}
+
 
 class Docking(Base):
     """对接: a demand and an offer, the two organisations behind them, and where they stand.

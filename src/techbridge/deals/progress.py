@@ -13,23 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from techbridge.deals.models import Docking
+from techbridge.deals.models import FUNNEL_STAGES, STAGE_ENTERED, Docking
 
-# The funnel, in order (lifecycle.STATES minus the outcomes that are losses).
-STAGES: tuple[str, ...] = (
-    "requested",
-    "accepted",
-    "brokering",
-    "meeting",
-    "negotiating",
-    "signed",
-    "registered",
-)
+STAGES = FUNNEL_STAGES
 RANK: dict[str, int] = {stage: rank for rank, stage in enumerate(STAGES)}
-# The column holding when a docking first entered each stage.
-ENTERED: dict[str, str] = {"requested": "created_at"} | {
-    stage: f"{stage}_at" for stage in STAGES[1:]
-}
+ENTERED = STAGE_ENTERED
 
 
 def stamp(docking: Docking, to_state: str, at: datetime) -> None:

@@ -50,8 +50,9 @@ from techbridge.accounts.models import User
 from techbridge.authz import Principal, require
 from techbridge.authz import stats as stats_rules
 from techbridge.catalog.models import Demand, Offer, Organisation
+from techbridge.deals.models import FUNNEL_STAGES as STAGES
+from techbridge.deals.models import STAGE_ENTERED as ENTERED
 from techbridge.deals.models import Docking, Terms
-from techbridge.deals.progress import ENTERED, RANK, STAGES
 from techbridge.errors import Invalid
 from techbridge.stats.schemas import FunnelGroup, FunnelMonth, FunnelReport, FunnelStage
 
@@ -60,8 +61,8 @@ DIMENSIONS: tuple[str, ...] = get_args(Dimension)
 MIN_CELL = 3  # smaller groups are folded into "other"
 TREND_MONTHS = 18  # without a period: the last 18 months
 TOP_FIELDS = 12
-DOCKED = RANK["accepted"]
-SIGNED = RANK["signed"]
+DOCKED = STAGES.index("accepted")
+SIGNED = STAGES.index("signed")
 PERIOD_FORMAT = re.compile(r"^(?P<year>\d{4})(?:-(?:Q(?P<quarter>[1-4])|(?P<month>\d{2})))?$")
 
 
@@ -368,7 +369,7 @@ def _dimension(session: Session, dimension: str) -> tuple[Any, Any, list[tuple[A
         # A number here (2025, 20253, 202507), written out by _period_code.
         value: Any = {
             "year": year,
-            "quarter": year * 10 + (month + 2) / 3,
+            "quarter": year * 10 + (month + 2) // 3,
             "month": year * 100 + month,
         }[dimension]
         return value, literal(""), []
