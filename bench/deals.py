@@ -63,7 +63,9 @@ WORK = ROOT / "var" / "bench"
 START, END = "<!-- bench-deals:start -->", "<!-- bench-deals:end -->"
 DISTRICTS = ("浦东新区", "徐汇区", "杨浦区", "闵行区", "嘉定区", "静安区", "长宁区", "普陀区")
 FUNNEL_INDEXES = {
-    "ix_docking_funnel": "docking (created_at, reached_rank)",
+    "ix_docking_funnel": "docking (created_at, reached_rank, accepted_at, brokering_at, "
+    "meeting_at, negotiating_at, signed_at, registered_at)",
+    "ix_docking_terms_revision": "docking_terms (docking_id, revision)",
     "ix_docking_accepted_at": "docking (accepted_at)",
     "ix_docking_signed_at": "docking (signed_at)",
 }
@@ -215,7 +217,8 @@ def dashboard_queries(session: Session, period: kpis.Period | None) -> dict[str,
     """Each query (or group of queries) the funnel page runs, by name."""
     where = kpis._in_period(Docking.created_at, period)
     return {
-        "funnel counts + signed amount": lambda: kpis._by_rank(session, where),
+        "stage counts": lambda: kpis._by_rank(session, where),
+        "signed amount": lambda: kpis._signed_total(session, where),
         "median days (all stages, 1 query)": lambda: kpis._medians(session, where),
         "monthly trend (4 queries)": lambda: kpis._months(session, period, NOW.date()),
         "breakdown by district": lambda: kpis._groups(session, where, "district", 3),
@@ -269,7 +272,7 @@ def writers(url: str, count: int) -> dict[str, Any]:
                     "'meeting', 'negotiating') ORDER BY id LIMIT :n"
                 ),
                 {"n": count},
-            ).tuples()
+            ).all()
         )
     # Every connection opened before the start, so the timing is the transition's.
     warm = [engine.connect() for _ in range(count)]

@@ -7,7 +7,7 @@ the previous one's. The median days in a stage run from entering it to entering 
 over the dockings that moved on; the database groups the durations into tenths of a day
 and the median is read off that histogram here (SQLite has no percentile function), so
 the fetch is a few hundred rows whatever the number of dockings. Signed amount: the
-latest terms revision of each signed docking, CNY only, in 分.
+latest CNY terms revision of each signed docking, in 分.
 
 The monthly trend counts what happened in each month of the period (requests, acceptances,
 signatures) rather than the cohort. Breakdowns: by the offer's fields (a docking counts
@@ -123,7 +123,7 @@ def funnel(
         )
     in_period = _in_period(Docking.created_at, period)
     ranks = _by_rank(session, in_period)
-    counts = [sum(n for rank, (n, _) in ranks.items() if rank >= k) for k in range(len(STAGES))]
+    counts = [sum(n for rank, n in ranks.items() if rank >= k) for k in range(len(STAGES))]
     medians = _medians(session, in_period)
     stages = [
         FunnelStage(
@@ -150,7 +150,7 @@ def funnel(
         dockings=counts[0],
         docked=counts[DOCKED],
         signed=counts[SIGNED],
-        signed_amount_fen=sum(amount for rank, (_, amount) in ranks.items() if rank >= SIGNED),
+        signed_amount_fen=_signed_total(session, in_period),
         declined=outcomes.get("declined", 0),
         closed_lost=outcomes.get("closed_lost", 0),
         simulated=simulated or 0,
@@ -171,39 +171,38 @@ def _in_period(column: Any, period: Period | None) -> ColumnElement[bool]:
     return and_(column >= period.start, column < period.end)
 
 
-def _latest_terms() -> Any:
-    """Each docking's latest terms revision in CNY (docking_id, amount_fen), a subquery."""
-    newer = aliased(Terms)
-    latest = (
-        select(Terms.docking_id, Terms.amount_fen)
-        .where(
-            Terms.currency == "CNY",
-            ~select(newer.id)
-            .where(newer.docking_id == Terms.docking_id, newer.revision > Terms.revision)
-            .exists(),
-        )
-        .subquery("latest_terms")
-    )
-    return latest
-
-
-def _signed_amount(latest: Any) -> ColumnElement[int]:
-    return func.coalesce(
-        func.sum(case((Docking.reached_rank >= SIGNED, latest.c.amount_fen), else_=0)), 0
+def _latest_amount() -> Any:
+    """The amount of a docking's latest CNY terms revision (a correlated scalar subquery,
+    one index lookup on docking_terms (docking_id, revision) per signed docking)."""
+    return (
+        select(Terms.amount_fen)
+        .where(Terms.docking_id == Docking.id, Terms.currency == "CNY")
+        .order_by(Terms.revision.desc())
+        .limit(1)
+        .correlate(Docking)
+        .scalar_subquery()
     )
 
 
-def _by_rank(session: Session, in_period: ColumnElement[bool]) -> dict[int, tuple[int, int]]:
-    """Furthest rank → (dockings, signed amount of those)."""
-    latest = _latest_terms()
+def _signed_amount() -> ColumnElement[int]:
+    """The sum of the signed dockings' amounts (a CASE, so only those are looked up)."""
+    signed = case((Docking.reached_rank >= SIGNED, _latest_amount()), else_=0)
+    return func.coalesce(func.sum(signed), 0)
+
+
+def _by_rank(session: Session, in_period: ColumnElement[bool]) -> dict[int, int]:
+    """Furthest rank → dockings (read off the funnel index alone)."""
     query = (
-        select(Docking.reached_rank, func.count(), _signed_amount(latest))
-        .select_from(Docking)
-        .outerjoin(latest, latest.c.docking_id == Docking.id)
-        .where(in_period)
-        .group_by(Docking.reached_rank)
+        select(Docking.reached_rank, func.count()).where(in_period).group_by(Docking.reached_rank)
     )
-    return {int(rank): (count, int(amount)) for rank, count, amount in session.execute(query)}
+    return {int(rank): count for rank, count in session.execute(query)}
+
+
+def _signed_total(session: Session, in_period: ColumnElement[bool]) -> int:
+    query = select(func.coalesce(func.sum(_latest_amount()), 0)).where(
+        in_period, Docking.reached_rank >= SIGNED
+    )
+    return int(session.scalar(query) or 0)
 
 
 def _days(session: Session, later: Any, earlier: Any) -> ColumnElement[Any]:
@@ -266,13 +265,8 @@ def _months(session: Session, period: Period | None, today: dt.date) -> list[Fun
         ("signed", Docking.signed_at),
     ):
         figures[name] = _per_month(session, column, period, func.count())
-    latest = _latest_terms()
     figures["signed_amount_fen"] = _per_month(
-        session,
-        Docking.signed_at,
-        period,
-        func.coalesce(func.sum(latest.c.amount_fen), 0),
-        join=latest,
+        session, Docking.signed_at, period, func.coalesce(func.sum(_latest_amount()), 0)
     )
     return [
         FunnelMonth(
@@ -284,12 +278,10 @@ def _months(session: Session, period: Period | None, today: dt.date) -> list[Fun
 
 
 def _per_month(
-    session: Session, column: Any, period: Period, figure: Any, join: Any = None
+    session: Session, column: Any, period: Period, figure: Any
 ) -> dict[tuple[int, int], int]:
     year, month = extract("year", column), extract("month", column)
     query = select(year, month, figure).select_from(Docking)
-    if join is not None:
-        query = query.join(join, join.c.docking_id == Docking.id)
     query = query.where(column >= period.start, column < period.end).group_by(year, month)
     return {(int(y), int(m)): int(n) for y, m, n in session.execute(query)}
 
@@ -297,7 +289,6 @@ def _per_month(
 def _groups(
     session: Session, in_period: ColumnElement[bool], dimension: str, min_cell: int
 ) -> list[FunnelGroup]:
-    latest = _latest_terms()
     value, label, joins = _dimension(session, dimension)
     query = select(
         value,
@@ -305,15 +296,11 @@ def _groups(
         func.count(Docking.id.distinct()),
         func.count(case((Docking.reached_rank >= DOCKED, Docking.id))),
         func.count(case((Docking.reached_rank >= SIGNED, Docking.id))),
-        _signed_amount(latest),
+        _signed_amount(),
     ).select_from(Docking)
     for target, on, outer in joins:
         query = query.outerjoin(target, on) if outer else query.join(target, on)
-    query = (
-        query.outerjoin(latest, latest.c.docking_id == Docking.id)
-        .where(in_period)
-        .group_by(value, label)
-    )
+    query = query.where(in_period).group_by(value, label)
     rows = [
         FunnelGroup(
             value=_period_code(dimension, code) if code is not None else "",
