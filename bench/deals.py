@@ -232,6 +232,7 @@ def dashboard_queries(session: Session, period: kpis.Period | None) -> dict[str,
 def measure(engine: Engine, runs: int) -> dict[str, Any]:
     found: dict[str, Any] = {}
     with Session(engine) as session:
+        kpis.plain_plans(session)  # as kpis.funnel does for the page
         found["count_events"] = timed(
             lambda: session.execute(text("SELECT COUNT(*) FROM docking_event")).scalar(), runs
         )
@@ -249,6 +250,7 @@ def without_indexes(engine: Engine, runs: int) -> dict[str, Any]:
             connection.execute(text(f"DROP INDEX {name}"))
     try:
         with Session(engine) as session:
+            kpis.plain_plans(session)
             period = kpis.parse_period("2025")
             return {
                 name: timed(run, runs) for name, run in dashboard_queries(session, period).items()
