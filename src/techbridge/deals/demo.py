@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from techbridge.accounts.models import User
@@ -46,6 +46,7 @@ from techbridge.deals.lifecycle import LOST_REASONS
 from techbridge.deals.models import Docking, DockingEvent, Meeting, Terms
 
 NOTE = "模拟数据 / simulated"
+DOCKING_TABLE: Table = Docking.__table__  # type: ignore[assignment]
 # Stage → (probability of moving on, probability of being lost); the rest stays open
 # until the drawn time has passed (then it moves on or is lost in the same ratio).
 ADVANCE: dict[str, tuple[float, float]] = {
@@ -253,7 +254,7 @@ def _pairs(
     ).all()
     if not demands or not offers:
         return []
-    taken = set(session.execute(select(Docking.demand_id, Docking.offer_id)).tuples())
+    taken = {(d, o) for d, o in session.execute(select(Docking.demand_id, Docking.offer_id))}
     found: list[tuple[int, int, int, int, bool]] = []
     for _ in range(wanted * 20):
         if len(found) == wanted:
@@ -291,7 +292,9 @@ def write(
         chunk = plans[first : first + batch]
         rows = [_docking_row(pair, plan) for pair, plan in chunk]
         ids = session.scalars(
-            insert(Docking).returning(Docking.id, sort_by_parameter_order=True), rows
+            # The table, not the mapper: the mapper would set every version to 1.
+            insert(DOCKING_TABLE).returning(DOCKING_TABLE.c.id, sort_by_parameter_order=True),
+            rows,
         ).all()
         events: list[dict[str, Any]] = []
         meetings: list[dict[str, Any]] = []
