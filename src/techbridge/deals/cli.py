@@ -161,5 +161,7 @@ def demo_history(
         total = demo.simulated_count(session)
     if made:
         console.print(f"simulated {made:,} dockings (模拟数据)")
-    else:
+    elif total:
         console.print(f"nothing added: {total:,} simulated dockings are there already")
+    else:
+        console.print("nothing to simulate: no published demand and offer of two organisations")
