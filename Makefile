@@ -9,7 +9,8 @@ PORT ?= 8000
 # (measured in docs/benchmarks.md); build big indexes with one process per core instead.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: setup assets browser demo demo-data migrate test lint typecheck messages clean bench-match bench-feedback
+.PHONY: setup assets browser demo demo-data migrate test lint typecheck messages clean bench-match \
+	bench-feedback bench-deals
 
 setup: $(STAMP) assets
 
@@ -52,6 +53,8 @@ demo-data: migrate
 	TECHBRIDGE_INDEX_SYNC=0 $(BIN)/techbridge import offers data/demo/offers.jsonl.gz
 	TECHBRIDGE_INDEX_SYNC=0 $(BIN)/techbridge import demands data/demo/demands.jsonl.gz
 	$(BIN)/techbridge index rebuild
+	# A simulated history of dockings over the demo listings (模拟数据; adds nothing twice).
+	$(BIN)/techbridge deals demo-history --seed 7 --dockings 300
 
 demo: demo-data
 	@echo "TechBridge demo: http://$(HOST):$(PORT)"
@@ -79,6 +82,11 @@ bench-match: setup
 # (see docs/benchmarks.md, "a ranking that learns").
 bench-feedback: setup
 	$(BIN)/python bench/feedback.py --shared $(SHARED)
+
+# Funnel KPIs at 100,000 dockings / 1,000,000 events on SQLite and PostgreSQL, and 50
+# concurrent moves on PostgreSQL (docs/benchmarks.md); BENCH_ARGS=--small for a quick run.
+bench-deals: setup
+	$(BIN)/python bench/deals.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var node_modules $(VENDOR)

@@ -64,6 +64,7 @@ WRITERS = USERS - {"reader"}  # the read-only token changes nothing
 ADMIN = frozenset({"administrator"})
 IN_AN_ORGANISATION = frozenset({"demander", "supplier", "rival", "service_provider"})
 NOBODY: frozenset[str] = frozenset()
+KPI = frozenset({"manager", "exchange_operator", "policy_officer", "administrator"})
 EMAIL = "{}@example.com"
 
 
@@ -396,6 +397,9 @@ TABLE: dict[tuple[str, str], Rule] = {
     ),
     ("POST", "/api/v1/matches/feedback"): Rule(WRITERS, json=lambda w, r: match_feedback(w)),
     ("GET", "/api/v1/stats/headline"): Rule(PUBLIC),
+    # The dockings' funnel KPIs: staff, tech managers and policy officers (authz/stats.py).
+    ("GET", "/api/v1/stats/funnel"): Rule(KPI, query={"period": "2025", "by": "district"}),
+    ("GET", "/stats/funnel"): Rule(KPI, query={"period": "2025-Q3", "by": "manager"}),
     # --- introductions API ---
     ("GET", "/api/v1/introductions"): Rule(USERS),
     ("POST", "/api/v1/introductions"): Rule(IN_AN_ORGANISATION, json=introduction_request),

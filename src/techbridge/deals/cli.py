@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
 from typing import Annotated
 
 import typer
@@ -14,15 +15,18 @@ from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
+from techbridge.accounts import service as accounts
+from techbridge.audit import Actor
 from techbridge.authz import SYSTEM
 from techbridge.cli_support import console, session_scope
-from techbridge.deals import lifecycle
+from techbridge.deals import demo, lifecycle
 from techbridge.deals import service as deals
 from techbridge.deals.schemas import DockingFilter, MoveIn
 from techbridge.errors import Invalid
 from techbridge.pagination import MAX_PER_PAGE
 
 app = typer.Typer(help="Dockings (对接): from an introduction to a signed deal.")
+DEMO_MANAGERS = 4  # demo tech managers made for a simulated history when there are none
 
 
 def _invalid(error: ValidationError) -> Invalid:
@@ -120,3 +124,44 @@ def move(
     with session_scope(ctx) as session:
         docking = deals.move_docking(session, SYSTEM, docking_id, data)
         print(json.dumps({"id": docking.id, "state": docking.state, "version": docking.version}))
+
+
+@app.command("demo-history")
+def demo_history(
+    ctx: typer.Context,
+    seed: Annotated[int, typer.Option("--seed", help="The random seed.")] = 7,
+    dockings: Annotated[
+        int, typer.Option("--dockings", min=1, max=100_000, help="How many to simulate.")
+    ] = 300,
+    months: Annotated[
+        int, typer.Option("--months", min=1, max=120, help="Over how many months.")
+    ] = 18,
+) -> None:
+    """Simulate a history of dockings over the published listings (模拟数据, marked
+    simulated everywhere; distributions in deals/demo.py). Does nothing when simulated
+    dockings exist already."""
+    with session_scope(ctx) as session:
+        managers = demo.tech_managers(session)
+        if not managers and not demo.simulated_count(session):
+            managers = [
+                accounts.create_user(
+                    session,
+                    email=f"demo-manager-{number}@techbridge.example",
+                    name=f"演示技术经理人 {number}（模拟）",
+                    password=secrets.token_urlsafe(24),  # nobody logs in as them
+                    roles=["tech_manager"],
+                    verified=True,
+                    actor=Actor.OPERATOR,
+                ).id
+                for number in range(1, DEMO_MANAGERS + 1)
+            ]
+        made = demo.generate(
+            session, seed=seed, dockings=dockings, months=months, managers=managers
+        )
+        total = demo.simulated_count(session)
+    if made:
+        console.print(f"simulated {made:,} dockings (模拟数据)")
+    elif total:
+        console.print(f"nothing added: {total:,} simulated dockings are there already")
+    else:
+        console.print("nothing to simulate: no published demand and offer of two organisations")

@@ -301,6 +301,9 @@ class DockingSummaryRead(BaseModel):
     manager_id: int | None
     manager_name: str | None
     queued: bool
+    simulated: bool = Field(
+        default=False, description="Made by techbridge deals demo-history (模拟数据)."
+    )
     created_at: dt.datetime
     updated_at: dt.datetime
 

@@ -37,6 +37,7 @@ from techbridge.web import (
     moderation_pages,
     pages,
     search_pages,
+    stats_pages,
     workspace_pages,
 )
 from techbridge.web.auth import CSRFMiddleware
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docking_pages,
         admin_pages,
         moderation_pages,
+        stats_pages,
     )
     for page_module in page_modules:
         app.include_router(page_module.router, dependencies=checked)

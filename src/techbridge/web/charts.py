@@ -1,4 +1,4 @@
-"""Chart data for the home page: the headline breakdowns with labels in the visitor's
+"""Chart data for the home page and the dockings' funnel page, with labels in the visitor's
 language, embedded in the page as JSON and drawn by /static/charts.js with ECharts. The
 same data fills the tables that screen readers (and visitors without JavaScript) read."""
 
@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from techbridge.stats.schemas import Headline
+from techbridge.stats.schemas import FunnelGroup, FunnelReport, Headline
 from techbridge.web.display import tag_label
+from techbridge.web.i18n import N_
 
 
 def home_charts(
@@ -61,4 +62,82 @@ def _single(
         "horizontal": horizontal,
         "labels": [label for label, _ in pairs],
         "series": [{"name": name, "data": [count for _, count in pairs]}],
+    }
+
+
+# --- the dockings' funnel page (/stats/funnel) -----------------------------------------------
+
+STAGE_LABELS = {
+    "requested": N_("Requested"),
+    "accepted": N_("Accepted"),
+    "brokering": N_("Brokering"),
+    "meeting": N_("Meeting"),
+    "negotiating": N_("Negotiating"),
+    "signed": N_("Signed"),
+    "registered": N_("Registered"),
+}
+DIMENSION_LABELS = {
+    "district": N_("District"),
+    "segment": N_("Service-chain segment"),
+    "field": N_("Field"),
+    "source": N_("Origin of the offer"),
+    "manager": N_("Tech manager"),
+    "month": N_("Month"),
+    "quarter": N_("Quarter"),
+    "year": N_("Year"),
+}
+GROUP_LABELS = {
+    "other": N_("Other (small groups)"),
+    "confidential": N_("Confidential demands"),
+    "domestic": N_("Domestic organisation"),
+    "overseas": N_("Overseas organisation"),
+    "": N_("Not known"),
+}
+
+
+def group_label(report: FunnelReport, group: FunnelGroup, gettext: Callable[[str], str]) -> str:
+    """How a breakdown's group is shown: a manager's name, a translated code, or as written."""
+    if group.value in GROUP_LABELS and (report.breakdown != "manager" or not group.label):
+        return gettext(GROUP_LABELS[group.value])
+    if report.breakdown == "manager":
+        return group.label
+    if report.breakdown == "segment":
+        return gettext(group.value)
+    return group.value
+
+
+def funnel_charts(report: FunnelReport, gettext: Callable[[str], str]) -> dict[str, dict[str, Any]]:
+    """Chart id → spec (as :func:`home_charts`) for the funnel, the monthly trend and the
+    breakdown; the page shows each with a table of the same figures."""
+    months = report.months
+    groups = report.groups
+    return {
+        "funnel": _single(
+            gettext("Dockings that reached each stage"),
+            "funnel",
+            [(gettext(STAGE_LABELS[stage.stage]), stage.count) for stage in report.stages],
+            gettext("Dockings"),
+        ),
+        "trend": {
+            "title": gettext("Dockings per month"),
+            "type": "line",
+            "labels": [month.month for month in months],
+            "series": [
+                {"name": gettext("Requested"), "data": [month.requested for month in months]},
+                {"name": gettext("Docked"), "data": [month.docked for month in months]},
+                {"name": gettext("Signed"), "data": [month.signed for month in months]},
+            ],
+        },
+        "breakdown": {
+            "title": gettext("Dockings by %(dimension)s")
+            % {"dimension": gettext(DIMENSION_LABELS[report.breakdown]).lower()},
+            "type": "bar",
+            "horizontal": True,
+            "labels": [group_label(report, group, gettext) for group in groups],
+            "series": [
+                {"name": gettext("Dockings"), "data": [group.dockings for group in groups]},
+                {"name": gettext("Docked"), "data": [group.docked for group in groups]},
+                {"name": gettext("Signed"), "data": [group.signed for group in groups]},
+            ],
+        },
     }

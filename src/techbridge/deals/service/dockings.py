@@ -25,7 +25,7 @@ from techbridge.catalog import service as catalog
 from techbridge.catalog.kinds import ListingKind
 from techbridge.catalog.models import Demand, Offer
 from techbridge.db import utcnow
-from techbridge.deals import lifecycle
+from techbridge.deals import lifecycle, progress
 from techbridge.deals.models import Attachment, Docking, DockingEvent, Instalment, Meeting, Terms
 from techbridge.deals.schemas import (
     ContactsIn,
@@ -202,9 +202,10 @@ def move_docking(session: Session, principal: Principal, docking_id: int, data: 
         docking.lost_note = data.note or None
         extra["reason"] = data.reason
     docking.state = target
-    docking.updated_at = utcnow()
+    docking.updated_at = now = utcnow()
+    progress.stamp(docking, target, now)  # the funnel's columns, in the same UPDATE
     _flush(session)
-    _event(session, principal, docking, data.action, before, target, data.note, extra)
+    _event(session, principal, docking, data.action, before, target, data.note, extra, now)
     _audit(session, principal, f"docking_{data.action}", docking, extra)
     return docking
 
@@ -220,9 +221,10 @@ def mark_registered(
     require(principal.can_write and rules.is_staff(principal), principal, "register dockings")
     found = lifecycle.move(docking.state, "register")
     before, docking.state = docking.state, found.to
-    docking.updated_at = utcnow()
+    docking.updated_at = now = utcnow()
+    progress.stamp(docking, found.to, now)
     _flush(session)
-    _event(session, principal, docking, "register", before, found.to, note, data)
+    _event(session, principal, docking, "register", before, found.to, note, data, now)
     _audit(session, principal, "docking_register", docking, data)
     return docking
 
@@ -445,12 +447,14 @@ def _event(
     after: str,
     note: str,
     data: dict[str, Any] | None = None,
+    at: dt.datetime | None = None,
 ) -> None:
     session.add(
         DockingEvent(
             docking_id=docking.id,
             action=action,
             actor_id=principal.user_id,
+            at=at or utcnow(),
             from_state=before,
             to_state=after,
             note=note,

@@ -135,6 +135,7 @@ def _summary_fields(
         "manager_id": docking.manager_id,
         "manager_name": manager.name if manager else None,
         "queued": docking.queued,
+        "simulated": docking.simulated,
         "created_at": docking.created_at,
         "updated_at": docking.updated_at,
     }

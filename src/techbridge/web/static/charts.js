@@ -1,4 +1,4 @@
-/* Draws the home page's charts with ECharts from the JSON in #chart-data.
+/* Draws the home page's and the funnel page's charts with ECharts from the JSON in #chart-data.
    Labels arrive already translated and are drawn as text (never as HTML): tooltips use
    ECharts' rich-text mode, so a hostile tag cannot become markup. The tables next to each
    chart carry the same figures for screen readers and for browsers without JavaScript. */
@@ -35,6 +35,30 @@
     };
   }
 
+  function funnelOption(spec) {
+    return {
+      tooltip: { trigger: "item", renderMode: "richText" },
+      series: [{
+        type: "funnel",
+        name: spec.series[0].name,
+        sort: "none",  // stages in funnel order, as the table lists them
+        minSize: "8%",
+        label: { formatter: "{b}: {c}" },
+        data: spec.labels.map(function (label, index) {
+          return { name: label, value: spec.series[0].data[index] };
+        })
+      }]
+    };
+  }
+
+  function lineOption(spec) {
+    var option = barOption(spec);
+    option.series.forEach(function (series) { series.type = "line"; });
+    return option;
+  }
+
+  var OPTIONS = { pie: pieOption, funnel: funnelOption, line: lineOption, bar: barOption };
+
   function draw() {
     var source = document.getElementById("chart-data");
     if (!source || !window.echarts) {
@@ -48,7 +72,7 @@
         return;
       }
       var chart = window.echarts.init(element, null, { renderer: "svg" });
-      chart.setOption(spec.type === "pie" ? pieOption(spec) : barOption(spec));
+      chart.setOption((OPTIONS[spec.type] || barOption)(spec));
       charts.push(chart);
     });
     window.addEventListener("resize", function () {
