@@ -42,7 +42,7 @@ def move(page: Page, action: str) -> None:
     with page.expect_navigation():
         form.locator("button[type=submit]").click()
     assert re.search(r"/dockings/\d+\?done=moved$", page.url), f"{action}: at {page.url}"
-    expect(page.locator("#docking-notice")).to_have_text("对接已更新。")
+    expect(page.locator("main > .notice[role=status]")).to_have_text("对接已更新。")
 
 
 def reload_shows(page: Page, label: str) -> None:
@@ -78,7 +78,7 @@ def test_a_docking_goes_from_request_to_signed(browsing: Browsing, site: Site) -
     found = re.search(r"/dockings/(\d+)\?done=requested$", asking.url)
     assert found, f"not on the new docking: {asking.url}"
     docking = f"/dockings/{found.group(1)}"
-    expect(asking.locator("#docking-notice")).to_have_text("您的对接请求已发送。")
+    expect(asking.locator("main > .notice[role=status]")).to_have_text("您的对接请求已发送。")
     state_is(asking, "已请求")
     expect(asking.locator("#docking-offer")).to_contain_text(TITLES["battery_zh"])
     expect(asking.locator("#offer-side")).to_contain_text("（尚未接受）")
@@ -164,7 +164,7 @@ def test_a_docking_goes_from_request_to_signed(browsing: Browsing, site: Site) -
     )
     with supplying.expect_navigation():
         upload.locator("button[type=submit]").click()
-    expect(supplying.locator("#docking-notice")).to_have_text("文件已添加。")
+    expect(supplying.locator("main > .notice[role=status]")).to_have_text("文件已添加。")
     expect(supplying.locator("#file-list .file-contract")).to_contain_text("许可合同.pdf")
     sign = supplying.locator("#move-sign")
     expect(sign.locator("[name=contract_id] option")).to_have_text("许可合同.pdf")
