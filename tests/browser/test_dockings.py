@@ -180,11 +180,29 @@ def test_a_docking_goes_from_request_to_signed(browsing: Browsing, site: Site) -
         expect(page.locator("#file-list .file-contract")).to_contain_text("许可合同.pdf")
         expect(page.locator("#next-steps form")).to_have_count(0)
 
+    # The same page in English.
+    with supplying.expect_navigation():
+        supplying.click(ENGLISH_LINK)
+    expect(supplying.locator("html")).to_have_attribute("lang", "en")
+    state_is(supplying, "Signed")
+    expect(supplying.locator("#no-next-step")).to_have_text(
+        "Signed: the exchange registers the contract next."
+    )
+    expect(supplying.locator("#timeline .event-sign")).to_contain_text("Record the signed contract")
+    expect(supplying.locator("#timeline .event-sign")).to_contain_text("Negotiating → Signed")
+    expect(supplying.locator("#terms")).to_contain_text("Technology licence (技术许可)")
+    expect(supplying.locator("#terms-amount")).to_have_text("CNY 1,000,000.00")
+    contract = supplying.locator("#file-list .file-contract a").get_attribute("href")
+    assert contract and contract.startswith(f"{docking}/attachments/"), contract
+    download = supplying.request.get(contract)
+    assert download.status == 200 and download.body() == PDF, download.status
+
     # A rival supplier learns nothing, not even that the docking exists.
     rivalling = browsing.new_page()
     log_in(rivalling, rival.email)
     visit(rivalling, docking, status=404)
     assert DEMAND_TITLE not in rivalling.content()
+    assert rivalling.request.get(contract).status == 404
     visit(rivalling, "/dockings")
     expect(rivalling.locator(f"#docking-{found.group(1)}")).to_have_count(0)
 
