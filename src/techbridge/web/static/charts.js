@@ -42,6 +42,12 @@
         type: "funnel",
         name: spec.series[0].name,
         sort: "none",  // stages in funnel order, as the table lists them
+        // The labels sit to the right of the funnel: leave them room, or the longest
+        // ("Requested: 1,234") is cut off at the chart's edge.
+        left: 8,
+        width: "55%",
+        top: 8,
+        bottom: 8,
         minSize: "8%",
         label: { formatter: "{b}: {c}" },
         data: spec.labels.map(function (label, index) {
