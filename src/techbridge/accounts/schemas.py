@@ -7,7 +7,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from techbridge.catalog.schemas import Clean, Lang, Name, OrganisationKind, RowId
+from techbridge.catalog.schemas import Clean, Lang, Name, OrganisationKind, RowId, Tags
 
 Role = Literal[
     "demander",  # 需求方
@@ -89,6 +89,12 @@ class TokenCreate(_Input):
 class ProfileUpdate(_Input):
     name: PersonName | None = None
     language: Lang | None = None
+
+
+class ManagerFields(_Input):
+    """A tech manager's declared fields (tags as listings carry them: IPC codes, words)."""
+
+    fields: Tags = []
 
 
 class UserAdminUpdate(_Input):

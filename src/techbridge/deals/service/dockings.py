@@ -36,6 +36,7 @@ from techbridge.deals.schemas import (
     RevealIn,
     TermsIn,
 )
+from techbridge.deals.service import notifications
 from techbridge.errors import Conflict, Invalid, NotFound
 
 ALREADY = "an introduction for these two listings is already under way"
@@ -444,18 +445,19 @@ def _event(
     note: str,
     data: dict[str, Any] | None = None,
 ) -> None:
-    session.add(
-        DockingEvent(
-            docking_id=docking.id,
-            action=action,
-            actor_id=principal.user_id,
-            from_state=before,
-            to_state=after,
-            note=note,
-            data=data or {},
-        )
+    event = DockingEvent(
+        docking_id=docking.id,
+        action=action,
+        actor_id=principal.user_id,
+        from_state=before,
+        to_state=after,
+        note=note,
+        data=data or {},
     )
+    session.add(event)
     session.flush()
+    # Who should hear of it, in the same transaction (deals.service.notifications).
+    notifications.notify_event(session, docking, event)
 
 
 def _audit(
