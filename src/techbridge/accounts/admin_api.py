@@ -10,8 +10,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from techbridge.accounts import service
-from techbridge.accounts.schemas import Role, UserAdminUpdate, UserRead
+from techbridge.accounts import mail, service
+from techbridge.accounts.schemas import MailRead, Role, UserAdminUpdate, UserRead
 from techbridge.audit.schemas import AuditRead
 from techbridge.catalog import service as catalog
 from techbridge.catalog.schemas import OrganisationCreate, OrganisationRead, OrganisationUpdate
@@ -93,3 +93,16 @@ def audit(
     session: SessionDep, principal: PrincipalDep, page: PageQuery = 1, per_page: PerPageQuery = 50
 ) -> PageOut[AuditRead]:
     return page_out(service.audit_page(session, principal, page=page, per_page=per_page), AuditRead)
+
+
+@router.get(
+    "/mail",
+    response_model=PageOut[MailRead],
+    summary="Mail not delivered: retried with backoff, or failed for good, with the last error",
+)
+def undelivered_mail(
+    session: SessionDep, principal: PrincipalDep, page: PageQuery = 1, per_page: PerPageQuery = 50
+) -> PageOut[MailRead]:
+    return page_out(
+        mail.list_undelivered(session, principal, page=page, per_page=per_page), MailRead
+    )

@@ -135,3 +135,17 @@ class TokenRead(_Output):
 
 class TokenCreated(TokenRead):
     token: str = Field(description="The secret: shown once, never stored in clear.")
+
+
+class MailRead(_Output):
+    """A message of the outbox that failed at least once and is not delivered."""
+
+    id: int
+    recipient: str
+    subject: str
+    created_at: dt.datetime
+    attempts: int
+    last_error: str | None
+    next_attempt_at: dt.datetime | None = Field(
+        description="When it is tried again; null once it failed for good."
+    )

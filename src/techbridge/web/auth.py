@@ -26,6 +26,7 @@ from techbridge.accounts import service as accounts
 from techbridge.accounts.models import User
 from techbridge.accounts.schemas import Login
 from techbridge.authz import ANONYMOUS, Principal
+from techbridge.deals import service as deals
 from techbridge.errors import RateLimited, Unauthenticated
 from techbridge.web.deps import SessionDep
 from techbridge.web.edge import send_error
@@ -133,6 +134,9 @@ def principal(
     request.state.principal = (
         ANONYMOUS if user is None else accounts.principal_for(session, user, scopes)
     )
+    if user is not None and not request.url.path.startswith("/api/"):
+        # The header's badge: unread notifications (pages only; the API has its own count).
+        request.state.unread = deals.unread_count(session, request.state.principal)
     result: Principal = request.state.principal
     return result
 

@@ -10,6 +10,7 @@ from techbridge.accounts.service.managers import (
     assign_manager,
     demand_manager_ids,
     set_manager_fields,
+    set_my_fields,
     unassign_manager,
 )
 from techbridge.accounts.service.own import OwnChange, change_password, my_account, update_profile
@@ -97,6 +98,7 @@ __all__ = [
     "send_verification",
     "session_user",
     "set_manager_fields",
+    "set_my_fields",
     "start_session",
     "token_user",
     "unassign_manager",

@@ -99,3 +99,9 @@ def set_manager_fields(
         changes={"fields": [before, fields]},
     )
     return fields
+
+
+def set_my_fields(session: Session, principal: Principal, data: ManagerFields) -> list[str]:
+    require(principal.user_id is not None, principal, "declare your fields")
+    assert principal.user_id is not None
+    return set_manager_fields(session, principal, principal.user_id, data)

@@ -13,6 +13,7 @@ from techbridge.deals.service.attachments import (
     upload_attachment,
 )
 from techbridge.deals.service.brokering import (
+    manager_track_record,
     overlap,
     send_reminders,
     suggest_managers,
@@ -60,6 +61,7 @@ __all__ = [
     "list_my_dockings",
     "list_notifications",
     "list_queue",
+    "manager_track_record",
     "mark_all_read",
     "mark_read",
     "mark_registered",

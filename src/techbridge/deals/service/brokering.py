@@ -235,6 +235,13 @@ def send_reminders(
 # --- track record --------------------------------------------------------------------------
 
 
+def manager_track_record(session: Session, principal: Principal, manager_id: int) -> TrackRecord:
+    """A tech manager's track record, for anyone logged in (the talent registry will
+    publish it)."""
+    require(principal.authenticated, principal, "see track records")
+    return track_record(session, manager_id)
+
+
 def track_record(session: Session, manager_id: int) -> TrackRecord:
     """What this tech manager brokered: every docking assigned to them, those signed, the
     amounts of their signed terms (the last revision, in 分 of CNY) and the median days
