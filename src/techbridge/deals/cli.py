@@ -1,7 +1,7 @@
 """``techbridge deals …``: the operator's view of dockings (对接) — list them with filters,
 show one, move one (assign a tech manager, close it) and remind of stalled ones, as the
-operator (``SYSTEM``, recorded as ``Actor.OPERATOR``). Moves go through ``deals.lifecycle`` like everyone else's;
-an illegal one exits with code 5, bad input with 2."""
+operator (``SYSTEM``, recorded as ``Actor.OPERATOR``). Moves go through ``deals.lifecycle``
+like everyone else's; an illegal one exits with code 5, bad input with 2."""
 
 from __future__ import annotations
 
