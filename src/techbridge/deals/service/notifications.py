@@ -60,7 +60,7 @@ STATE_NAMES: dict[str, dict[str, str]] = {
     "requested": {"zh": "已请求", "en": "requested"},
     "accepted": {"zh": "已接受", "en": "accepted"},
     "brokering": {"zh": "撮合中", "en": "brokering"},
-    "meeting": {"zh": "洽谈中", "en": "meeting"},
+    "meeting": {"zh": "会谈中", "en": "meeting"},
     "negotiating": {"zh": "谈判中", "en": "negotiating"},
     "signed": {"zh": "已签约", "en": "signed"},
     "registered": {"zh": "已登记", "en": "registered"},
