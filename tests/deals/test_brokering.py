@@ -191,8 +191,10 @@ def test_fields_are_declared_by_tech_managers_for_themselves_or_by_administrator
     assert accounts.set_my_fields(session, manager, data) == ["H01M", "储能"]
     with pytest.raises(Forbidden):
         accounts.set_manager_fields(session, who(session, world.supplier), world.manager, data)
-    with pytest.raises(Invalid):
+    with pytest.raises(Forbidden):
         accounts.set_my_fields(session, who(session, world.supplier), data)
+    with pytest.raises(Invalid):  # an administrator, for someone who is not a tech manager
+        accounts.set_manager_fields(session, who(session, world.admin), world.supplier, data)
 
 
 # --- reminders -----------------------------------------------------------------------------

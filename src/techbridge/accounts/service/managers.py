@@ -102,6 +102,7 @@ def set_manager_fields(
 
 
 def set_my_fields(session: Session, principal: Principal, data: ManagerFields) -> list[str]:
-    require(principal.user_id is not None, principal, "declare your fields")
+    mine = principal.user_id is not None and principal.has("tech_manager")
+    require(mine, principal, "declare fields (tech managers do)")
     assert principal.user_id is not None
     return set_manager_fields(session, principal, principal.user_id, data)
