@@ -99,3 +99,33 @@ def test_a_tech_manager_declares_fields_and_reads_the_track_record(
     support.log_in(client, database_url, world.supplier)
     assert 'id="fields-form"' not in client.get("/account").text
     assert client.get(f"/managers/{world.supplier}").status_code == 404
+
+
+def test_administrators_declare_a_tech_managers_fields(
+    client: support.TestClient, database_url: str, world: World
+) -> None:
+    support.log_in(client, database_url, world.admin)
+    assert 'id="admin-fields-form"' in client.get(f"/admin/users/{world.manager}").text
+    assert 'id="admin-fields-form"' not in client.get(f"/admin/users/{world.supplier}").text
+    token = support.csrf(client, f"/admin/users/{world.manager}")
+    saved = client.post(
+        f"/admin/users/{world.manager}/fields",
+        data={"csrftoken": token, "fields": "G06N; 人工智能"},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    with support.committed(database_url) as session:
+        manager = session.get(User, world.manager)
+        assert manager is not None and manager.fields == ["G06N", "人工智能"]
+    headers = factories.bearer(database_url, world.admin)
+    put = client.put(
+        f"/api/v1/admin/users/{world.manager}/fields", json={"fields": ["G06N"]}, headers=headers
+    )
+    assert put.status_code == 200 and put.json() == {"fields": ["G06N"]}
+    refused = client.put(
+        f"/api/v1/admin/users/{world.supplier}/fields", json={"fields": ["G06N"]}, headers=headers
+    )
+    support.assert_error(refused, 422, "invalid", "fields")
+    with support.committed(database_url) as session:
+        manager = session.get(User, world.manager)
+        assert manager is not None and manager.fields == ["G06N"]

@@ -459,6 +459,9 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/notifications/read-all"): Rule(WRITERS),
     ("PUT", "/api/v1/me/fields"): Rule(TECH_MANAGERS, json=lambda w, r: {"fields": ["H01M"]}),
     ("GET", "/api/v1/admin/mail"): Rule(ADMIN),
+    ("PUT", "/api/v1/admin/users/{user_id}/fields"): Rule(
+        ADMIN, path=ids(user_id="manager"), json=lambda w, r: {"fields": ["H01M"]}
+    ),
     # --- public pages ---
     ("GET", "/"): Rule(PUBLIC),
     ("GET", "/lang/{code}"): Rule(PUBLIC, path=lambda w, r: {"code": "en"}),
@@ -572,6 +575,9 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/account/fields"): Rule(TECH_MANAGERS, form=lambda w, r: {"fields": "H01M, 储能"}),
     ("GET", "/managers/{manager_id}"): Rule(USERS, path=ids(manager_id="manager")),
     ("GET", "/admin/mail"): Rule(ADMIN),
+    ("POST", "/admin/users/{user_id}/fields"): Rule(
+        ADMIN, path=ids(user_id="manager"), form=lambda w, r: {"fields": "H01M"}
+    ),
     # --- administration pages ---
     ("GET", "/admin"): Rule(ADMIN),
     ("GET", "/admin/users"): Rule(ADMIN),

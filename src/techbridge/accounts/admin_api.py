@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from techbridge.accounts import mail, service
-from techbridge.accounts.schemas import MailRead, Role, UserAdminUpdate, UserRead
+from techbridge.accounts.schemas import MailRead, ManagerFields, Role, UserAdminUpdate, UserRead
 from techbridge.audit.schemas import AuditRead
 from techbridge.catalog import service as catalog
 from techbridge.catalog.schemas import OrganisationCreate, OrganisationRead, OrganisationUpdate
@@ -106,3 +106,14 @@ def undelivered_mail(
     return page_out(
         mail.list_undelivered(session, principal, page=page, per_page=per_page), MailRead
     )
+
+
+@router.put(
+    "/users/{user_id}/fields",
+    response_model=ManagerFields,
+    summary="Declare a tech manager's fields (tags: IPC codes, words)",
+)
+def set_fields(
+    session: SessionDep, principal: PrincipalDep, user_id: IdPath, data: ManagerFields
+) -> ManagerFields:
+    return ManagerFields(fields=service.set_fields_for(session, principal, user_id, data))

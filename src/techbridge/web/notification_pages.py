@@ -69,16 +69,19 @@ def declare_fields(
     principal: PrincipalDep,
     fields: Annotated[str, Form(max_length=2000)] = "",
 ) -> RedirectResponse:
+    accounts.set_my_fields(session, principal, _fields(fields))
+    return RedirectResponse("/account#manager-fields", status_code=303)
+
+
+def _fields(typed: str) -> ManagerFields:
     """Fields typed as a list separated by commas (，、; or new lines)."""
-    tags = [part.strip() for part in fields.translate(_SEPARATORS).split(",") if part.strip()]
+    tags = [part.strip() for part in typed.translate(_SEPARATORS).split(",") if part.strip()]
     try:
-        data = ManagerFields(fields=tags)
+        return ManagerFields(fields=tags)
     except ValidationError as error:
         raise Invalid(
             "at most 100 fields of at most 200 characters each", field="fields"
         ) from error
-    accounts.set_my_fields(session, principal, data)
-    return RedirectResponse("/account#manager-fields", status_code=303)
 
 
 @router.get("/managers/{manager_id}", response_class=HTMLResponse)
@@ -112,3 +115,15 @@ def undelivered_mail(
         counts=mail.outbox_counts(session),
         max_attempts=mail.MAX_ATTEMPTS,
     )
+
+
+@router.post("/admin/users/{user_id}/fields")
+def declare_fields_for(
+    session: SessionDep,
+    principal: PrincipalDep,
+    user_id: IdPath,
+    fields: Annotated[str, Form(max_length=2000)] = "",
+) -> RedirectResponse:
+    """An administrator declares a tech manager's fields."""
+    accounts.set_fields_for(session, principal, user_id, _fields(fields))
+    return RedirectResponse(f"/admin/users/{user_id}#manager-fields", status_code=303)

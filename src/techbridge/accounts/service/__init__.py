@@ -9,6 +9,7 @@ from techbridge.accounts.service.credentials import digest, dummy_hash
 from techbridge.accounts.service.managers import (
     assign_manager,
     demand_manager_ids,
+    set_fields_for,
     set_manager_fields,
     set_my_fields,
     unassign_manager,
@@ -97,6 +98,7 @@ __all__ = [
     "revoke_token",
     "send_verification",
     "session_user",
+    "set_fields_for",
     "set_manager_fields",
     "set_my_fields",
     "start_session",

@@ -106,3 +106,11 @@ def set_my_fields(session: Session, principal: Principal, data: ManagerFields) -
     require(mine, principal, "declare fields (tech managers do)")
     assert principal.user_id is not None
     return set_manager_fields(session, principal, principal.user_id, data)
+
+
+def set_fields_for(
+    session: Session, principal: Principal, user_id: int, data: ManagerFields
+) -> list[str]:
+    """An administrator declares a tech manager's fields."""
+    require(account_rules.can_administer(principal), principal, "declare others' fields")
+    return set_manager_fields(session, principal, user_id, data)
