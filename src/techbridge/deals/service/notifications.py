@@ -25,6 +25,7 @@ from techbridge.accounts import mail
 from techbridge.accounts.models import DemandManager, User
 from techbridge.authz import Principal, require
 from techbridge.authz import deals as rules
+from techbridge.config import get_settings
 from techbridge.db import utcnow
 from techbridge.deals.models import Docking, DockingEvent, DockingMessage, Notification
 from techbridge.deals.schemas import NotificationRead
@@ -154,7 +155,7 @@ def notify(
             session,
             to=user.email,
             subject=f"TechBridge: {title}",
-            body=f"{body}\n\n{WORDS['open'][language]}: {_url(docking)}\n\n{footer}\n",
+            body=f"{body}\n\n{WORDS['open'][language]}: {_site()}{_url(docking)}\n\n{footer}\n",
         )
         told.append(user.id)
     return told
@@ -188,6 +189,11 @@ def notify_message(session: Session, docking: Docking, message: DockingMessage) 
 
 
 # --- rendering -----------------------------------------------------------------------------
+
+
+def _site() -> str:
+    """The site's address for links in mail (TECHBRIDGE_PUBLIC_URL); unset, the path alone."""
+    return (get_settings().public_url or "").rstrip("/")
 
 
 def _url(docking: Docking) -> str:
