@@ -140,7 +140,7 @@ class TokenCreated(TokenRead):
 class MailRead(_Output):
     """A message of the outbox that failed at least once and is not delivered."""
 
-    id: int
+    id: RowId
     recipient: str
     subject: str
     created_at: dt.datetime

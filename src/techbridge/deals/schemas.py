@@ -351,7 +351,7 @@ class ManagerSuggestion(BaseModel):
     """A tech manager who might broker a docking: the overlap of their declared fields with
     the two listings' tags, less a penalty for the dockings they broker already."""
 
-    user_id: int
+    user_id: RowId
     name: str
     score: float
     overlap: float = Field(description="Jaccard overlap of fields and tags (IPC by prefix).")
@@ -362,7 +362,7 @@ class ManagerSuggestion(BaseModel):
 class TrackRecord(BaseModel):
     """What a tech manager (技术经理人) has brokered: the talent registry's figures."""
 
-    manager_id: int
+    manager_id: RowId
     brokered: int = Field(description="Dockings ever assigned to this manager.")
     open: int = Field(description="Of them, those not yet signed nor closed.")
     signed: int = Field(description="Of them, those signed (or registered since).")
@@ -376,20 +376,20 @@ class TrackRecord(BaseModel):
 class ReminderRead(BaseModel):
     """A reminder sent (or, in a dry run, due) for a docking that stalled in a stage."""
 
-    docking_id: int
+    docking_id: RowId
     state: str
     entered_at: dt.datetime
     days_in_stage: int
     limit_days: int = Field(description="The parameter's value used (deals/stages.yaml).")
     parameter_from: dt.date = Field(description="When that value took effect.")
-    recipients: list[int] = Field(description="The users reminded.")
+    recipients: list[RowId] = Field(description="The users reminded.")
 
 
 class NotificationRead(BaseModel):
     """A notification as its recipient sees it now, in the language asked for."""
 
-    id: int
-    docking_id: int
+    id: RowId
+    docking_id: RowId
     kind: str
     title: str
     body: str

@@ -88,8 +88,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("notification")
     op.drop_table("docking_reminder")
-    with op.batch_alter_table("outbox_message", schema=None) as batch_op:
+    # Columns are dropped in place (SQLite ≥ 3.35): recreating user_account would trip the
+    # foreign keys that point at it.
+    with op.batch_alter_table("outbox_message", schema=None, recreate="never") as batch_op:
         batch_op.drop_index(batch_op.f("ix_outbox_message_next_attempt_at"))
         batch_op.drop_column("next_attempt_at")
-    with op.batch_alter_table("user_account", schema=None) as batch_op:
+    with op.batch_alter_table("user_account", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("fields")
