@@ -258,6 +258,13 @@ class CSRFMiddleware:
             # application's own parsing answers 400 by itself).
             message = "the multipart/form-data body is malformed"
             await send_error(send, 400, "invalid", message, "body")
+        except AttributeError as error:
+            # A file part with no content before the token: asgi-csrf's stand-in file class
+            # refuses any write ("file before token") but has no finalize(), which
+            # python-multipart calls on an empty part. It is the same refusal.
+            if "ErrorOnWrite" not in str(error):
+                raise
+            await _csrf_failed(scope, send, None)
 
 
 async def _csrf_failed(_scope: Scope, send: Send, _message_id: Any) -> None:
