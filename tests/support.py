@@ -28,7 +28,13 @@ FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
 def test_settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, data_dir=tmp_path / "var", _env_file=None)  # type: ignore[call-arg]
+    # No reminders' schedule inside the app unless a test turns it on.
+    return Settings(  # type: ignore[call-arg]
+        database_url=database_url,
+        data_dir=tmp_path / "var",
+        reminders_every_minutes=0,
+        _env_file=None,
+    )
 
 
 def committed(database_url: str) -> Session:

@@ -82,6 +82,13 @@ class Settings(BaseSettings):
         "JPEG), in bytes or with a unit such as 20MiB; uploads to a docking may be this much "
         "larger than form_body_limit.",
     )
+    reminders_every_minutes: int = Field(
+        default=60,
+        ge=0,
+        description="How often `serve` reminds of dockings that stalled in a stage "
+        "(deals/stages.yaml), as `techbridge deals remind` does; 0 turns the schedule off "
+        "(run the command from cron instead).",
+    )
     secure_cookies: bool = Field(
         default=False,
         description="Mark cookies Secure even when the app sees plain HTTP (behind a TLS proxy).",

@@ -639,3 +639,26 @@ def test_a_body_under_the_limit_is_read(client: TestClient, api: Api) -> None:
     abstract = "".join(chr(0x4E00 + i) for i in range(MAX_TEXT))
     body = {"title": "长文", "abstract": abstract, "lang": "zh"}
     assert post_json(client, "/api/v1/offers", body, headers).status_code == 201
+
+
+def test_an_empty_file_before_the_csrf_token_is_refused_not_a_server_error(
+    client: TestClient,
+) -> None:
+    """asgi-csrf's stand-in for files has no finalize(), which an empty file part calls."""
+    boundary = "b0undary"
+    body = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
+        "Content-Type: application/pdf\r\n\r\n"
+        f"\r\n--{boundary}\r\n"
+        'Content-Disposition: form-data; name="csrftoken"\r\n\r\n'
+        f"x\r\n--{boundary}--\r\n"
+    ).encode()
+    client.cookies.set("csrftoken", "x")
+    response = client.post(
+        "/dockings/1/attachments",
+        content=body,
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "csrf"

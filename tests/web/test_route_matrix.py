@@ -41,6 +41,7 @@ from techbridge.catalog.schemas import OrganisationCreate
 from techbridge.config import Settings
 from techbridge.db import engine_for, unit_of_work
 from techbridge.deals import service as deals
+from techbridge.deals.models import Notification
 from techbridge.deals.schemas import IntroductionCreate, MoveIn
 from techbridge.web.app import create_app
 from techbridge.web.auth import SESSION_COOKIE
@@ -166,6 +167,17 @@ class World:
                 purpose="contract",
             )
             return {"docking_id": docking_id, "attachment_id": attachment.id}
+
+    def notification(self, role: str) -> dict[str, int]:
+        """A notification of the caller's (the demander's for anonymous callers)."""
+        docking_id = self.introduction()
+        with self.session() as session:
+            notification = Notification(
+                user_id=self.user(role), docking_id=docking_id, kind="request", params={}
+            )
+            session.add(notification)
+            session.flush()
+            return {"notification_id": notification.id}
 
     def token(self, role: str) -> int:
         with self.session() as session:
@@ -303,6 +315,8 @@ DOCKING_PARTIES = frozenset({"demander", "supplier", "rival"})  # writers of eit
 FILE_READERS = frozenset({"demander", "supplier", "reader", "rival", "administrator"})
 STAFF = frozenset({"exchange_operator", "administrator"})
 MODERATORS = frozenset({"exchange_operator", "manager", "administrator"})
+QUEUE_VIEWERS = frozenset({"manager", "exchange_operator", "administrator"})
+TECH_MANAGERS = frozenset({"manager"})
 
 
 def pending(world: World, role: str) -> dict[str, Any]:
@@ -447,6 +461,23 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/dockings/{docking_id}/attachments/{attachment_id}"): Rule(
         FILE_READERS, path=lambda w, r: w.docking_file()
     ),
+    # --- brokering and notifications API ---
+    ("GET", "/api/v1/dockings/{docking_id}/manager-suggestions"): Rule(
+        QUEUE_VIEWERS, path=fresh(docking_id=World.accepted)
+    ),
+    ("GET", "/api/v1/managers/{manager_id}/track-record"): Rule(
+        USERS, path=ids(manager_id="manager")
+    ),
+    ("GET", "/api/v1/notifications"): Rule(USERS),
+    ("POST", "/api/v1/notifications/{notification_id}/read"): Rule(
+        WRITERS, path=lambda w, r: w.notification(r)
+    ),
+    ("POST", "/api/v1/notifications/read-all"): Rule(WRITERS),
+    ("PUT", "/api/v1/me/fields"): Rule(TECH_MANAGERS, json=lambda w, r: {"fields": ["H01M"]}),
+    ("GET", "/api/v1/admin/mail"): Rule(ADMIN),
+    ("PUT", "/api/v1/admin/users/{user_id}/fields"): Rule(
+        ADMIN, path=ids(user_id="manager"), json=lambda w, r: {"fields": ["H01M"]}
+    ),
     # --- public pages ---
     ("GET", "/"): Rule(PUBLIC),
     ("GET", "/lang/{code}"): Rule(PUBLIC, path=lambda w, r: {"code": "en"}),
@@ -551,6 +582,18 @@ TABLE: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/dockings/{docking_id}/attachments/{attachment_id}"): Rule(
         FILE_READERS, path=lambda w, r: w.docking_file()
+    ),
+    # --- notifications and brokering pages ---
+    ("GET", "/notifications"): Rule(USERS),
+    ("POST", "/notifications/{notification_id}/read"): Rule(
+        WRITERS, path=lambda w, r: w.notification(r)
+    ),
+    ("POST", "/notifications/read-all"): Rule(WRITERS),
+    ("POST", "/account/fields"): Rule(TECH_MANAGERS, form=lambda w, r: {"fields": "H01M, 储能"}),
+    ("GET", "/managers/{manager_id}"): Rule(USERS, path=ids(manager_id="manager")),
+    ("GET", "/admin/mail"): Rule(ADMIN),
+    ("POST", "/admin/users/{user_id}/fields"): Rule(
+        ADMIN, path=ids(user_id="manager"), form=lambda w, r: {"fields": "H01M"}
     ),
     # --- administration pages ---
     ("GET", "/admin"): Rule(ADMIN),

@@ -10,8 +10,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from techbridge.accounts import service
-from techbridge.accounts.schemas import Role, UserAdminUpdate, UserRead
+from techbridge.accounts import mail, service
+from techbridge.accounts.schemas import MailRead, ManagerFields, Role, UserAdminUpdate, UserRead
 from techbridge.audit.schemas import AuditRead
 from techbridge.catalog import service as catalog
 from techbridge.catalog.schemas import OrganisationCreate, OrganisationRead, OrganisationUpdate
@@ -93,3 +93,27 @@ def audit(
     session: SessionDep, principal: PrincipalDep, page: PageQuery = 1, per_page: PerPageQuery = 50
 ) -> PageOut[AuditRead]:
     return page_out(service.audit_page(session, principal, page=page, per_page=per_page), AuditRead)
+
+
+@router.get(
+    "/mail",
+    response_model=PageOut[MailRead],
+    summary="Mail not delivered: retried with backoff, or failed for good, with the last error",
+)
+def undelivered_mail(
+    session: SessionDep, principal: PrincipalDep, page: PageQuery = 1, per_page: PerPageQuery = 50
+) -> PageOut[MailRead]:
+    return page_out(
+        mail.list_undelivered(session, principal, page=page, per_page=per_page), MailRead
+    )
+
+
+@router.put(
+    "/users/{user_id}/fields",
+    response_model=ManagerFields,
+    summary="Declare a tech manager's fields (tags: IPC codes, words)",
+)
+def set_fields(
+    session: SessionDep, principal: PrincipalDep, user_id: IdPath, data: ManagerFields
+) -> ManagerFields:
+    return ManagerFields(fields=service.set_fields_for(session, principal, user_id, data))

@@ -14,6 +14,7 @@ from techbridge.accounts import service as accounts
 from techbridge.accounts.schemas import (
     EmailVerification,
     Login,
+    ManagerFields,
     PasswordChange,
     PasswordReset,
     PasswordResetRequest,
@@ -175,3 +176,14 @@ def create_token(session: SessionDep, principal: PrincipalDep, data: TokenCreate
 @router.delete("/me/tokens/{token_id}", response_model=TokenRead, summary="Revoke an API token")
 def revoke_token(session: SessionDep, principal: PrincipalDep, token_id: TokenId) -> TokenRead:
     return TokenRead.model_validate(accounts.revoke_token(session, principal, token_id))
+
+
+@router.put(
+    "/me/fields",
+    response_model=ManagerFields,
+    summary="A tech manager declares the fields they broker in (tags: IPC codes, words)",
+)
+def set_my_fields(
+    session: SessionDep, principal: PrincipalDep, data: ManagerFields
+) -> ManagerFields:
+    return ManagerFields(fields=accounts.set_my_fields(session, principal, data))

@@ -3,11 +3,14 @@
 Services only *queue* a message, in the caller's transaction. A deliverer sends what is
 queued after it commits: over SMTP when ``TECHBRIDGE_SMTP_HOST`` is set, otherwise into
 ``<data_dir>/mail/`` as ``.eml`` files (and the console), so a demo works without a mail
-server. A message that fails is retried up to ``MAX_ATTEMPTS`` times.
+server. A message that fails is retried up to ``MAX_ATTEMPTS`` times, each time after a
+longer wait (``retry_delay``: 1 minute × 2^(attempts − 1)); one that failed for good stays in
+the outbox with its last error, for administrators to see (``/admin/mail``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import smtplib
@@ -15,14 +18,18 @@ import threading
 from email.message import EmailMessage
 from pathlib import Path
 
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, event, func, or_, select
 from sqlalchemy.orm import Session
 
 from techbridge.accounts.models import OutboxMessage
+from techbridge.authz import Principal, require
+from techbridge.authz import accounts as rules
 from techbridge.config import Settings
 from techbridge.db import unit_of_work, utcnow
+from techbridge.pagination import Page, paginate
 
 MAX_ATTEMPTS = 5
+RETRY_BASE = dt.timedelta(minutes=1)
 log = logging.getLogger("techbridge.mail")
 
 
@@ -65,14 +72,27 @@ def message_body(email: EmailMessage) -> str:
     return part.get_content() if part is not None else ""
 
 
-def deliver_pending(engine: Engine, settings: Settings) -> int:
-    """Send every queued message; returns how many were sent."""
+def retry_delay(attempts: int) -> dt.timedelta:
+    """How long to wait after the ``attempts``-th failure: 1, 2, 4, 8 … minutes."""
+    return RETRY_BASE * 2 ** max(attempts - 1, 0)
+
+
+def deliver_pending(engine: Engine, settings: Settings, now: dt.datetime | None = None) -> int:
+    """Send every queued message that is due; returns how many were sent."""
     sent = 0
+    now = now or utcnow()
     with unit_of_work(engine) as session:
         pending = list(
             session.scalars(
                 select(OutboxMessage)
-                .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS)
+                .where(
+                    OutboxMessage.sent_at.is_(None),
+                    OutboxMessage.attempts < MAX_ATTEMPTS,
+                    or_(
+                        OutboxMessage.next_attempt_at.is_(None),
+                        OutboxMessage.next_attempt_at <= now,
+                    ),
+                )
                 .order_by(OutboxMessage.id)
             )
         )
@@ -82,12 +102,45 @@ def deliver_pending(engine: Engine, settings: Settings) -> int:
                 _send(_as_email(message, settings.mail_sender), settings, message.id)
             except (OSError, smtplib.SMTPException) as error:
                 message.last_error = f"{type(error).__name__}: {error}"
+                # None once it failed for good: nothing more is tried.
+                message.next_attempt_at = (
+                    now + retry_delay(message.attempts) if message.attempts < MAX_ATTEMPTS else None
+                )
                 log.warning("mail %s to %s failed: %s", message.id, message.recipient, error)
                 continue
             message.sent_at = utcnow()
             message.last_error = None
+            message.next_attempt_at = None
             sent += 1
     return sent
+
+
+def list_undelivered(
+    session: Session, principal: Principal, *, page: int = 1, per_page: int = 50
+) -> Page[OutboxMessage]:
+    """Messages not delivered yet that failed at least once, newest first: those still to
+    be retried and those that failed for good (administrators only)."""
+    require(rules.can_administer(principal), principal, "see undelivered mail")
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts > 0)
+        .order_by(OutboxMessage.id.desc())
+    )
+    return paginate(session, query, page, per_page)
+
+
+def outbox_counts(session: Session) -> dict[str, int]:
+    """How many messages wait, are being retried, and failed for good."""
+    unsent = OutboxMessage.sent_at.is_(None)
+
+    def count(*conditions: object) -> int:
+        return session.scalar(select(func.count()).where(unsent, *conditions)) or 0  # type: ignore[arg-type]
+
+    return {
+        "queued": count(OutboxMessage.attempts == 0),
+        "retrying": count(OutboxMessage.attempts > 0, OutboxMessage.attempts < MAX_ATTEMPTS),
+        "failed": count(OutboxMessage.attempts >= MAX_ATTEMPTS),
+    }
 
 
 def wake_on_commit(session: Session, mailer: Mailer) -> None:

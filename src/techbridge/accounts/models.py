@@ -27,6 +27,9 @@ class User(Base):
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
     roles: Mapped[list[str]] = mapped_column(JSONType, default=list)
     language: Mapped[str | None] = mapped_column(String(2))
+    # A tech manager's declared fields: tags as listings carry them (IPC codes such as
+    # "H01M", field words such as "电池"); the brokering queue suggests managers by them.
+    fields: Mapped[list[str]] = mapped_column(JSONType, default=list)
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -105,6 +108,8 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # After a failure, not before this (exponential backoff); None: as soon as possible.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class LoginThrottle(Base):

@@ -7,7 +7,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from techbridge.catalog.schemas import Clean, Lang, Name, OrganisationKind, RowId
+from techbridge.catalog.schemas import Clean, Lang, Name, OrganisationKind, RowId, Tags
 
 Role = Literal[
     "demander",  # 需求方
@@ -91,6 +91,12 @@ class ProfileUpdate(_Input):
     language: Lang | None = None
 
 
+class ManagerFields(_Input):
+    """A tech manager's declared fields (tags as listings carry them: IPC codes, words)."""
+
+    fields: Tags = []
+
+
 class UserAdminUpdate(_Input):
     """What an administrator may change about a user."""
 
@@ -129,3 +135,17 @@ class TokenRead(_Output):
 
 class TokenCreated(TokenRead):
     token: str = Field(description="The secret: shown once, never stored in clear.")
+
+
+class MailRead(_Output):
+    """A message of the outbox that failed at least once and is not delivered."""
+
+    id: RowId
+    recipient: str
+    subject: str
+    created_at: dt.datetime
+    attempts: int
+    last_error: str | None
+    next_attempt_at: dt.datetime | None = Field(
+        description="When it is tried again; null once it failed for good."
+    )

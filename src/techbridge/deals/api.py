@@ -28,13 +28,17 @@ from techbridge.deals.schemas import (
     IntroductionAnswer,
     IntroductionCreate,
     IntroductionRead,
+    ManagerSuggestion,
     MessageIn,
     MoveIn,
+    NotificationPageOut,
+    NotificationRead,
     RevealIn,
+    TrackRecord,
 )
 from techbridge.pagination import PageOut, page_out
 from techbridge.web.auth import PrincipalDep
-from techbridge.web.deps import IdPath, IdQuery, PageQuery, PerPageQuery, SessionDep
+from techbridge.web.deps import IdPath, IdQuery, LanguageDep, PageQuery, PerPageQuery, SessionDep
 
 router = APIRouter(tags=["deals"])
 
@@ -284,3 +288,73 @@ def attachment_response(name: str, media_type: str, path: Path) -> FileResponse:
         content_disposition_type="attachment",
         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"},
     )
+
+
+# --- brokering and notifications -----------------------------------------------------------
+
+
+@router.get(
+    "/dockings/{docking_id}/manager-suggestions",
+    response_model=list[ManagerSuggestion],
+    summary="The tech managers best placed to broker a docking (fields × tags, less load)",
+)
+def manager_suggestions(
+    session: SessionDep, principal: PrincipalDep, docking_id: IdPath
+) -> list[ManagerSuggestion]:
+    return service.suggest_managers(session, principal, docking_id)
+
+
+@router.get(
+    "/managers/{manager_id}/track-record",
+    response_model=TrackRecord,
+    summary="A tech manager's track record: dockings brokered, signed, amounts, median days",
+)
+def track_record(session: SessionDep, principal: PrincipalDep, manager_id: IdPath) -> TrackRecord:
+    return service.manager_track_record(session, principal, manager_id)
+
+
+@router.get(
+    "/notifications",
+    response_model=NotificationPageOut,
+    tags=["notifications"],
+    summary="My notifications, newest first, in my language, with the unread count",
+)
+def list_notifications(
+    session: SessionDep,
+    principal: PrincipalDep,
+    lang: LanguageDep,
+    unread: bool = False,
+    page: PageQuery = 1,
+    per_page: PerPageQuery = 20,
+) -> NotificationPageOut:
+    found = service.list_notifications(
+        session, principal, lang, unread_only=unread, page=page, per_page=per_page
+    )
+    return NotificationPageOut(
+        items=found.items,
+        total=found.total,
+        page=found.page,
+        per_page=found.per_page,
+        unread=service.unread_count(session, principal),
+    )
+
+
+@router.post(
+    "/notifications/{notification_id}/read",
+    response_model=NotificationRead,
+    tags=["notifications"],
+    summary="Mark one of my notifications read",
+)
+def mark_read(
+    session: SessionDep, principal: PrincipalDep, lang: LanguageDep, notification_id: IdPath
+) -> NotificationRead:
+    return service.mark_read(session, principal, notification_id, lang)
+
+
+@router.post(
+    "/notifications/read-all",
+    tags=["notifications"],
+    summary="Mark all my notifications read; says how many were unread",
+)
+def mark_all_read(session: SessionDep, principal: PrincipalDep) -> dict[str, int]:
+    return {"marked": service.mark_all_read(session, principal)}

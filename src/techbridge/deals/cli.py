@@ -1,7 +1,7 @@
 """``techbridge deals …``: the operator's view of dockings (对接) — list them with filters,
-show one, and move one (assign a tech manager, close it) as the operator (``SYSTEM``,
-recorded as ``Actor.OPERATOR``). Moves go through ``deals.lifecycle`` like everyone else's;
-an illegal one exits with code 5, bad input with 2."""
+show one, move one (assign a tech manager, close it) and remind of stalled ones, as the
+operator (``SYSTEM``, recorded as ``Actor.OPERATOR``). Moves go through ``deals.lifecycle``
+like everyone else's; an illegal one exits with code 5, bad input with 2."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
+from techbridge.accounts import mail
 from techbridge.accounts import service as accounts
 from techbridge.audit import Actor
 from techbridge.authz import SYSTEM
-from techbridge.cli_support import console, session_scope
+from techbridge.cli_support import console, session_scope, settings
+from techbridge.db import engine_for
 from techbridge.deals import demo, lifecycle
 from techbridge.deals import service as deals
 from techbridge.deals.schemas import DockingFilter, MoveIn
@@ -165,3 +167,39 @@ def demo_history(
         console.print(f"nothing added: {total:,} simulated dockings are there already")
     else:
         console.print("nothing to simulate: no published demand and offer of two organisations")
+
+
+@app.command("remind")
+def remind(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be sent; change nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON Lines.")] = False,
+) -> None:
+    """Remind of dockings that stayed in a stage longer than deals/stages.yaml allows (for
+    cron; `serve` does it on its own every TECHBRIDGE_REMINDERS_EVERY_MINUTES). Never twice
+    for the same stall; the mail is delivered once the reminders are committed."""
+    with session_scope(ctx) as session:
+        sent = deals.send_reminders(session, dry_run=dry_run)
+    if sent and not dry_run:
+        config = settings(ctx)
+        mail.deliver_pending(engine_for(config.resolved_database_url), config)
+    if as_json:
+        for item in sent:
+            print(item.model_dump_json())
+        return
+    table = Table("docking", "state", "since", "days", "limit", "from", "reminded")
+    for item in sent:
+        table.add_row(
+            str(item.docking_id),
+            item.state,
+            item.entered_at.date().isoformat(),
+            str(item.days_in_stage),
+            str(item.limit_days),
+            item.parameter_from.isoformat(),
+            ", ".join(str(user) for user in item.recipients) or "—",
+        )
+    console.print(table)
+    verb = "due (dry run)" if dry_run else "sent"
+    console.print(f"{len(sent)} reminder(s) {verb}")

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -220,3 +221,38 @@ class Attachment(Base):
     original_name: Mapped[str] = mapped_column(String(255))
     uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DockingReminder(Base):
+    """A reminder sent because a docking stayed in a stage longer than its parameter
+    (``deals/stages.yaml``). One per stall: a stall is the event by which the docking
+    entered its state, so the unique constraint makes reminding idempotent, also when two
+    runs race. The parameter value used and the date it took effect are kept."""
+
+    __tablename__ = "docking_reminder"
+    __table_args__ = (UniqueConstraint("docking_id", "event_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    docking_id: Mapped[int] = mapped_column(ForeignKey("docking.id"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("docking_event.id"))
+    state: Mapped[str] = mapped_column(String(20))
+    days: Mapped[int] = mapped_column(Integer)  # the parameter's value
+    parameter_from: Mapped[dt.date] = mapped_column(Date)  # when that value took effect
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Notification(Base):
+    """Something a party of a docking should hear of: a kind and its parameters, rendered
+    when shown, in the viewer's language and with what the viewer may see of the docking
+    then (``deals.service.notifications``)."""
+
+    __tablename__ = "notification"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    docking_id: Mapped[int] = mapped_column(ForeignKey("docking.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

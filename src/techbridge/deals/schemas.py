@@ -345,3 +345,65 @@ class DockingFilter(BaseModel):
     queued: bool | None = None
     created_from: dt.date | None = None
     created_to: dt.date | None = None
+
+
+# --- brokering, reminders, track records and notifications ----------------------------------
+
+
+class ManagerSuggestion(BaseModel):
+    """A tech manager who might broker a docking: the overlap of their declared fields with
+    the two listings' tags, less a penalty for the dockings they broker already."""
+
+    user_id: RowId
+    name: str
+    score: float
+    overlap: float = Field(description="Jaccard overlap of fields and tags (IPC by prefix).")
+    matched: list[str] = Field(description="The declared fields that met a listing's tag.")
+    load: int = Field(description="Dockings this manager brokers now, not yet signed.")
+
+
+class TrackRecord(BaseModel):
+    """What a tech manager (技术经理人) has brokered: the talent registry's figures."""
+
+    manager_id: RowId
+    brokered: int = Field(description="Dockings ever assigned to this manager.")
+    open: int = Field(description="Of them, those not yet signed nor closed.")
+    signed: int = Field(description="Of them, those signed (or registered since).")
+    signed_amount_fen: int = Field(description="The signed terms' amounts in 分 (CNY).")
+    currency: str = "CNY"
+    median_days_to_sign: float | None = Field(
+        description="From the docking's start to its signature; none before a first signature."
+    )
+
+
+class ReminderRead(BaseModel):
+    """A reminder sent (or, in a dry run, due) for a docking that stalled in a stage."""
+
+    docking_id: RowId
+    state: str
+    entered_at: dt.datetime
+    days_in_stage: int
+    limit_days: int = Field(description="The parameter's value used (deals/stages.yaml).")
+    parameter_from: dt.date = Field(description="When that value took effect.")
+    recipients: list[RowId] = Field(description="The users reminded.")
+
+
+class NotificationRead(BaseModel):
+    """A notification as its recipient sees it now, in the language asked for."""
+
+    id: RowId
+    docking_id: RowId
+    kind: str
+    title: str
+    body: str
+    url: str
+    created_at: dt.datetime
+    read_at: dt.datetime | None
+
+
+class NotificationPageOut(BaseModel):
+    items: list[NotificationRead]
+    total: int
+    page: int
+    per_page: int
+    unread: int = Field(description="The recipient's unread notifications, on every page.")

@@ -35,7 +35,9 @@ from techbridge.web import (
     docking_pages,
     listing_pages,
     moderation_pages,
+    notification_pages,
     pages,
+    scheduler,
     search_pages,
     stats_pages,
     workspace_pages,
@@ -65,7 +67,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         mailer.start()
         mailer.wake()  # anything queued while the app was down
         indexes.start()  # catches up with the outbox and checks against the database
+        schedule = scheduler.start_scheduler(engine, settings, mailer)
+        _app.state.scheduler = schedule
         yield
+        if schedule is not None:
+            schedule.shutdown(wait=False)
         mailer.stop()
         indexes.stop()  # applies what is committed and checkpoints it
 
@@ -106,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin_pages,
         moderation_pages,
         stats_pages,
+        notification_pages,
     )
     for page_module in page_modules:
         app.include_router(page_module.router, dependencies=checked)

@@ -26,6 +26,7 @@ from techbridge.accounts import service as accounts
 from techbridge.accounts.models import User
 from techbridge.accounts.schemas import Login
 from techbridge.authz import ANONYMOUS, Principal
+from techbridge.deals import service as deals
 from techbridge.errors import RateLimited, Unauthenticated
 from techbridge.web.deps import SessionDep
 from techbridge.web.edge import send_error
@@ -133,6 +134,9 @@ def principal(
     request.state.principal = (
         ANONYMOUS if user is None else accounts.principal_for(session, user, scopes)
     )
+    if user is not None and not request.url.path.startswith("/api/"):
+        # The header's badge: unread notifications (pages only; the API has its own count).
+        request.state.unread = deals.unread_count(session, request.state.principal)
     result: Principal = request.state.principal
     return result
 
@@ -254,6 +258,13 @@ class CSRFMiddleware:
             # application's own parsing answers 400 by itself).
             message = "the multipart/form-data body is malformed"
             await send_error(send, 400, "invalid", message, "body")
+        except AttributeError as error:
+            # A file part with no content before the token: asgi-csrf's stand-in file class
+            # refuses any write ("file before token") but has no finalize(), which
+            # python-multipart calls on an empty part. It is the same refusal.
+            if "ErrorOnWrite" not in str(error):
+                raise
+            await _csrf_failed(scope, send, None)
 
 
 async def _csrf_failed(_scope: Scope, send: Send, _message_id: Any) -> None:

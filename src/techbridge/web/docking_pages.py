@@ -107,7 +107,12 @@ def my_dockings(
         if rules.can_see_queue(principal)
         else None
     )
-    return render(request, "dockings.html", lang, mine=mine, queue=queue)
+    # The tech managers best placed to broker each waiting docking (fields × tags, load).
+    suggestions = {
+        item.id: deals.suggest_managers(session, principal, item.id)
+        for item in (queue.items if queue is not None else [])
+    }
+    return render(request, "dockings.html", lang, mine=mine, queue=queue, suggestions=suggestions)
 
 
 @router.get("/admin/dockings", response_class=HTMLResponse)

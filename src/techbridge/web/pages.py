@@ -64,6 +64,7 @@ def render(
         "sep": "、" if lang == "zh" else ", ",  # between the items of an inline list
         "user": getattr(request.state, "user", None),
         "principal": getattr(request.state, "principal", ANONYMOUS),
+        "unread": getattr(request.state, "unread", 0),  # the header's notifications badge
         "csrf_token": lambda: csrf_token(request),
         # How listings say what they are: IPC titles in the page's language, patent numbers.
         "ipc_title": lambda tag: ipc.title(tag, lang),

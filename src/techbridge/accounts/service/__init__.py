@@ -9,6 +9,9 @@ from techbridge.accounts.service.credentials import digest, dummy_hash
 from techbridge.accounts.service.managers import (
     assign_manager,
     demand_manager_ids,
+    set_fields_for,
+    set_manager_fields,
+    set_my_fields,
     unassign_manager,
 )
 from techbridge.accounts.service.own import OwnChange, change_password, my_account, update_profile
@@ -95,6 +98,9 @@ __all__ = [
     "revoke_token",
     "send_verification",
     "session_user",
+    "set_fields_for",
+    "set_manager_fields",
+    "set_my_fields",
     "start_session",
     "token_user",
     "unassign_manager",

@@ -8,8 +8,10 @@ from sqlalchemy.orm import Session
 
 from techbridge import audit
 from techbridge.accounts.models import DemandManager
+from techbridge.accounts.schemas import ManagerFields
 from techbridge.accounts.service.users import get_user
-from techbridge.authz import Principal
+from techbridge.authz import Principal, require
+from techbridge.authz import accounts as account_rules
 from techbridge.authz import catalog as catalog_rules
 from techbridge.catalog import service as catalog
 from techbridge.catalog.kinds import ListingKind
@@ -74,3 +76,41 @@ def unassign_manager(session: Session, principal: Principal, demand_id: int, use
         entity_id=demand_id,
         changes={"manager": [user_id, None]},
     )
+
+
+def set_manager_fields(
+    session: Session, principal: Principal, user_id: int, data: ManagerFields
+) -> list[str]:
+    """A tech manager declares the fields they broker in (or an administrator does for
+    them); the brokering queue suggests managers by them. Repeats are dropped, order kept."""
+    manager = get_user(session, user_id)
+    mine = principal.user_id == user_id and principal.can_write
+    require(mine or account_rules.can_administer(principal), principal, "declare these fields")
+    if "tech_manager" not in manager.roles:
+        raise Invalid("only a tech manager declares fields", field="fields")
+    fields = list(dict.fromkeys(data.fields))
+    before, manager.fields = list(manager.fields or []), fields
+    audit.record(
+        session,
+        principal.actor,
+        action="manager_fields",
+        entity_type="user",
+        entity_id=user_id,
+        changes={"fields": [before, fields]},
+    )
+    return fields
+
+
+def set_my_fields(session: Session, principal: Principal, data: ManagerFields) -> list[str]:
+    mine = principal.user_id is not None and principal.has("tech_manager")
+    require(mine, principal, "declare fields (tech managers do)")
+    assert principal.user_id is not None
+    return set_manager_fields(session, principal, principal.user_id, data)
+
+
+def set_fields_for(
+    session: Session, principal: Principal, user_id: int, data: ManagerFields
+) -> list[str]:
+    """An administrator declares a tech manager's fields."""
+    require(account_rules.can_administer(principal), principal, "declare others' fields")
+    return set_manager_fields(session, principal, user_id, data)

@@ -1,7 +1,9 @@
 """Deals' operations (交易撮合), one public surface over modules by topic:
 ``dockings`` (starting and moving one, reveal, contacts, the exchange's hook),
 ``introductions`` (the introduction routes as views over dockings), ``threads``,
-``attachments``, ``lists`` and ``views`` (what each viewer may see)."""
+``attachments``, ``lists``, ``views`` (what each viewer may see), ``notifications``
+(who hears of each event, in-app and by e-mail) and ``brokering`` (suggested tech
+managers, reminders of stalled dockings, track records)."""
 
 from techbridge.deals.service.attachments import (
     FileStore,
@@ -9,6 +11,13 @@ from techbridge.deals.service.attachments import (
     media_type_of,
     open_attachment,
     upload_attachment,
+)
+from techbridge.deals.service.brokering import (
+    manager_track_record,
+    overlap,
+    send_reminders,
+    suggest_managers,
+    track_record,
 )
 from techbridge.deals.service.dockings import (
     existing_docking,
@@ -28,6 +37,12 @@ from techbridge.deals.service.introductions import (
     view,
 )
 from techbridge.deals.service.lists import list_dockings, list_my_dockings, list_queue
+from techbridge.deals.service.notifications import (
+    list_notifications,
+    mark_all_read,
+    mark_read,
+    unread_count,
+)
 from techbridge.deals.service.threads import post_message
 from techbridge.deals.service.views import anonymous_name, docking_view, summary
 
@@ -44,17 +59,26 @@ __all__ = [
     "list_dockings",
     "list_introductions",
     "list_my_dockings",
+    "list_notifications",
     "list_queue",
+    "manager_track_record",
+    "mark_all_read",
+    "mark_read",
     "mark_registered",
     "media_type_of",
     "move_docking",
     "open_attachment",
     "open_docking",
+    "overlap",
     "post_message",
     "request_introduction",
     "reveal",
+    "send_reminders",
     "share_contacts",
+    "suggest_managers",
     "summary",
+    "track_record",
+    "unread_count",
     "upload_attachment",
     "view",
 ]

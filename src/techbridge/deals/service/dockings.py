@@ -36,6 +36,7 @@ from techbridge.deals.schemas import (
     RevealIn,
     TermsIn,
 )
+from techbridge.deals.service import notifications
 from techbridge.errors import Conflict, Invalid, NotFound
 from techbridge.matching import service as matching
 
@@ -469,19 +470,20 @@ def _event(
     data: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
 ) -> None:
-    session.add(
-        DockingEvent(
-            docking_id=docking.id,
-            action=action,
-            actor_id=principal.user_id,
-            at=at or utcnow(),
-            from_state=before,
-            to_state=after,
-            note=note,
-            data=data or {},
-        )
+    event = DockingEvent(
+        docking_id=docking.id,
+        action=action,
+        actor_id=principal.user_id,
+        at=at or utcnow(),
+        from_state=before,
+        to_state=after,
+        note=note,
+        data=data or {},
     )
+    session.add(event)
     session.flush()
+    # Who should hear of it, in the same transaction (deals.service.notifications).
+    notifications.notify_event(session, docking, event)
 
 
 def _audit(

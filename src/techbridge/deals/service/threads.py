@@ -10,6 +10,7 @@ from techbridge.authz import deals as rules
 from techbridge.deals.models import DockingMessage
 from techbridge.deals.schemas import MessageIn
 from techbridge.deals.service.dockings import get_docking
+from techbridge.deals.service.notifications import notify_message
 
 
 def post_message(
@@ -23,6 +24,7 @@ def post_message(
     )
     session.add(message)
     session.flush()
+    notify_message(session, docking, message)
     audit.record(
         session,
         principal.actor,

@@ -1,7 +1,7 @@
 """docking funnel: how far each docking got, when it entered each stage, simulated dockings
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-01 15:40:00
 
 Adds to ``docking`` the columns ``deals.progress`` keeps at every move (``reached_rank``
@@ -19,7 +19,7 @@ from alembic import op
 import techbridge.db
 
 revision: str = "0012"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
