@@ -38,7 +38,6 @@ from techbridge.deals.schemas import (
 )
 from techbridge.deals.service import notifications
 from techbridge.errors import Conflict, Invalid, NotFound
-from techbridge.matching import service as matching
 
 ALREADY = "an introduction for these two listings is already under way"
 CHANGED = "this docking was changed by someone else since you read it: reload it and try again"
@@ -209,26 +208,7 @@ def move_docking(session: Session, principal: Principal, docking_id: int, data: 
     _flush(session)
     _event(session, principal, docking, data.action, before, target, data.note, extra, now)
     _audit(session, principal, f"docking_{data.action}", docking, extra)
-    _report_outcome(session, docking, target)
     return docking
-
-
-# What a docking's outcome says of its pair, for the learned ranking (matching.feedback):
-# both sides accepting is a good match, a signed contract the best; a docking lost because the
-# technology did not fit is a bad one. Other losses (price, timing …) say nothing of the match.
-OUTCOME_GRADES = {"accepted": 2, "signed": 3}
-LOST_FOR_FIT_GRADE = 0
-
-
-def _report_outcome(session: Session, docking: Docking, state: str) -> None:
-    grade = OUTCOME_GRADES.get(state)
-    if state == "closed_lost" and docking.lost_reason == "technical_fit":
-        grade = LOST_FOR_FIT_GRADE
-    if grade is None:
-        return
-    demand, offer = (ListingKind.DEMAND, docking.demand_id), (ListingKind.OFFER, docking.offer_id)
-    # Evidence both ways: for the demand's offers and for the offer's demands.
-    matching.record_outcomes(session, [(demand, offer, grade), (offer, demand, grade)])
 
 
 def mark_registered(
