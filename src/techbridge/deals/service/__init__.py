@@ -1,7 +1,8 @@
 """Deals' operations (交易撮合), one public surface over modules by topic:
 ``dockings`` (starting and moving one, reveal, contacts, the exchange's hook),
 ``introductions`` (the introduction routes as views over dockings), ``threads``,
-``attachments``, ``lists`` and ``views`` (what each viewer may see)."""
+``attachments``, ``lists``, ``proposals`` (揭榜: proposals and challenges) and ``views``
+(what each viewer may see)."""
 
 from techbridge.deals.service.attachments import (
     FileStore,
@@ -28,6 +29,19 @@ from techbridge.deals.service.introductions import (
     view,
 )
 from techbridge.deals.service.lists import list_dockings, list_my_dockings, list_queue
+from techbridge.deals.service.proposals import (
+    challenge_view,
+    challenges_for,
+    events_of,
+    get_challenge,
+    get_proposal,
+    list_for_demand,
+    list_mine,
+    move_proposal,
+    post_challenge,
+    proposal_view,
+    submit_proposal,
+)
 from techbridge.deals.service.threads import post_message
 from techbridge.deals.service.views import anonymous_name, docking_view, summary
 
@@ -35,25 +49,36 @@ __all__ = [
     "FileStore",
     "anonymous_name",
     "answer_introduction",
+    "challenge_view",
+    "challenges_for",
     "clean_name",
     "docking_view",
+    "events_of",
     "existing_docking",
     "existing_dockings",
+    "get_challenge",
     "get_docking",
     "get_introduction",
+    "get_proposal",
     "list_dockings",
+    "list_for_demand",
     "list_introductions",
+    "list_mine",
     "list_my_dockings",
     "list_queue",
     "mark_registered",
     "media_type_of",
     "move_docking",
+    "move_proposal",
     "open_attachment",
     "open_docking",
+    "post_challenge",
     "post_message",
+    "proposal_view",
     "request_introduction",
     "reveal",
     "share_contacts",
+    "submit_proposal",
     "summary",
     "upload_attachment",
     "view",
