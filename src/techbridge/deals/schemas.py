@@ -6,7 +6,15 @@ import datetime as dt
 import itertools
 from typing import Annotated, Any, Literal, Self, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from techbridge.catalog.schemas import Clean, RowId
 from techbridge.deals.lifecycle import Action, LostReason, Reveal, State
@@ -376,11 +384,14 @@ class ProposalIn(BaseModel):
     timeline_months: Annotated[int, Field(ge=1, le=120, strict=True)]
     timeline: Note = ""
 
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if self.price_min_fen > self.price_max_fen:
-            raise ValueError("price_min_fen: the lowest price is above the highest")
-        return self
+    @field_validator("price_max_fen")
+    @classmethod
+    def _ordered(cls, value: int, info: ValidationInfo) -> int:
+        # Named on price_max_fen (the error's field), checked once both are known.
+        low = info.data.get("price_min_fen")
+        if low is not None and low > value:
+            raise ValueError("the highest price is below the lowest (price_min_fen)")
+        return value
 
 
 class ProposalMoveIn(BaseModel):
