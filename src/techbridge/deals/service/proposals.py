@@ -68,6 +68,24 @@ def today() -> dt.date:
     return dt.date.today()
 
 
+def demand_for_proposals(session: Session, principal: Principal, demand_id: int) -> Demand:
+    """The demand as a proposal's page shows it (whole, or its public summary only: see
+    ``catalog.title_for``); missing when the principal sees neither."""
+    return _demand(session, principal, demand_id)
+
+
+def offers_to_build_on(session: Session, principal: Principal) -> list[Offer]:
+    """The principal's organisation's published offers, for the proposal form."""
+    if principal.organisation_id is None:
+        return []
+    query = select(Offer).where(
+        Offer.organisation_id == principal.organisation_id,
+        Offer.status == "published",
+        Offer.review.is_(None),
+    )
+    return list(session.scalars(query.order_by(Offer.id)))
+
+
 def _demand(session: Session, principal: Principal, demand_id: int) -> Demand:
     """The demand, when the principal sees it whole or its public summary; else missing."""
     demand = catalog.find_listing(session, ListingKind.DEMAND, demand_id)
