@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from factories import bearer
-from support import TestClient, assert_error, committed
+from support import TestClient, assert_error, committed, csrf, log_in
 from techbridge.db import engine_for, unit_of_work
 from techbridge.deals import service as deals
-from techbridge.deals.models import Challenge, Docking, DockingEvent, ProposalEvent
+from techbridge.deals.models import Challenge, Docking, DockingEvent, Proposal, ProposalEvent
 
-from .conftest import SECRET_TEXT, SECRET_TITLE, World, who
+from .conftest import SECRET_TEXT, SECRET_TITLE, SUMMARY, World, who
 
 GOOD: dict[str, Any] = {
     "approach": "干法电极工艺改造隔膜",
@@ -234,3 +234,81 @@ def test_list_mine(database_url: str, world: World, client: TestClient) -> None:
     with committed(database_url) as session:
         assert len(deals.list_mine(session, who(session, world.supplier))) == 1
         assert deals.list_mine(session, who(session, world.outsider)) == []
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+
+def test_the_pages_submit_compare_and_accept(
+    client: TestClient, database_url: str, world: World
+) -> None:
+    # The supplier answers the confidential demand through its summary, in Chinese.
+    log_in(client, database_url, world.supplier)
+    page = client.get(f"/demands/{world.secret_demand}/proposals")
+    assert page.status_code == 200 and "提交方案" in page.text and SUMMARY in page.text
+    assert SECRET_TITLE not in page.text and SECRET_TEXT not in page.text
+    form = {
+        "csrftoken": csrf(client),
+        "approach": "干法电极",
+        "trl": "6",
+        "price_min": "500000",
+        "price_max": "400000",
+        "timeline_months": "9",
+        "offer_id": str(world.offer),
+    }
+    refused = client.post(f"/demands/{world.secret_demand}/proposals", data=form)
+    assert refused.status_code == 422 and "不低于最低报价" in refused.text
+    form["price_max"] = "800000.50"
+    sent = client.post(
+        f"/demands/{world.secret_demand}/proposals", data=form, follow_redirects=False
+    )
+    assert sent.status_code == 303
+    assert "您的方案已提交" in client.get(sent.headers["location"]).text
+    # A second supplier's proposal for the comparison.
+    log_in(client, database_url, world.outsider)
+    form |= {"csrftoken": csrf(client), "approach": "湿法工艺", "trl": "4", "offer_id": ""}
+    form["price_max"] = "600000"
+    assert client.post(f"/demands/{world.secret_demand}/proposals", data=form).status_code == 200
+    # The demander compares them side by side, in Chinese and in English.
+    log_in(client, database_url, world.demander)
+    page = client.get(f"/demands/{world.secret_demand}/proposals")
+    table = page.text.split('id="compare"')[1].split("</table>")[0]
+    assert "方案对比" in page.text and "TRL 6" in table and "TRL 4" in table
+    assert "CNY 800,000.50" in table and "9 个月" in table and "列入候选" in table
+    assert "接受并开启对接" in table and "张江实验室" in table and "远方大学" in table
+    english = client.get(f"/demands/{world.secret_demand}/proposals?lang=en")
+    assert "Side by side" in english.text and "9 months" in english.text
+    assert "Shortlist" in english.text and "方案对比" not in english.text
+    # Accepting the lab's proposal opens a docking.
+    with committed(database_url) as session:
+        lab = session.query(Proposal).filter_by(approach="干法电极").one()
+    body = {"csrftoken": csrf(client), "action": "accept", "version": str(lab.version)}
+    done = client.post(f"/proposals/{lab.id}/moves", data=body, follow_redirects=False)
+    assert done.status_code == 303
+    page = client.get(done.headers["location"] + "&lang=zh").text
+    assert "方案已更新" in page and "/dockings/" in page
+    stale = client.post(f"/proposals/{lab.id}/moves", data=body)
+    assert stale.status_code == 409
+    # The rival sees its own proposal only.
+    log_in(client, database_url, world.outsider)
+    page = client.get(f"/demands/{world.secret_demand}/proposals").text
+    assert "湿法工艺" in page and "干法电极" not in page and "张江实验室" not in page
+
+
+def test_the_challenge_through_the_pages(
+    client: TestClient, database_url: str, world: World
+) -> None:
+    log_in(client, database_url, world.demander)
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    form = {"csrftoken": csrf(client), "deadline": tomorrow, "award": "1000000"}
+    sent = client.post(
+        f"/demands/{world.public_demand}/challenge", data=form, follow_redirects=False
+    )
+    assert sent.status_code == 303
+    page = client.get(f"/demands/{world.public_demand}").text
+    assert "揭榜挂帅" in page and tomorrow in page and "CNY 1,000,000.00" in page
+    assert 'id="demand-proposals"' in page
+    # A supplier gets the way to propose from the demand's page.
+    log_in(client, database_url, world.supplier)
+    page = client.get(f"/demands/{world.public_demand}?lang=en").text
+    assert 'id="submit-proposal"' in page and "Deadline for proposals" in page
