@@ -312,3 +312,17 @@ def test_the_challenge_through_the_pages(
     log_in(client, database_url, world.supplier)
     page = client.get(f"/demands/{world.public_demand}?lang=en").text
     assert 'id="submit-proposal"' in page and "Deadline for proposals" in page
+
+
+def test_the_challenge_badge_in_the_search_list(
+    client: TestClient, database_url: str, world: World
+) -> None:
+    demander = bearer(database_url, world.demander)
+    body = {"deadline": (dt.date.today() + dt.timedelta(days=3)).isoformat(), "award_fen": 500}
+    url = f"/api/v1/demands/{world.public_demand}/challenge"
+    assert client.put(url, json=body, headers=demander).status_code == 201
+    page = client.get("/search?lang=zh").text
+    row = page.split(f'data-kind="demand" data-id="{world.public_demand}"')[1].split("</li>")[0]
+    assert "揭榜挂帅" in row and body["deadline"] in row and "CNY 5.00" in row
+    offer = page.split(f'data-kind="offer" data-id="{world.offer}"')[1].split("</li>")[0]
+    assert "揭榜挂帅" not in offer
