@@ -326,3 +326,17 @@ def test_the_challenge_badge_in_the_search_list(
     assert "揭榜挂帅" in row and body["deadline"] in row and "CNY 5.00" in row
     offer = page.split(f'data-kind="offer" data-id="{world.offer}"')[1].split("</li>")[0]
     assert "揭榜挂帅" not in offer
+
+
+def test_the_routes_are_in_the_openapi_schema(client: TestClient) -> None:
+    schema = client.get("/api/v1/openapi.json").json()
+    paths = {
+        "/api/v1/demands/{demand_id}/proposals",
+        "/api/v1/proposals/{proposal_id}",
+        "/api/v1/proposals/{proposal_id}/moves",
+        "/api/v1/demands/{demand_id}/challenge",
+    }
+    assert paths <= set(schema["paths"])
+    assert set(schema["paths"]["/api/v1/demands/{demand_id}/proposals"]) == {"get", "post"}
+    proposal = schema["components"]["schemas"]["ProposalIn"]["properties"]
+    assert proposal["trl"]["minimum"] == 1 and proposal["trl"]["maximum"] == 9
