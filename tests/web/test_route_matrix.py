@@ -15,6 +15,7 @@ get fresh objects for every caller, so the order of the walk does not matter.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import itertools
 from collections.abc import Callable, Iterator
@@ -42,7 +43,7 @@ from techbridge.config import Settings
 from techbridge.db import engine_for, unit_of_work
 from techbridge.deals import service as deals
 from techbridge.deals.models import Notification
-from techbridge.deals.schemas import IntroductionCreate, MoveIn
+from techbridge.deals.schemas import IntroductionCreate, MoveIn, ProposalIn
 from techbridge.web.app import create_app
 from techbridge.web.auth import SESSION_COOKIE
 
@@ -67,6 +68,13 @@ IN_AN_ORGANISATION = frozenset({"demander", "supplier", "rival", "service_provid
 NOBODY: frozenset[str] = frozenset()
 KPI = frozenset({"manager", "exchange_operator", "policy_officer", "administrator"})
 EMAIL = "{}@example.com"
+PROPOSAL = {
+    "approach": "方案",
+    "trl": 5,
+    "price_min_fen": 100,
+    "price_max_fen": 200,
+    "timeline_months": 6,
+}
 
 
 # --- the world -----------------------------------------------------------------------------
@@ -151,6 +159,14 @@ class World:
         with self.session() as session:
             data = IntroductionCreate(demand_id=demand_id, offer_id=offer_id)
             return deals.request_introduction(session, self.principal(session, "demander"), data).id
+
+    def proposal(self) -> int:
+        """A proposal of B's (the rival's) for a fresh demand of A's, just submitted."""
+        demand_id = self.demand()
+        with self.session() as session:
+            data = ProposalIn.model_validate(PROPOSAL)
+            rival = self.principal(session, "rival")
+            return deals.submit_proposal(session, rival, demand_id, data).id
 
     def docking_file(self) -> dict[str, int]:
         """An accepted docking with a contract file the rival uploaded."""
@@ -319,6 +335,17 @@ QUEUE_VIEWERS = frozenset({"manager", "exchange_operator", "administrator"})
 TECH_MANAGERS = frozenset({"manager"})
 
 
+# Proposals: suppliers of another organisation than A's propose for A's demands; the
+# proposal is seen by both organisations (and administrators), decided on by A's demander.
+PROPOSERS = frozenset({"rival"})
+PROPOSAL_VIEWERS = frozenset({"demander", "supplier", "reader", "rival", "administrator"})
+DEMAND_OWNERS = frozenset({"demander"})
+
+
+def challenge_form() -> dict[str, Any]:
+    return {"deadline": (dt.date.today() + dt.timedelta(days=30)).isoformat(), "award_fen": 1000}
+
+
 def pending(world: World, role: str) -> dict[str, Any]:
     return {"kind": "offers", "listing_id": world.pending_offer()}
 
@@ -478,6 +505,22 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("PUT", "/api/v1/admin/users/{user_id}/fields"): Rule(
         ADMIN, path=ids(user_id="manager"), json=lambda w, r: {"fields": ["H01M"]}
     ),
+    # --- proposals (揭榜) and challenges API: B's rival proposes for A's demands ---
+    ("GET", "/api/v1/demands/{demand_id}/proposals"): Rule(USERS, path=ids(demand_id="demand")),
+    ("POST", "/api/v1/demands/{demand_id}/proposals"): Rule(
+        PROPOSERS, path=fresh(demand_id=World.demand), json=lambda w, r: PROPOSAL
+    ),
+    ("GET", "/api/v1/proposals/{proposal_id}"): Rule(
+        PROPOSAL_VIEWERS, path=fresh(proposal_id=World.proposal)
+    ),
+    ("POST", "/api/v1/proposals/{proposal_id}/moves"): Rule(
+        DEMAND_OWNERS,
+        path=fresh(proposal_id=World.proposal),
+        json=lambda w, r: {"action": "shortlist", "version": 1},
+    ),
+    ("PUT", "/api/v1/demands/{demand_id}/challenge"): Rule(
+        DEMAND_OWNERS, path=fresh(demand_id=World.demand), json=lambda w, r: challenge_form()
+    ),
     # --- public pages ---
     ("GET", "/"): Rule(PUBLIC),
     ("GET", "/lang/{code}"): Rule(PUBLIC, path=lambda w, r: {"code": "en"}),
@@ -594,6 +637,29 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/admin/mail"): Rule(ADMIN),
     ("POST", "/admin/users/{user_id}/fields"): Rule(
         ADMIN, path=ids(user_id="manager"), form=lambda w, r: {"fields": "H01M"}
+    ),
+    # --- proposal pages ---
+    ("GET", "/demands/{demand_id}/proposals"): Rule(USERS, path=ids(demand_id="demand")),
+    ("POST", "/demands/{demand_id}/proposals"): Rule(
+        PROPOSERS,
+        path=fresh(demand_id=World.demand),
+        form=lambda w, r: {
+            "approach": "方案",
+            "trl": "5",
+            "price_min": "1",
+            "price_max": "2",
+            "timeline_months": "6",
+        },
+    ),
+    ("POST", "/proposals/{proposal_id}/moves"): Rule(
+        DEMAND_OWNERS,
+        path=fresh(proposal_id=World.proposal),
+        form=lambda w, r: {"action": "shortlist", "version": "1"},
+    ),
+    ("POST", "/demands/{demand_id}/challenge"): Rule(
+        DEMAND_OWNERS,
+        path=fresh(demand_id=World.demand),
+        form=lambda w, r: {"deadline": challenge_form()["deadline"], "award": "1000"},
     ),
     # --- administration pages ---
     ("GET", "/admin"): Rule(ADMIN),

@@ -153,3 +153,40 @@ def can_list_all(principal: Principal) -> bool:
 
 def can_see_queue(principal: Principal) -> bool:
     return principal.has("tech_manager") or is_staff(principal)
+
+
+# --- proposals (揭榜) ---------------------------------------------------------------------
+
+
+def owns_demand(principal: Principal, demand: Demand) -> bool:
+    """The demand's owner decides on its proposals and posts its challenge: a demander of
+    its organisation."""
+    return (
+        principal.can_write
+        and principal.has("demander")
+        and principal.member_of(demand.organisation_id)
+    )
+
+
+def can_propose(principal: Principal, demand: Demand) -> bool:
+    """A supplier of another organisation than the demand's."""
+    return (
+        principal.can_write
+        and principal.has("supplier")
+        and principal.organisation_id is not None
+        and not principal.member_of(demand.organisation_id)
+    )
+
+
+def can_view_proposal(principal: Principal, demand: Demand, organisation_id: int) -> bool:
+    """A proposal is seen by the demand's organisation and the proposing one (and
+    administrators); a rival supplier never learns that it exists."""
+    return (
+        principal.is_admin
+        or principal.member_of(demand.organisation_id)
+        or principal.member_of(organisation_id)
+    )
+
+
+def can_withdraw_proposal(principal: Principal, organisation_id: int) -> bool:
+    return principal.can_write and principal.member_of(organisation_id)

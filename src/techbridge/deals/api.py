@@ -19,6 +19,8 @@ from techbridge.deals.lifecycle import State
 from techbridge.deals.schemas import (
     AttachmentPurpose,
     AttachmentRead,
+    ChallengeIn,
+    ChallengeRead,
     ContactsIn,
     Direction,
     DockingFilter,
@@ -33,6 +35,9 @@ from techbridge.deals.schemas import (
     MoveIn,
     NotificationPageOut,
     NotificationRead,
+    ProposalIn,
+    ProposalMoveIn,
+    ProposalRead,
     RevealIn,
     TrackRecord,
 )
@@ -358,3 +363,64 @@ def mark_read(
 )
 def mark_all_read(session: SessionDep, principal: PrincipalDep) -> dict[str, int]:
     return {"marked": service.mark_all_read(session, principal)}
+
+
+# --- proposals (揭榜) and challenges (揭榜挂帅) ---------------------------------------------
+
+
+@router.get(
+    "/demands/{demand_id}/proposals",
+    response_model=list[ProposalRead],
+    summary="A demand's proposals: all of them for its organisation, one's own for a supplier",
+)
+def list_proposals(
+    session: SessionDep, principal: PrincipalDep, demand_id: IdPath
+) -> list[ProposalRead]:
+    found = service.list_for_demand(session, principal, demand_id)
+    return [service.proposal_view(session, principal, each) for each in found]
+
+
+@router.post(
+    "/demands/{demand_id}/proposals",
+    response_model=ProposalRead,
+    status_code=201,
+    summary="Propose for a demand (suppliers of another organisation); of a confidential "
+    "demand through its public summary",
+)
+def submit_proposal(
+    session: SessionDep, principal: PrincipalDep, demand_id: IdPath, data: ProposalIn
+) -> ProposalRead:
+    proposal = service.submit_proposal(session, principal, demand_id, data)
+    return service.proposal_view(session, principal, proposal)
+
+
+@router.get("/proposals/{proposal_id}", response_model=ProposalRead)
+def get_proposal(session: SessionDep, principal: PrincipalDep, proposal_id: IdPath) -> ProposalRead:
+    proposal = service.get_proposal(session, principal, proposal_id)
+    return service.proposal_view(session, principal, proposal)
+
+
+@router.post(
+    "/proposals/{proposal_id}/moves",
+    response_model=ProposalRead,
+    summary="Shortlist, decline or accept a proposal (the demand's owner; accept opens a "
+    "docking) or withdraw it (the supplier), naming the version read",
+)
+def move_proposal(
+    session: SessionDep, principal: PrincipalDep, proposal_id: IdPath, data: ProposalMoveIn
+) -> ProposalRead:
+    proposal = service.move_proposal(session, principal, proposal_id, data)
+    return service.proposal_view(session, principal, proposal)
+
+
+@router.put(
+    "/demands/{demand_id}/challenge",
+    response_model=ChallengeRead,
+    status_code=201,
+    summary="Post a demand as a challenge (揭榜挂帅): deadline and award (its owner; once)",
+)
+def post_challenge(
+    session: SessionDep, principal: PrincipalDep, demand_id: IdPath, data: ChallengeIn
+) -> ChallengeRead:
+    challenge = service.post_challenge(session, principal, demand_id, data)
+    return service.challenge_view(challenge)

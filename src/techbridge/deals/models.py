@@ -256,3 +256,73 @@ class Notification(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class Proposal(Base):
+    """方案 (揭榜): a supplier's answer to a demand — its approach, TRL, an indicative price
+    range in 分 and a timeline — optionally built on one of its offers. The demander
+    shortlists, declines or accepts it; acceptance opens a docking (``docking_id``). The
+    supplier may withdraw it until it is accepted or declined. ``version`` is checked on
+    update as a docking's is."""
+
+    __tablename__ = "proposal"
+    __table_args__ = (
+        CheckConstraint("trl >= 1 AND trl <= 9", name="trl_range"),
+        CheckConstraint("price_min_fen >= 0", name="price_nonnegative"),
+        CheckConstraint("price_min_fen <= price_max_fen", name="price_ordered"),
+        CheckConstraint(
+            "state IN ('submitted', 'shortlisted', 'accepted', 'declined', 'withdrawn')",
+            name="state_known",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    demand_id: Mapped[int] = mapped_column(ForeignKey("demand.id"), index=True)
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offer.id"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    submitted_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    approach: Mapped[str] = mapped_column(Text)
+    trl: Mapped[int] = mapped_column(Integer)
+    price_min_fen: Mapped[int] = mapped_column(BigInteger)
+    price_max_fen: Mapped[int] = mapped_column(BigInteger)
+    timeline_months: Mapped[int] = mapped_column(Integer)
+    timeline: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(20), default="submitted", index=True)
+    docking_id: Mapped[int | None] = mapped_column(ForeignKey("docking.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __mapper_args__: Any = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it)
+
+
+class ProposalEvent(Base):
+    """One move of a proposal, never changed: who, when, from which state to which, a note."""
+
+    __tablename__ = "proposal_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposal.id"), index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Challenge(Base):
+    """揭榜挂帅: a demand posted as a challenge by its owner, with a deadline for proposals
+    (the last day they are taken, in the exchange's calendar) and an award in 分. One per
+    demand."""
+
+    __tablename__ = "demand_challenge"
+    __table_args__ = (CheckConstraint("award_fen >= 0", name="award_nonnegative"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    demand_id: Mapped[int] = mapped_column(ForeignKey("demand.id"), unique=True)
+    deadline: Mapped[dt.date] = mapped_column(Date)
+    award_fen: Mapped[int] = mapped_column(BigInteger)
+    description: Mapped[str] = mapped_column(Text, default="")
+    posted_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -6,7 +6,15 @@ import datetime as dt
 import itertools
 from typing import Annotated, Any, Literal, Self, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from techbridge.catalog.schemas import Clean, RowId
 from techbridge.deals.lifecycle import Action, LostReason, Reveal, State
@@ -407,3 +415,99 @@ class NotificationPageOut(BaseModel):
     page: int
     per_page: int
     unread: int = Field(description="The recipient's unread notifications, on every page.")
+
+
+# --- proposals (揭榜) and challenges (揭榜挂帅) ---------------------------------------------
+
+ProposalState = Literal["submitted", "shortlisted", "accepted", "declined", "withdrawn"]
+PROPOSAL_STATES: tuple[str, ...] = get_args(ProposalState)
+ProposalAction = Literal["shortlist", "decline", "accept", "withdraw"]
+PROPOSAL_ACTIONS: tuple[str, ...] = get_args(ProposalAction)
+# An indicative price in 分: whole, zero or more, at most MAX_MINOR (10¹⁵).
+PriceFen = Annotated[int, Field(ge=0, le=MAX_MINOR, strict=True)]
+Approach = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NOTE), Clean
+]
+
+
+class ProposalIn(BaseModel):
+    """A supplier's proposal for a demand: its approach, the TRL (1–9) of what it offers,
+    an indicative price range in 分 (min ≤ max) and a timeline in months (and words).
+    ``offer_id``: the supplier's own published offer it builds on — needed for the demander
+    to accept it, as acceptance opens a docking of the demand and that offer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    offer_id: RowId | None = None
+    approach: Approach
+    trl: Annotated[int, Field(ge=1, le=9, strict=True)]
+    price_min_fen: PriceFen
+    price_max_fen: PriceFen
+    timeline_months: Annotated[int, Field(ge=1, le=120, strict=True)]
+    timeline: Note = ""
+
+    @field_validator("price_max_fen")
+    @classmethod
+    def _ordered(cls, value: int, info: ValidationInfo) -> int:
+        # Named on price_max_fen (the error's field), checked once both are known.
+        low = info.data.get("price_min_fen")
+        if low is not None and low > value:
+            raise ValueError("the highest price is below the lowest (price_min_fen)")
+        return value
+
+
+class ProposalMoveIn(BaseModel):
+    """shortlist, decline or accept (the demander), withdraw (the supplier), at the
+    version read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: ProposalAction
+    version: Annotated[int, Field(ge=1, strict=True, description="The proposal's version.")]
+    note: Message = ""
+
+
+class ProposalRead(BaseModel):
+    """A proposal as its demander or its supplier sees it (nobody else sees it)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    demand_id: int
+    offer_id: int | None
+    organisation_id: int
+    organisation_name: str = ""
+    approach: str
+    trl: int
+    price_min_fen: int
+    price_max_fen: int
+    timeline_months: int
+    timeline: str
+    state: ProposalState
+    docking_id: int | None
+    version: int
+    created_at: dt.datetime
+    allowed: list[ProposalAction] = Field(
+        default=[], description="The moves the caller may make now."
+    )
+
+
+class ChallengeIn(BaseModel):
+    """Post a demand as a challenge (揭榜挂帅): proposals are taken until ``deadline``
+    (included); ``award_fen`` is the award in 分."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    deadline: dt.date
+    award_fen: PriceFen
+    description: Note = ""
+
+
+class ChallengeRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    demand_id: int
+    deadline: dt.date
+    award_fen: int
+    description: str
+    open: bool = Field(default=True, description="Whether proposals are still taken.")

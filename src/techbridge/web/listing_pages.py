@@ -359,7 +359,23 @@ def _detail(
         and catalog_rules.can_withdraw_listing(principal, listing),
         can_request=can_request,
         confirm_withdraw=confirm_withdraw,
+        **_proposal_context(session, principal, listing),
     )
+
+
+def _proposal_context(
+    session: Session, principal: Principal, listing: Offer | Demand
+) -> dict[str, Any]:
+    """Of a demand: its challenge (揭榜挂帅) and the way to its proposals (揭榜)."""
+    if not isinstance(listing, Demand):
+        return {"challenge": None, "can_propose": False, "owns_demand": False}
+    challenge = deals.get_challenge(session, listing.id)
+    return {
+        "challenge": deals.challenge_view(challenge) if challenge is not None else None,
+        "can_propose": deals_rules.can_propose(principal, listing)
+        and catalog_rules.may_reveal(listing),
+        "owns_demand": deals_rules.owns_demand(principal, listing),
+    }
 
 
 @router.get("/offers/{offer_id}", response_class=HTMLResponse)

@@ -25,6 +25,7 @@ from techbridge.catalog import service as catalog
 from techbridge.catalog.kinds import LISTING_KINDS, ListingKind
 from techbridge.catalog.models import Demand, Offer
 from techbridge.catalog.schemas import OFFER_KINDS, SEGMENTS
+from techbridge.deals import service as deals
 from techbridge.matching import service as matching
 from techbridge.matching.explain import Explanation
 from techbridge.matching.text import is_meaningful
@@ -377,4 +378,8 @@ def search_page(
         labels=LABELS,
         chips=chips(form, gettext, lang),
         options=facet_options(form, outcome.facets, gettext, lang),
+        # Demands posted as challenges (揭榜挂帅): their badge, deadline and award.
+        challenges=deals.challenges_for(
+            session, (result.id for result in outcome.results if result.kind == "demand")
+        ),
     )

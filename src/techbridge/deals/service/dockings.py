@@ -44,10 +44,15 @@ CHANGED = "this docking was changed by someone else since you read it: reload it
 
 
 def request_introduction(
-    session: Session, principal: Principal, data: IntroductionCreate
+    session: Session,
+    principal: Principal,
+    data: IntroductionCreate,
+    *,
+    origin: dict[str, Any] | None = None,
 ) -> Docking:
     """A side of a match asks the other side's organisation: a docking in ``requested``,
-    the requester's consent given by asking."""
+    the requester's consent given by asking. ``origin`` is recorded with the request's
+    event and audit entry (an accepted proposal: ``{"proposal_id": …}``)."""
     require(rules.can_request_introduction(principal), principal, "request introductions")
     demand, offer = _pair(session, principal, data.demand_id, data.offer_id)
     if principal.member_of(demand.organisation_id) and principal.member_of(offer.organisation_id):
@@ -88,8 +93,8 @@ def request_introduction(
         docking.offer_contact_id = principal.user_id if data.share_contacts else None
     session.add(docking)
     session.flush()
-    _event(session, principal, docking, "request", None, "requested", data.message)
-    _audit(session, principal, "docking_request", docking)
+    _event(session, principal, docking, "request", None, "requested", data.message, origin)
+    _audit(session, principal, "docking_request", docking, origin)
     return docking
 
 
