@@ -417,10 +417,12 @@ class Engine:
             nearest = np.argpartition(-similarity, count - 1, axis=1)[:, :count]
             neighbours = aligned[nearest].mean(axis=1)
         out = []
+        literal: dict[int, bool] = {}  # the listing holds every word of the query as typed
         for key, lang, cosine, own, near in zip(
             keys, langs, cosines.tolist(), aligned.tolist(), neighbours.tolist(), strict=True
         ):
             slot = self.lexical.slot(key)
+            literal[key] = slot is not None and bool(lexical.literal[slot])
             share = float(lexical.share[slot]) if slot is not None else 0.0
             repetition = languages.repetition(slot)
             parts = {
@@ -461,13 +463,11 @@ class Engine:
         lexicon = self.lexicon
         codes = lexicon is None or not any(lexicon.translate([term]) for term in set(query.tokens))
         for hit in out:
-            slot = self.lexical.slot(hit.key)
-            literal = codes and slot is not None and bool(lexical.literal[slot])
             hit.features = {
                 "score": hit.score,
                 "standout": hit.standout,
                 **best,
-                "on_topic": float(on_topic or literal),
+                "on_topic": float(on_topic or (codes and literal[hit.key])),
             }
             hit.quality = self.calibration.quality(query.language, hit.language, hit.features)
         if self.calibrated:
@@ -493,11 +493,8 @@ class Engine:
     def _holds_other_than(self, language: str) -> bool:
         """Whether the index holds listings in another language than ``language`` (only then
         is a query's dictionary rendering worth embedding)."""
-        layers = self.lexical
-        chinese = (layers.chinese_share >= CHINESE_DOCUMENT) & layers.live & (layers.lengths > 0)
-        if language == "zh":
-            return bool((~chinese & layers.live & (layers.lengths > 0)).any())
-        return bool(chinese.any())
+        other = "en" if language == "zh" else "zh"
+        return bool((self.lexical.live & (self.background.slot_language == other)).any())
 
     def _known(self, query: Query) -> float:
         """The share of the query's distinct terms that some listing or the dictionary has."""
